@@ -1,0 +1,29 @@
+/**
+ * Everything that can happen to the supervisor. Operators send the first three
+ * (signals, `--restart`, the control socket); the world and the timers send the rest.
+ */
+import { Data } from "effect"
+import type { ExitStatus } from "./ExitStatus.js"
+
+export type RestartReason = "hup" | "auto" | "control"
+
+export type Event = Data.TaggedEnum<{
+  Boot: {}
+  RestartRequested: { readonly reason: RestartReason }
+  ShutdownRequested: { readonly signal: "TERM" | "INT" }
+  Spawned: { readonly id: number; readonly pid: number }
+  SpawnFailed: { readonly id: number; readonly message: string }
+  Exited: { readonly id: number; readonly status: ExitStatus }
+  Ready: { readonly id: number }
+  /** `--interval` elapsed (Perl's alive check) or the readiness timeout expired. */
+  ReadyDeadline: { readonly id: number }
+  /** A backoff delay is over: spawning may resume. */
+  RetryDue: {}
+  /** `--kill-old-delay` is over for these retiring workers. */
+  RetireDue: { readonly ids: ReadonlyArray<number> }
+  /** `--kill-timeout` is over for a signalled worker. */
+  KillDue: { readonly id: number }
+  AutoRestartDue: {}
+}>
+
+export const Event = Data.taggedEnum<Event>()

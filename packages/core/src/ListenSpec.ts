@@ -1,0 +1,89 @@
+/**
+ * What to listen on, parsed from `--port` and `--path` exactly as Perl's Starter.pm (L95-137)
+ * does, including the `SERVER_STARTER_PORT` key each entry is published under.
+ */
+import { Data, Either } from "effect"
+
+export interface InetSpec {
+  readonly _tag: "Inet"
+  readonly protocol: "tcp" | "udp"
+  /** The host as typed; `undefined` for a bare port, which binds 0.0.0.0 only (Perl compat). */
+  readonly host: string | undefined
+  readonly family: 4 | 6
+  readonly port: number
+  /** `=N`: the fd the worker receives this socket at. */
+  readonly fd: number | undefined
+  /** The SERVER_STARTER_PORT key: `8080`, `host:8080`, `[::1]:8080` (UDP drops the `u`). */
+  readonly key: string
+}
+
+export interface UnixSpec {
+  readonly _tag: "Unix"
+  readonly path: string
+  readonly fd: undefined
+  readonly key: string
+}
+
+export type ListenSpec = InetSpec | UnixSpec
+
+/** Perl: croak "invalid ``port'' value:$hostport" (exit 255). */
+export class InvalidPortSpec extends Data.TaggedError("InvalidPortSpec")<{ readonly value: string }> {
+  override get message() {
+    return `invalid \`\`port'' value:${this.value}`
+  }
+}
+
+const BARE = /^\s*(u?)(\d+)(?:\s*=(\d+))?\s*$/
+// The host group is greedy and backtracks to the last `:digits`, so `::1:8080` works unbracketed.
+const HOST_PORT = /^\s*(?:\[\s*|)([^\]]*)\s*(?:\]\s*|):\s*(u?)(\d+)(?:\s*=(\d+))?\s*$/
+
+const optionalInt = (s: string | undefined): number | undefined => (s === undefined ? undefined : Number(s))
+
+export const parsePort = (value: string): Either.Either<InetSpec, InvalidPortSpec> => {
+  const bare = BARE.exec(value)
+  if (bare !== null) {
+    const port = Number(bare[2])
+    return Either.right({
+      _tag: "Inet",
+      protocol: bare[1] === "u" ? "udp" : "tcp",
+      host: undefined,
+      family: 4,
+      port,
+      fd: optionalInt(bare[3]),
+      key: String(port)
+    })
+  }
+  const hp = HOST_PORT.exec(value)
+  if (hp !== null) {
+    const host = hp[1]!
+    const port = Number(hp[3])
+    const family = host.includes(":") ? 6 : 4
+    return Either.right({
+      _tag: "Inet",
+      protocol: hp[2] === "u" ? "udp" : "tcp",
+      host,
+      family,
+      port,
+      fd: optionalInt(hp[4]),
+      key: family === 6 ? `[${host}]:${port}` : `${host}:${port}`
+    })
+  }
+  return Either.left(new InvalidPortSpec({ value }))
+}
+
+export const unixSpec = (path: string): UnixSpec => ({ _tag: "Unix", path, fd: undefined, key: path })
+
+/** Perl binds every `--port` in command-line order, then every `--path`. */
+export const parseListenSpecs = (
+  ports: ReadonlyArray<string>,
+  paths: ReadonlyArray<string>
+): Either.Either<ReadonlyArray<ListenSpec>, InvalidPortSpec> =>
+  Either.map(Either.all(ports.map(parsePort)), (inet): ReadonlyArray<ListenSpec> => [...inet, ...paths.map(unixSpec)])
+
+/** Human label for errors: `127.0.0.1:8080`, `[::1]:u53`, `/tmp/app.sock`. */
+export const describeSpec = (spec: ListenSpec): string => {
+  if (spec._tag === "Unix") return spec.path
+  const port = `${spec.protocol === "udp" ? "u" : ""}${spec.port}`
+  if (spec.host === undefined) return port
+  return spec.family === 6 ? `[${spec.host}]:${port}` : `${spec.host}:${port}`
+}

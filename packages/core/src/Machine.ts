@@ -1,0 +1,527 @@
+/**
+ * The generation state machine: `step(state, event, clock)` returns the next state and
+ * the actions to perform. It is pure, so simulation tests drive it directly.
+ *
+ * The spec, in one paragraph. The supervisor keeps `workers` (N) processes of the current
+ * *epoch* serving. An epoch is a release: boot starts epoch 1 and every restart request
+ * starts the next. Each batch of processes spawned together gets a fresh *generation*
+ * (SERVER_STARTER_GENERATION), so failed attempts consume generation numbers as in Perl.
+ * A new worker is *starting* until it is ready: with no readiness channel, when it is still
+ * alive `--interval` after spawn (Perl); with one, when it says so before the timeout.
+ * For every new worker that becomes ready, one worker of an older epoch is retired: it is
+ * sent `--signal-on-hup` (after `--kill-old-delay`) and is *draining* until it exits.
+ * During a restart at most `--max-surge` new workers start at once, so the count of ready
+ * workers never drops below N unless one crashes. A restart requested while a rollout is
+ * in progress is queued, and all such requests coalesce into one follow-up rollout.
+ * On TERM or INT every worker is signalled and the supervisor exits once all are gone.
+ */
+import type { Action } from "./Action.js"
+import { Action as A } from "./Action.js"
+import { Event, type Event as EventT, type RestartReason } from "./Event.js"
+import { type ExitStatus, exited, waitStatus } from "./ExitStatus.js"
+import { Lifecycle, RolloutFailure } from "./Lifecycle.js"
+import type { SupervisorConfig } from "./SupervisorConfig.js"
+
+export type Phase = "starting" | "serving" | "draining"
+
+export interface WorkerRecord {
+  readonly id: number
+  /** `undefined` until the process exists. */
+  readonly pid: number | undefined
+  readonly generation: number
+  readonly epoch: number
+  /** SERVER_STARTER_WORKER_INDEX: 0..workers-1, unique among the epoch's live workers. */
+  readonly index: number
+  readonly phase: Phase
+  readonly spawnedAt: number
+  readonly readyAt: number | undefined
+  /** Interval mode: the worker died before its alive check; reported when the check is due. */
+  readonly diedEarly: ExitStatus | undefined
+  /** Draining: whether the stop signal has been sent (it waits for `--kill-old-delay`). */
+  readonly signalled: boolean
+}
+
+export interface State {
+  readonly config: SupervisorConfig
+  readonly workers: ReadonlyArray<WorkerRecord>
+  readonly nextId: number
+  /** The last generation number handed out. */
+  readonly generation: number
+  readonly epoch: number
+  readonly epochReason: RestartReason | "boot"
+  /** Whether the current epoch has reached `workers` ready processes. */
+  readonly rolledOut: boolean
+  /** A restart requested during a rollout; they coalesce into one. */
+  readonly queuedRestart: RestartReason | undefined
+  /** Consecutive failed starts in this epoch. */
+  readonly failures: number
+  /** Consecutive crashes of young workers (the crash-loop backoff). */
+  readonly crashes: number
+  /** No spawning before this time (backoff). */
+  readonly holdUntil: number
+  /** When the last rollout completed: the auto-restart clock (Perl's `last_restart_time`). */
+  readonly lastRestartAt: number
+  readonly shutdown: { readonly signal: "TERM" | "INT" | "give-up" } | undefined
+  readonly status: string
+  readonly finished: boolean
+}
+
+export interface Clock {
+  readonly now: number
+  /** A uniform number in [0, 1) for backoff jitter. */
+  readonly random: number
+}
+
+export const initial = (config: SupervisorConfig): State => ({
+  config,
+  workers: [],
+  nextId: 1,
+  generation: 0,
+  epoch: 0,
+  epochReason: "boot",
+  rolledOut: false,
+  queuedRestart: undefined,
+  failures: 0,
+  crashes: 0,
+  holdUntil: 0,
+  lastRestartAt: 0,
+  shutdown: undefined,
+  // Perl writes nothing until the first worker is up: the empty file is never written first.
+  status: "",
+  finished: false
+})
+
+// ---------------------------------------------------------------------------------------
+// Queries
+
+const byPerlOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
+/** Perl prints pid lists sorted as strings (`sort keys`). */
+export const pidList = (workers: ReadonlyArray<WorkerRecord>): string =>
+  workers
+    .flatMap((w) => (w.pid === undefined ? [] : [String(w.pid)]))
+    .sort(byPerlOrder)
+    .join(",")
+
+/** Status-file content: `gen:pid` for every running worker past its start, sorted as strings. */
+export const statusContent = (workers: ReadonlyArray<WorkerRecord>): string =>
+  workers
+    .flatMap((w) => (w.pid !== undefined && w.phase !== "starting" ? [`${w.generation}:${w.pid}`] : []))
+    .sort(byPerlOrder)
+    .map((line) => `${line}\n`)
+    .join("")
+
+const isCurrent = (s: State) => (w: WorkerRecord) => w.epoch === s.epoch && w.phase !== "draining"
+
+export const readyWorkers = (s: State): ReadonlyArray<WorkerRecord> =>
+  s.workers.filter((w) => isCurrent(s)(w) && w.phase === "serving")
+
+export const startingWorkers = (s: State): ReadonlyArray<WorkerRecord> =>
+  s.workers.filter((w) => isCurrent(s)(w) && w.phase === "starting")
+
+/** Serving workers of earlier epochs, oldest first: the ones a rollout replaces. */
+export const outdatedWorkers = (s: State): ReadonlyArray<WorkerRecord> =>
+  s.workers
+    .filter((w) => w.epoch < s.epoch && w.phase === "serving")
+    .sort((a, b) => a.generation - b.generation || a.id - b.id)
+
+const seconds = (ms: number): string => String(Math.round(ms / 1000))
+
+// ---------------------------------------------------------------------------------------
+// The transition builder: a copy of the state plus the actions it has decided so far.
+
+class Transition {
+  readonly actions: Array<Action> = []
+  constructor(
+    public state: State,
+    readonly clock: Clock
+  ) {}
+
+  get config(): SupervisorConfig {
+    return this.state.config
+  }
+  set(patch: Partial<State>): void {
+    this.state = { ...this.state, ...patch }
+  }
+  find(id: number): WorkerRecord | undefined {
+    return this.state.workers.find((w) => w.id === id)
+  }
+  update(id: number, patch: Partial<WorkerRecord>): WorkerRecord | undefined {
+    let updated: WorkerRecord | undefined
+    this.set({
+      workers: this.state.workers.map((w) => {
+        if (w.id !== id) return w
+        updated = { ...w, ...patch }
+        return updated
+      })
+    })
+    return updated
+  }
+  remove(id: number): void {
+    this.set({ workers: this.state.workers.filter((w) => w.id !== id) })
+  }
+  log(message: string): void {
+    this.actions.push(A.Log({ message }))
+  }
+  publish(event: Lifecycle): void {
+    this.actions.push(A.Publish({ event }))
+  }
+  schedule(delayMs: number, event: EventT): void {
+    this.actions.push(A.Schedule({ delayMs, event }))
+  }
+  /** Sends the stop signal and arms the `--kill-timeout` ladder. */
+  stop(w: WorkerRecord, signal: SupervisorConfig["signalOnHup"]): void {
+    this.update(w.id, { phase: "draining", signalled: true })
+    if (w.pid === undefined) return // signalled once it exists (see Spawned)
+    this.actions.push(A.Signal({ id: w.id, signal: signal.signal }))
+    if (this.config.killTimeoutMs !== undefined) this.schedule(this.config.killTimeoutMs, Event.KillDue({ id: w.id }))
+  }
+  writeStatus(): void {
+    const content = statusContent(this.state.workers)
+    if (content === this.state.status) return
+    this.set({ status: content })
+    this.actions.push(A.WriteStatus({ content }))
+  }
+  backoffDelay(attempt: number): number {
+    const { initialMs, maxMs } = this.config.backoff
+    const base = Math.min(maxMs, initialMs * 2 ** Math.max(0, attempt - 1))
+    // "Equal jitter": half fixed, half random, so delays grow but restarts never synchronise.
+    return Math.round(base / 2 + (base / 2) * this.clock.random)
+  }
+  holdSpawning(delayMs: number): void {
+    if (delayMs <= 0) return
+    this.set({ holdUntil: this.clock.now + delayMs })
+    this.schedule(delayMs, Event.RetryDue())
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Reconciliation: converge on `workers` ready processes of the current epoch.
+
+const reconcile = (t: Transition): void => {
+  if (t.state.shutdown !== undefined) return finishIfIdle(t)
+  retireOutdated(t)
+  spawnMissing(t)
+  completeRollout(t)
+  t.writeStatus()
+}
+
+/** One outdated worker leaves for every new one that is ready beyond the target. */
+const retireOutdated = (t: Transition): void => {
+  const outdated = outdatedWorkers(t.state)
+  const excess = readyWorkers(t.state).length + outdated.length - t.config.workers
+  const leaving = outdated.slice(0, Math.max(0, excess))
+  if (leaving.length === 0) return
+  const { signalOnHup, killOldDelayMs } = t.config
+  t.log(`new worker is now running, sending ${signalOnHup.label} to old workers:${pidList(leaving)}`)
+  if (killOldDelayMs > 0) {
+    t.log(`sleeping ${seconds(killOldDelayMs)} secs before killing old workers`)
+    for (const w of leaving) t.update(w.id, { phase: "draining", signalled: false })
+    t.schedule(killOldDelayMs, Event.RetireDue({ ids: leaving.map((w) => w.id) }))
+    return
+  }
+  t.log("killing old workers")
+  for (const w of leaving) t.stop(w, signalOnHup)
+}
+
+const spawnMissing = (t: Transition): void => {
+  const s = t.state
+  const starting = startingWorkers(s).length
+  const missing = s.config.workers - readyWorkers(s).length - starting
+  // While outdated workers still serve, surge is bounded so capacity never dips.
+  const allowed = outdatedWorkers(s).length > 0 ? Math.min(missing, s.config.maxSurge - starting) : missing
+  if (allowed <= 0 || t.clock.now < s.holdUntil) return
+  const generation = s.generation + 1
+  const used = new Set(s.workers.filter(isCurrent(s)).map((w) => w.index))
+  const fresh: Array<WorkerRecord> = []
+  for (let index = 0; fresh.length < allowed; index++) {
+    if (used.has(index)) continue
+    fresh.push({
+      id: s.nextId + fresh.length,
+      pid: undefined,
+      generation,
+      epoch: s.epoch,
+      index,
+      phase: "starting",
+      spawnedAt: t.clock.now,
+      readyAt: undefined,
+      diedEarly: undefined,
+      signalled: false
+    })
+  }
+  t.set({ workers: [...s.workers, ...fresh], nextId: s.nextId + fresh.length, generation })
+  for (const w of fresh) t.actions.push(A.Spawn({ id: w.id, generation, index: w.index }))
+}
+
+const completeRollout = (t: Transition): void => {
+  const s = t.state
+  const done =
+    readyWorkers(s).length === s.config.workers && startingWorkers(s).length === 0 && outdatedWorkers(s).length === 0
+  if (!done) return
+  if (!s.rolledOut) {
+    t.set({ rolledOut: true, lastRestartAt: t.clock.now })
+    t.publish(Lifecycle.RolloutCompleted({ epoch: s.epoch, generation: s.generation }))
+    if (s.config.autoRestart !== undefined) t.schedule(s.config.autoRestart.intervalMs, Event.AutoRestartDue())
+  }
+  const queued = t.state.queuedRestart
+  if (queued !== undefined) {
+    t.log("starting the restart that was requested during the previous one")
+    beginEpoch(t, queued)
+  }
+}
+
+const beginEpoch = (t: Transition, reason: RestartReason | "boot"): void => {
+  t.set({
+    epoch: t.state.epoch + 1,
+    epochReason: reason,
+    rolledOut: false,
+    queuedRestart: undefined,
+    failures: 0,
+    holdUntil: 0
+  })
+  t.publish(Lifecycle.RolloutStarted({ epoch: t.state.epoch, reason }))
+  reconcile(t)
+}
+
+const inRollout = (s: State): boolean => !s.rolledOut
+
+// ---------------------------------------------------------------------------------------
+// Worker outcomes
+
+const becomeReady = (t: Transition, w: WorkerRecord): void => {
+  t.update(w.id, { phase: "serving", readyAt: t.clock.now })
+  t.set({ failures: 0 })
+  if (w.pid !== undefined) {
+    t.publish(
+      Lifecycle.WorkerReady({ pid: w.pid, generation: w.generation, latencyMs: t.clock.now - w.spawnedAt })
+    )
+  }
+  reconcile(t)
+}
+
+const failureMessage = (failure: RolloutFailure): string =>
+  RolloutFailure.$match(failure, {
+    Exited: ({ status }) => `exit status:${waitStatus(status)}`,
+    ReadyTimeout: ({ timeoutMs }) => `not ready within ${timeoutMs / 1000}s`,
+    SpawnFailed: ({ message }) => message
+  })
+
+/** A new worker did not make it. Perl retries at once; with readiness, after a backoff. */
+const failStart = (t: Transition, w: WorkerRecord, failure: RolloutFailure): void => {
+  const pid = w.pid === undefined ? "" : `${w.pid} `
+  if (failure._tag === "ReadyTimeout") {
+    t.log(`new worker ${pid}did not become ready within ${failure.timeoutMs / 1000} secs, stopping it`)
+    t.stop(w, { signal: "TERM", label: "TERM" })
+  } else {
+    t.log(`new worker ${pid}seems to have failed to start, ${failureMessage(failure)}`)
+    t.remove(w.id)
+  }
+  const attempt = t.state.failures + 1
+  t.set({ failures: attempt })
+  t.publish(Lifecycle.StartFailed({ generation: w.generation, attempt, failure }))
+  const limit = t.config.maxStartAttempts
+  if (limit !== undefined && attempt >= limit) return giveUp(t, attempt, failure)
+  // A restart requested meanwhile would exec the same program again: fold it into this retry.
+  if (t.state.queuedRestart !== undefined) t.set({ queuedRestart: undefined })
+  if (t.config.readiness !== "none") t.holdSpawning(t.backoffDelay(attempt))
+  reconcile(t)
+}
+
+/** The rollout failed for good: the outdated workers stay in service as the current epoch. */
+const giveUp = (t: Transition, attempts: number, failure: RolloutFailure): void => {
+  const s = t.state
+  for (const w of startingWorkers(s)) t.stop(w, { signal: "TERM", label: "TERM" })
+  t.publish(Lifecycle.RolloutAbandoned({ epoch: s.epoch, attempts, failure }))
+  const keep = outdatedWorkers(t.state)
+  if (keep.length === 0) {
+    t.log(`giving up after ${attempts} failed attempts to start the server program`)
+    t.set({ shutdown: { signal: "give-up" } })
+    return finishIfIdle(t)
+  }
+  t.log(`giving up the restart after ${attempts} failed attempts; old workers keep serving:${pidList(keep)}`)
+  for (const w of keep) t.update(w.id, { epoch: s.epoch })
+  t.set({ failures: 0, queuedRestart: undefined })
+  reconcile(t)
+}
+
+/** A serving worker of the current epoch died: replace it, backing off if it keeps happening. */
+const replaceCrashed = (t: Transition, w: WorkerRecord, status: ExitStatus): void => {
+  t.log(`worker ${w.pid} died unexpectedly with status:${waitStatus(status)}, restarting`)
+  t.remove(w.id)
+  const young = w.readyAt !== undefined && t.clock.now - w.readyAt < t.config.crashWindowMs
+  const crashes = young ? t.state.crashes + 1 : 0
+  t.set({ crashes })
+  // The first crash is replaced at once, as in Perl; a crash loop backs off exponentially.
+  if (crashes > 1) t.holdSpawning(t.backoffDelay(crashes - 1))
+  reconcile(t)
+}
+
+const finishIfIdle = (t: Transition): void => {
+  t.writeStatus()
+  const s = t.state
+  if (s.finished || s.shutdown === undefined || s.workers.length > 0) return
+  t.log("exiting")
+  t.set({ finished: true })
+  t.actions.push(A.Exit({ code: s.shutdown.signal === "give-up" ? 1 : 0 }))
+}
+
+// ---------------------------------------------------------------------------------------
+// Events
+
+const onRestartRequested = (t: Transition, reason: RestartReason): void => {
+  if (t.state.shutdown !== undefined) return
+  if (inRollout(t.state)) {
+    t.log(`received ${reason === "hup" ? "HUP" : "restart request"}, a restart is in progress; queueing one more`)
+    t.set({ queuedRestart: reason })
+    t.publish(Lifecycle.RestartQueued({ reason }))
+    return
+  }
+  if (reason === "hup") t.log("received HUP, spawning a new worker")
+  else if (reason === "control") t.log("received restart request, spawning a new worker")
+  beginEpoch(t, reason)
+}
+
+const onShutdownRequested = (t: Transition, signal: "TERM" | "INT"): void => {
+  if (t.state.shutdown !== undefined) return
+  // Perl: INT always sends TERM; only TERM uses --signal-on-term.
+  const sent = signal === "TERM" ? t.config.signalOnTerm : { signal: "TERM" as const, label: "TERM" }
+  t.set({ shutdown: { signal }, queuedRestart: undefined })
+  t.publish(Lifecycle.ShutdownStarted({ signal }))
+  t.log(`received ${signal}, sending ${sent.label} to all workers:${pidList(t.state.workers)}`)
+  for (const w of t.state.workers) t.stop(w, sent)
+  finishIfIdle(t)
+}
+
+const onSpawned = (t: Transition, id: number, pid: number): void => {
+  const w = t.update(id, { pid })
+  if (w === undefined) return
+  t.log(`starting new worker ${pid}`)
+  t.publish(Lifecycle.WorkerSpawned({ pid, generation: w.generation, index: w.index }))
+  if (w.phase === "draining") {
+    // Stopped before it existed (shutdown or give-up during the spawn).
+    const signal = t.state.shutdown?.signal === "TERM" ? t.config.signalOnTerm : { signal: "TERM" as const, label: "TERM" }
+    return t.stop(w, signal)
+  }
+  const wait = t.config.readiness === "none" ? t.config.intervalMs : t.config.readyTimeoutMs
+  t.schedule(wait, Event.ReadyDeadline({ id }))
+}
+
+const onSpawnFailed = (t: Transition, id: number, message: string): void => {
+  const w = t.find(id)
+  if (w === undefined) return
+  t.log(message)
+  if (w.phase === "draining") {
+    t.remove(id)
+    return finishIfIdle(t)
+  }
+  if (t.config.readiness === "none") {
+    // Perl's child exits 255 after a failed exec and is noticed at the alive check.
+    t.update(id, { diedEarly: exited(255) })
+    t.schedule(t.config.intervalMs, Event.ReadyDeadline({ id }))
+    return
+  }
+  failStart(t, w, RolloutFailure.SpawnFailed({ message }))
+}
+
+const onExited = (t: Transition, id: number, status: ExitStatus): void => {
+  const w = t.find(id)
+  if (w === undefined) return
+  if (w.pid !== undefined) t.publish(Lifecycle.WorkerExited({ pid: w.pid, generation: w.generation, status }))
+  if (t.state.shutdown !== undefined) {
+    t.log(`worker ${w.pid} died, status:${waitStatus(status)}`)
+    t.remove(id)
+    return finishIfIdle(t)
+  }
+  switch (w.phase) {
+    case "starting":
+      if (t.config.readiness === "none") {
+        t.update(id, { diedEarly: status })
+        return
+      }
+      return failStart(t, w, RolloutFailure.Exited({ status }))
+    case "serving":
+      if (w.epoch === t.state.epoch) return replaceCrashed(t, w, status)
+      break
+    case "draining":
+      break
+  }
+  t.log(`old worker ${w.pid} died, status:${waitStatus(status)}`)
+  t.remove(id)
+  reconcile(t)
+}
+
+const onReadyDeadline = (t: Transition, id: number): void => {
+  const w = t.find(id)
+  if (w === undefined || w.phase !== "starting" || t.state.shutdown !== undefined) return
+  if (t.config.readiness !== "none") {
+    return failStart(t, w, RolloutFailure.ReadyTimeout({ timeoutMs: t.config.readyTimeoutMs }))
+  }
+  if (w.diedEarly !== undefined) return failStart(t, w, RolloutFailure.Exited({ status: w.diedEarly }))
+  becomeReady(t, w)
+}
+
+const onReady = (t: Transition, id: number): void => {
+  const w = t.find(id)
+  if (w === undefined || w.phase !== "starting" || t.state.shutdown !== undefined) return
+  if (t.config.readiness === "none") return
+  becomeReady(t, w)
+}
+
+const onRetireDue = (t: Transition, ids: ReadonlyArray<number>): void => {
+  const leaving = ids.flatMap((id) => {
+    const w = t.find(id)
+    return w !== undefined && w.phase === "draining" && !w.signalled ? [w] : []
+  })
+  if (leaving.length === 0) return
+  t.log("killing old workers")
+  for (const w of leaving) t.stop(w, t.config.signalOnHup)
+}
+
+const onKillDue = (t: Transition, id: number): void => {
+  const w = t.find(id)
+  if (w === undefined || w.pid === undefined) return
+  const after = seconds(t.config.killTimeoutMs ?? 0)
+  t.log(`worker ${w.pid} did not exit ${after} secs after being signalled, sending KILL`)
+  t.actions.push(A.Signal({ id, signal: "KILL" }))
+}
+
+/** Perl: restart once `interval` has passed with no old worker left, forced at twice it. */
+const onAutoRestartDue = (t: Transition): void => {
+  const auto = t.config.autoRestart
+  const s = t.state
+  if (auto === undefined || s.shutdown !== undefined) return
+  const elapsed = t.clock.now - s.lastRestartAt
+  if (elapsed < auto.intervalMs || inRollout(s)) {
+    if (!inRollout(s)) t.schedule(auto.intervalMs - elapsed, Event.AutoRestartDue())
+    return
+  }
+  const lingering = s.workers.some((w) => w.phase === "draining")
+  if (lingering && elapsed < 2 * auto.intervalMs) return t.schedule(2 * auto.intervalMs - elapsed, Event.AutoRestartDue())
+  t.log(`autorestart triggered (${lingering ? "forced, " : ""}interval=${seconds(auto.intervalMs)})`)
+  beginEpoch(t, "auto")
+}
+
+export interface Step {
+  readonly state: State
+  readonly actions: ReadonlyArray<Action>
+}
+
+export const step = (state: State, event: EventT, clock: Clock): Step => {
+  const t = new Transition(state, clock)
+  if (state.finished) return { state, actions: [] }
+  Event.$match(event, {
+    Boot: () => beginEpoch(t, "boot"),
+    RestartRequested: ({ reason }) => onRestartRequested(t, reason),
+    ShutdownRequested: ({ signal }) => onShutdownRequested(t, signal),
+    Spawned: ({ id, pid }) => onSpawned(t, id, pid),
+    SpawnFailed: ({ id, message }) => onSpawnFailed(t, id, message),
+    Exited: ({ id, status }) => onExited(t, id, status),
+    Ready: ({ id }) => onReady(t, id),
+    ReadyDeadline: ({ id }) => onReadyDeadline(t, id),
+    RetryDue: () => reconcile(t),
+    RetireDue: ({ ids }) => onRetireDue(t, ids),
+    KillDue: ({ id }) => onKillDue(t, id),
+    AutoRestartDue: () => onAutoRestartDue(t)
+  })
+  return { state: t.state, actions: t.actions }
+}

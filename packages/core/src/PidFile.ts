@@ -1,0 +1,21 @@
+/**
+ * Port: the `--pid-file`. It is written once the sockets are bound, locked for the
+ * supervisor's whole life (what `--stop` waits on), and removed when the scope closes.
+ */
+import { Context, Data, type Effect, type Scope } from "effect"
+
+export class PidFileError extends Data.TaggedError("PidFileError")<{
+  readonly message: string
+  readonly errno: number | undefined
+}> {}
+
+export class PidFile extends Context.Tag("@starter/core/PidFile")<
+  PidFile,
+  {
+    /**
+     * Takes the lock and writes `"<pid>\n"`. Fails, leaving the file untouched, when another
+     * live supervisor holds it.
+     */
+    readonly acquire: (path: string, pid: number) => Effect.Effect<void, PidFileError, Scope.Scope>
+  }
+>() {}

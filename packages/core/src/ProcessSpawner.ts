@@ -1,0 +1,42 @@
+/**
+ * Port: starting worker processes. Workers are spawned directly (no shell), in the
+ * supervisor's process group, with the listening sockets placed at their published fds.
+ */
+import { Context, Data, type Effect } from "effect"
+import type { ExitStatus } from "./ExitStatus.js"
+import type { SignalName } from "./Signal.js"
+
+/** How a worker may announce readiness; `none` means "alive after --interval" (Perl). */
+export type ReadinessChannel = "none" | "notify-fd" | "ipc" | "sd-notify"
+
+export interface SpawnRequest {
+  readonly argv: readonly [string, ...Array<string>]
+  /** The complete environment of the worker. */
+  readonly env: Readonly<Record<string, string>>
+  readonly cwd: string | undefined
+  /** `childFd` in the worker is the supervisor's `fd`. */
+  readonly fds: ReadonlyArray<{ readonly childFd: number; readonly fd: number }>
+  readonly readiness: ReadinessChannel
+}
+
+export interface WorkerProcess {
+  readonly pid: number
+  /** kill(2) without waiting; a no-op once the worker has been reaped. */
+  readonly signal: (signal: SignalName) => Effect.Effect<void>
+  /** Completes when the worker has exited and been reaped. */
+  readonly exit: Effect.Effect<ExitStatus>
+  /** Completes when the worker reports ready on its channel; never, for `none`. */
+  readonly ready: Effect.Effect<void>
+}
+
+/** The program could not be started at all (exec or chdir failed). */
+export class SpawnError extends Data.TaggedError("SpawnError")<{
+  readonly message: string
+}> {}
+
+export class ProcessSpawner extends Context.Tag("@starter/core/ProcessSpawner")<
+  ProcessSpawner,
+  {
+    readonly spawn: (request: SpawnRequest) => Effect.Effect<WorkerProcess, SpawnError>
+  }
+>() {}

@@ -1,0 +1,72 @@
+/**
+ * Signal names as start_server speaks them: Perl's `kill` accepts `TERM`, `SIGTERM`,
+ * `sigterm` and `15` alike, and the log lines print the option as normalised.
+ */
+import { Either } from "effect"
+
+/** Linux x86_64 / aarch64 signal numbers; a Perl `kill` name maps to one of these. */
+export const signalNumbers = {
+  HUP: 1,
+  INT: 2,
+  QUIT: 3,
+  ILL: 4,
+  TRAP: 5,
+  ABRT: 6,
+  BUS: 7,
+  FPE: 8,
+  KILL: 9,
+  USR1: 10,
+  SEGV: 11,
+  USR2: 12,
+  PIPE: 13,
+  ALRM: 14,
+  TERM: 15,
+  STKFLT: 16,
+  CHLD: 17,
+  CONT: 18,
+  STOP: 19,
+  TSTP: 20,
+  TTIN: 21,
+  TTOU: 22,
+  URG: 23,
+  XCPU: 24,
+  XFSZ: 25,
+  VTALRM: 26,
+  PROF: 27,
+  WINCH: 28,
+  IO: 29,
+  PWR: 30,
+  SYS: 31
+} as const
+
+export type SignalName = keyof typeof signalNumbers
+
+const byNumber = new Map<number, SignalName>(
+  Object.entries(signalNumbers).map(([name, n]) => [n, name as SignalName] as const)
+)
+
+export const isSignalName = (s: string): s is SignalName => Object.hasOwn(signalNumbers, s)
+
+export const signalNumber = (name: SignalName): number => signalNumbers[name]
+
+export const signalFromNumber = (n: number): SignalName | undefined => byNumber.get(n)
+
+/**
+ * Perl's normalisation (Starter.pm L31-35): upper-case, strip one leading `SIG`.
+ * The result is what log lines print (`--signal-on-hup=10` logs `sending 10`).
+ */
+export const normalizeSignalOption = (raw: string): string => raw.toUpperCase().replace(/^SIG/, "")
+
+/**
+ * Resolves an option value to a deliverable signal. Perl defers this to the first `kill`
+ * and dies there (quirk 7); we validate at startup instead.
+ */
+export const parseSignal = (raw: string): Either.Either<SignalName, string> => {
+  const name = normalizeSignalOption(raw)
+  if (isSignalName(name)) return Either.right(name)
+  if (/^\d+$/.test(name)) {
+    const byNum = signalFromNumber(Number(name))
+    if (byNum !== undefined) return Either.right(byNum)
+  }
+  return Either.left(`Unrecognized signal name "${raw}"`)
+}

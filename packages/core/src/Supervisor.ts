@@ -1,0 +1,126 @@
+/**
+ * Runs the state machine against the ports: one fiber takes events in order, steps the
+ * machine and performs its actions. Processes, files and time are all behind ports, so the
+ * same code runs the real binary and the simulation tests (with TestClock).
+ */
+import { Clock, Deferred, Effect, FiberSet, PubSub, Queue, Random, Ref, type Scope, Stream } from "effect"
+import type { Action } from "./Action.js"
+import { Event, type RestartReason } from "./Event.js"
+import type { FdLayout } from "./FdLayout.js"
+import type { Lifecycle } from "./Lifecycle.js"
+import * as Machine from "./Machine.js"
+import { ProcessSpawner, type WorkerProcess } from "./ProcessSpawner.js"
+import { StatusStore } from "./StatusStore.js"
+import type { SupervisorConfig } from "./SupervisorConfig.js"
+import { WorkerEnvironment } from "./WorkerEnvironment.js"
+
+export interface Supervisor {
+  readonly restart: (reason: RestartReason) => Effect.Effect<void>
+  readonly shutdown: (signal: "TERM" | "INT") => Effect.Effect<void>
+  /** The machine's current state (workers, generation, epoch). */
+  readonly state: Effect.Effect<Machine.State>
+  /** Lifecycle events from the moment of subscription. */
+  readonly events: Stream.Stream<Lifecycle>
+  /** Completes with the exit code once every worker is gone after a shutdown. */
+  readonly exitCode: Effect.Effect<number>
+}
+
+export const make = (
+  config: SupervisorConfig,
+  sockets: FdLayout
+): Effect.Effect<Supervisor, never, Scope.Scope | ProcessSpawner | StatusStore | WorkerEnvironment> =>
+  Effect.gen(function* () {
+    const spawner = yield* ProcessSpawner
+    const status = yield* StatusStore
+    const environment = yield* WorkerEnvironment
+    const inbox = yield* Queue.unbounded<Event>()
+    const pubsub = yield* PubSub.unbounded<Lifecycle>()
+    const fibers = yield* FiberSet.make()
+    const stateRef = yield* Ref.make(Machine.initial(config))
+    const exitCode = yield* Deferred.make<number>()
+    const processes = new Map<number, WorkerProcess>()
+
+    const spawn = (id: number, generation: number, index: number): Effect.Effect<Event> =>
+      Effect.gen(function* () {
+        const base = yield* environment.load
+        const env = {
+          ...base,
+          SERVER_STARTER_PORT: sockets.serverStarterPort,
+          SERVER_STARTER_GENERATION: String(generation),
+          SERVER_STARTER_WORKER_INDEX: String(index)
+        }
+        const result = yield* Effect.either(
+          spawner.spawn({ argv: config.argv, env, cwd: config.cwd, fds: sockets.fds, readiness: config.readiness })
+        )
+        if (result._tag === "Left") return Event.SpawnFailed({ id, message: result.left.message })
+        const worker = result.right
+        processes.set(id, worker)
+        yield* FiberSet.run(
+          fibers,
+          Effect.flatMap(worker.exit, (status) =>
+            Effect.zipRight(
+              Effect.sync(() => processes.delete(id)),
+              Queue.offer(inbox, Event.Exited({ id, status }))
+            )
+          )
+        )
+        if (config.readiness !== "none") {
+          yield* FiberSet.run(fibers, Effect.zipRight(worker.ready, Queue.offer(inbox, Event.Ready({ id }))))
+        }
+        return Event.Spawned({ id, pid: worker.pid })
+      })
+
+    /** Performs one action; a spawn answers with the event that must be stepped next. */
+    const perform = (action: Action): Effect.Effect<Event | undefined> => {
+      switch (action._tag) {
+        case "Spawn":
+          return spawn(action.id, action.generation, action.index)
+        case "Signal":
+          return Effect.as(processes.get(action.id)?.signal(action.signal) ?? Effect.void, undefined)
+        case "Log":
+          return Effect.as(Effect.logInfo(action.message), undefined)
+        case "WriteStatus":
+          // A full disk must not take the supervisor down: log and keep serving.
+          return Effect.as(
+            Effect.catchAll(status.write(action.content), (e) => Effect.logError(e.message)),
+            undefined
+          )
+        case "Schedule":
+          return Effect.as(
+            FiberSet.run(fibers, Effect.zipRight(Effect.sleep(action.delayMs), Queue.offer(inbox, action.event))),
+            undefined
+          )
+        case "Publish":
+          return Effect.as(PubSub.publish(pubsub, action.event), undefined)
+        case "Exit":
+          return Effect.as(Deferred.succeed(exitCode, action.code), undefined)
+      }
+    }
+
+    /** Steps one event, then any events its actions answer with, before taking the next. */
+    const handle = (first: Event): Effect.Effect<void> =>
+      Effect.gen(function* () {
+        const pending: Array<Event> = [first]
+        for (let event = pending.shift(); event !== undefined; event = pending.shift()) {
+          const now = yield* Clock.currentTimeMillis
+          const random = yield* Random.next
+          const { state, actions } = Machine.step(yield* Ref.get(stateRef), event, { now, random })
+          yield* Ref.set(stateRef, state)
+          for (const action of actions) {
+            const answer = yield* perform(action)
+            if (answer !== undefined) pending.push(answer)
+          }
+        }
+      })
+
+    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(inbox), handle)))
+    yield* Queue.offer(inbox, Event.Boot())
+
+    return {
+      restart: (reason) => Queue.offer(inbox, Event.RestartRequested({ reason })),
+      shutdown: (signal) => Queue.offer(inbox, Event.ShutdownRequested({ signal })),
+      state: Ref.get(stateRef),
+      events: Stream.fromPubSub(pubsub),
+      exitCode: Deferred.await(exitCode)
+    } satisfies Supervisor
+  })

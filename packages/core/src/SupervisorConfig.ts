@@ -1,0 +1,68 @@
+/**
+ * Everything the generation state machine needs to know, already validated.
+ * Durations are milliseconds: the machine is pure arithmetic over the clock.
+ */
+import type { ReadinessChannel } from "./ProcessSpawner.js"
+import type { SignalName } from "./Signal.js"
+
+export interface SignalOption {
+  readonly signal: SignalName
+  /** As Perl logs it: the option upper-cased without `SIG` (`--signal-on-hup=10` logs `10`). */
+  readonly label: string
+}
+
+export interface SupervisorConfig {
+  readonly argv: readonly [string, ...Array<string>]
+  readonly cwd: string | undefined
+  /** Processes per generation (`--workers`, default 1 = Perl). */
+  readonly workers: number
+  /** New workers started at once during a rolling restart (`--max-surge`). */
+  readonly maxSurge: number
+  /** `none` = Perl: a worker is up when it is still alive `intervalMs` after spawn. */
+  readonly readiness: ReadinessChannel
+  readonly intervalMs: number
+  /** With a readiness channel: how long a new worker may take to report ready. */
+  readonly readyTimeoutMs: number
+  readonly signalOnHup: SignalOption
+  readonly signalOnTerm: SignalOption
+  /** Wait between "new worker is now running" and signalling the old ones (`--kill-old-delay`). */
+  readonly killOldDelayMs: number
+  /** SIGKILL a signalled worker still alive after this long; `undefined` = wait forever (Perl). */
+  readonly killTimeoutMs: number | undefined
+  /** `--enable-auto-restart`: restart every `intervalMs` (forced at twice that). */
+  readonly autoRestart: { readonly intervalMs: number } | undefined
+  /** Exponential backoff (with jitter) for crash loops and failed starts with a readiness channel. */
+  readonly backoff: { readonly initialMs: number; readonly maxMs: number }
+  /** A worker that crashes sooner than this after becoming ready counts toward the backoff. */
+  readonly crashWindowMs: number
+  /** Consecutive failed starts before a rollout gives up; `undefined` = retry forever (Perl). */
+  readonly maxStartAttempts: number | undefined
+}
+
+export const defaults = {
+  workers: 1,
+  maxSurge: 1,
+  readiness: "none",
+  intervalMs: 1000,
+  readyTimeoutMs: 60_000,
+  killOldDelayMs: 0,
+  killTimeoutMs: undefined,
+  autoRestart: undefined,
+  backoff: { initialMs: 1000, maxMs: 30_000 },
+  crashWindowMs: 10_000,
+  maxStartAttempts: undefined
+} as const satisfies Partial<SupervisorConfig>
+
+export const make = (
+  options: Pick<SupervisorConfig, "argv"> &
+    Partial<Omit<SupervisorConfig, "signalOnHup" | "signalOnTerm">> & {
+      readonly signalOnHup?: SignalOption
+      readonly signalOnTerm?: SignalOption
+    }
+): SupervisorConfig => ({
+  ...defaults,
+  cwd: undefined,
+  signalOnHup: { signal: "TERM", label: "TERM" },
+  signalOnTerm: { signal: "TERM", label: "TERM" },
+  ...options
+})

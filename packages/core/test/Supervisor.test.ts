@@ -1,0 +1,352 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { advance, config, layer, makeWorld, pids, start, type World } from "./support/Simulation.js"
+
+const inWorld = <A, E, R>(world: World, body: Effect.Effect<A, E, R>) => body.pipe(Effect.provide(layer(world)))
+
+describe("Supervisor (Perl defaults: alive after --interval)", () => {
+  it.scoped("starts generation 1 and lists it in the status file after the interval", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        yield* start(config())
+        expect(world.processes.map((p) => p.generation)).toEqual([1])
+        expect(world.processes[0]!.request.env.SERVER_STARTER_GENERATION).toBe("1")
+        expect(world.statusWrites).toEqual([])
+        yield* advance(999)
+        expect(world.statusWrites).toEqual([])
+        yield* advance(1)
+        expect(world.statusWrites).toEqual(["1:1000\n"])
+        expect(world.logs).toEqual(["starting new worker 1000"])
+      })
+    )
+  })
+
+  it.scoped("HUP: the new generation serves before the old one is signalled", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        const sup = yield* start(config())
+        yield* advance(1000)
+        yield* sup.restart("hup")
+        yield* advance(0)
+        expect(world.processes.map((p) => p.generation)).toEqual([1, 2])
+        expect(world.processes[0]!.received).toEqual([])
+        yield* advance(999)
+        expect(world.processes[0]!.received).toEqual([])
+        yield* advance(1)
+        expect(world.processes[0]!.received).toEqual(["TERM"])
+        expect(world.statusWrites).toEqual(["1:1000\n", "1:1000\n2:1001\n", "2:1001\n"])
+        expect(world.logs).toEqual([
+          "starting new worker 1000",
+          "received HUP, spawning a new worker",
+          "starting new worker 1001",
+          "new worker is now running, sending TERM to old workers:1000",
+          "killing old workers",
+          "old worker 1000 died, status:15"
+        ])
+      })
+    )
+  })
+
+  it.scoped("failed starts consume generations and retry once per interval; the old worker keeps serving", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        const sup = yield* start(config())
+        yield* advance(1000)
+        world.plan.push("exit-at-once", "exit-at-once")
+        yield* sup.restart("hup")
+        yield* advance(0)
+        expect(pids(world, 2)).toEqual([1001])
+        yield* advance(1000)
+        expect(pids(world, 3)).toEqual([1002])
+        expect(world.processes[0]!.received).toEqual([])
+        yield* advance(1000)
+        expect(pids(world, 4)).toEqual([1003])
+        yield* advance(1000)
+        expect(world.processes[0]!.received).toEqual(["TERM"])
+        expect(world.statusWrites.at(-1)).toBe("4:1003\n")
+        expect(world.logs).toContain("new worker 1001 seems to have failed to start, exit status:768")
+        expect(world.logs).toContain("new worker 1002 seems to have failed to start, exit status:768")
+      })
+    )
+  })
+
+  it.scoped("an exec failure is logged and retried at the interval, like Perl's exit(255) child", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        world.plan.push("exec-fails")
+        yield* start(config())
+        expect(world.processes).toEqual([])
+        expect(world.logs).toEqual(["failed to exec worker:No such file or directory"])
+        yield* advance(1000)
+        expect(world.logs).toContain("new worker seems to have failed to start, exit status:65280")
+        expect(world.processes.map((p) => p.generation)).toEqual([2])
+      })
+    )
+  })
+
+  it.scoped("a crashed worker is respawned at once in a new generation", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        yield* start(config({ crashWindowMs: 0 }))
+        yield* advance(1000)
+        yield* world.processes[0]!.exit({ code: null, signal: "KILL" })
+        yield* advance(0)
+        expect(world.logs).toContain("worker 1000 died unexpectedly with status:9, restarting")
+        expect(pids(world, 2)).toEqual([1001])
+        yield* advance(1000)
+        expect(world.statusWrites.at(-1)).toBe("2:1001\n")
+      })
+    )
+  })
+
+  it.scoped("a crash loop backs off exponentially", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        yield* start(config({ backoff: { initialMs: 1000, maxMs: 8000 } }))
+        const spawnTimes: Array<number> = []
+        let now = 0
+        const crashLatest = Effect.gen(function* () {
+          yield* advance(1000) // the interval: it becomes ready
+          now += 1000
+          yield* world.processes.at(-1)!.exit({ code: 1, signal: null })
+          yield* advance(0)
+        })
+        yield* crashLatest // crash 1: immediate respawn
+        spawnTimes.push(world.processes.length)
+        for (let i = 0; i < 4; i++) {
+          yield* crashLatest
+          const before = world.processes.length
+          // jitter keeps each delay within [base/2, base]: nothing before base/2
+          const base = Math.min(8000, 1000 * 2 ** i)
+          yield* advance(base / 2 - 1)
+          expect(world.processes.length).toBe(before)
+          yield* advance(base / 2 + 1)
+          expect(world.processes.length).toBe(before + 1)
+        }
+        expect(spawnTimes).toEqual([2])
+      })
+    )
+  })
+
+  it.scoped("HUPs during a rollout coalesce into one follow-up rollout", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        const sup = yield* start(config())
+        yield* advance(1000)
+        yield* sup.restart("hup")
+        yield* advance(100)
+        for (let i = 0; i < 50; i++) yield* sup.restart("hup")
+        yield* advance(0)
+        expect(world.processes.length).toBe(2) // the in-flight start is not cut short (Perl would accept it)
+        yield* advance(900)
+        // generation 2 is up; the queued restart starts generation 3 right away
+        expect(world.processes.map((p) => p.generation)).toEqual([1, 2, 3])
+        yield* advance(1000)
+        expect(world.processes.length).toBe(3)
+        expect(world.statusWrites.at(-1)).toBe("3:1002\n")
+        expect(world.logs.filter((l) => l.includes("queueing one more")).length).toBe(50)
+      })
+    )
+  })
+
+  it.scoped("TERM during a restart stops the new and the old worker and exits 0", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        const sup = yield* start(config({ signalOnTerm: { signal: "USR1", label: "USR1" } }))
+        yield* advance(1000)
+        yield* sup.restart("hup")
+        yield* advance(500)
+        yield* sup.shutdown("TERM")
+        yield* advance(0)
+        expect(world.processes.map((p) => p.received)).toEqual([["USR1"], ["USR1"]])
+        expect(yield* sup.exitCode).toBe(0)
+        expect(world.logs).toContain("received TERM, sending USR1 to all workers:1000,1001")
+        expect(world.logs.at(-1)).toBe("exiting")
+        expect(world.statusWrites.at(-1)).toBe("")
+      })
+    )
+  })
+
+  it.scoped("INT always sends TERM, whatever --signal-on-term says", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        const sup = yield* start(config({ signalOnTerm: { signal: "USR1", label: "USR1" } }))
+        yield* advance(1000)
+        yield* sup.shutdown("INT")
+        expect(yield* sup.exitCode).toBe(0)
+        expect(world.processes[0]!.received).toEqual(["TERM"])
+      })
+    )
+  })
+
+  it.scoped("a worker that never exits blocks shutdown forever without --kill-timeout", () => {
+    const world = makeWorld()
+    world.onSignal = "ignore"
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        const sup = yield* start(config())
+        yield* advance(1000)
+        yield* sup.shutdown("TERM")
+        yield* advance(3_600_000)
+        expect((yield* sup.state).finished).toBe(false)
+        expect(world.processes[0]!.received).toEqual(["TERM"])
+      })
+    )
+  })
+
+  it.scoped("--kill-timeout escalates to SIGKILL at shutdown", () => {
+    const world = makeWorld()
+    world.onSignal = "ignore"
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        const sup = yield* start(config({ killTimeoutMs: 5000 }))
+        yield* advance(1000)
+        yield* sup.shutdown("TERM")
+        yield* advance(4999)
+        expect(world.processes[0]!.received).toEqual(["TERM"])
+        yield* advance(1)
+        expect(world.processes[0]!.received).toEqual(["TERM", "KILL"])
+        expect(yield* sup.exitCode).toBe(0)
+        expect(world.logs).toContain("worker 1000 did not exit 5 secs after being signalled, sending KILL")
+      })
+    )
+  })
+
+  it.scoped("--kill-timeout also bounds old workers after a restart", () => {
+    const world = makeWorld()
+    world.onSignal = "ignore"
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        const sup = yield* start(config({ killTimeoutMs: 2000 }))
+        yield* advance(1000)
+        yield* sup.restart("hup")
+        yield* advance(1000)
+        expect(world.processes[0]!.received).toEqual(["TERM"])
+        yield* advance(2000)
+        expect(world.processes[0]!.received).toEqual(["TERM", "KILL"])
+        expect(world.statusWrites.at(-1)).toBe("2:1001\n")
+      })
+    )
+  })
+
+  it.scoped("--kill-old-delay waits before signalling old workers", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        const sup = yield* start(config({ killOldDelayMs: 5000 }))
+        yield* advance(1000)
+        yield* sup.restart("hup")
+        yield* advance(1000)
+        expect(world.logs.slice(-2)).toEqual([
+          "new worker is now running, sending TERM to old workers:1000",
+          "sleeping 5 secs before killing old workers"
+        ])
+        yield* advance(4999)
+        expect(world.processes[0]!.received).toEqual([])
+        yield* advance(1)
+        expect(world.processes[0]!.received).toEqual(["TERM"])
+      })
+    )
+  })
+
+  it.scoped("--max-start-attempts gives up a restart and keeps the old worker", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        const sup = yield* start(config({ maxStartAttempts: 3 }))
+        yield* advance(1000)
+        world.plan.push("exit-at-once", "exit-at-once", "exit-at-once")
+        yield* sup.restart("hup")
+        yield* advance(3000)
+        expect(world.processes.length).toBe(4)
+        yield* advance(10_000)
+        expect(world.processes.length).toBe(4)
+        expect(world.processes[0]!.received).toEqual([])
+        expect(world.logs).toContain("giving up the restart after 3 failed attempts; old workers keep serving:1000")
+        // the next HUP tries again
+        yield* sup.restart("hup")
+        yield* advance(1000)
+        expect(world.processes[0]!.received).toEqual(["TERM"])
+      })
+    )
+  })
+})
+
+describe("Supervisor (readiness channel)", () => {
+  it.scoped("a worker is up when it reports ready, not after the interval", () => {
+    const world = makeWorld()
+    world.readyAfterMs = 100
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        const sup = yield* start(config({ readiness: "notify-fd" }))
+        yield* advance(100)
+        expect(world.statusWrites).toEqual(["1:1000\n"])
+        yield* sup.restart("hup")
+        yield* advance(99)
+        expect(world.processes[0]!.received).toEqual([])
+        yield* advance(1)
+        expect(world.processes[0]!.received).toEqual(["TERM"])
+      })
+    )
+  })
+
+  it.scoped("a worker that never becomes ready is stopped at the timeout and retried with backoff", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        const sup = yield* start(config({ readiness: "notify-fd", readyTimeoutMs: 5000 }))
+        yield* world.processes[0]!.becomeReady
+        yield* advance(0)
+        yield* sup.restart("hup")
+        yield* advance(5000)
+        expect(world.processes[1]!.received).toEqual(["TERM"])
+        expect(world.processes[0]!.received).toEqual([])
+        expect(world.logs).toContain("new worker 1001 did not become ready within 5 secs, stopping it")
+        // backoff: 1 s base, jittered into [0.5 s, 1 s]
+        yield* advance(1000)
+        expect(world.processes.length).toBe(3)
+        yield* world.processes[2]!.becomeReady
+        yield* advance(0)
+        expect(world.processes[0]!.received).toEqual(["TERM"])
+      })
+    )
+  })
+
+  it.scoped("a crash before ready is a failed start, reported at once", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        yield* start(config({ readiness: "ipc" }))
+        yield* world.processes[0]!.exit({ code: 2, signal: null })
+        yield* advance(0)
+        expect(world.logs).toContain("new worker 1000 seems to have failed to start, exit status:512")
+      })
+    )
+  })
+})

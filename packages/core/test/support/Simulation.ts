@@ -1,0 +1,118 @@
+/**
+ * A simulated world for the supervisor: fake processes that exit, crash, become ready or
+ * ignore signals on command, a recording status store, and captured log lines. Time is
+ * Effect's TestClock, so a test advances it explicitly and never sleeps.
+ */
+import { Deferred, Effect, Layer, Logger, type Scope, TestClock } from "effect"
+import type { ExitStatus } from "../../src/ExitStatus.js"
+import * as FdLayout from "../../src/FdLayout.js"
+import { ProcessSpawner, SpawnError, type SpawnRequest } from "../../src/ProcessSpawner.js"
+import type { SignalName } from "../../src/Signal.js"
+import { StatusStore } from "../../src/StatusStore.js"
+import * as Supervisor from "../../src/Supervisor.js"
+import * as SupervisorConfig from "../../src/SupervisorConfig.js"
+import { WorkerEnvironment } from "../../src/WorkerEnvironment.js"
+
+/** What a fake process does when it receives a signal. */
+export type OnSignal = "exit" | "ignore"
+
+export interface FakeProcess {
+  readonly pid: number
+  readonly request: SpawnRequest
+  readonly generation: number
+  readonly received: Array<SignalName>
+  readonly exit: (status: ExitStatus) => Effect.Effect<void>
+  readonly becomeReady: Effect.Effect<void>
+  readonly isRunning: Effect.Effect<boolean>
+}
+
+export interface World {
+  readonly processes: Array<FakeProcess>
+  readonly statusWrites: Array<string>
+  readonly logs: Array<string>
+  /** Decides the fate of the next spawns, in order; an empty plan means "healthy". */
+  readonly plan: Array<"exit-at-once" | "exec-fails" | "healthy">
+  onSignal: OnSignal
+  /** Fake processes that report readiness by themselves this long after spawn (channel modes). */
+  readyAfterMs: number | undefined
+}
+
+export const makeWorld = (): World => ({
+  processes: [],
+  statusWrites: [],
+  logs: [],
+  plan: [],
+  onSignal: "exit",
+  readyAfterMs: undefined
+})
+
+const fakeSpawner = (world: World) =>
+  ProcessSpawner.of({
+    spawn: (request) =>
+      Effect.gen(function* () {
+        const fate = world.plan.shift() ?? "healthy"
+        if (fate === "exec-fails") {
+          return yield* new SpawnError({ message: `failed to exec ${request.argv[0]}:No such file or directory` })
+        }
+        const exited = yield* Deferred.make<ExitStatus>()
+        const ready = yield* Deferred.make<void>()
+        const received: Array<SignalName> = []
+        const proc: FakeProcess = {
+          pid: 1000 + world.processes.length,
+          request,
+          generation: Number(request.env.SERVER_STARTER_GENERATION),
+          received,
+          exit: (status) => Effect.asVoid(Deferred.succeed(exited, status)),
+          becomeReady: Effect.asVoid(Deferred.succeed(ready, undefined)),
+          isRunning: Effect.map(Deferred.isDone(exited), (done) => !done)
+        }
+        world.processes.push(proc)
+        if (fate === "exit-at-once") yield* proc.exit({ code: 3, signal: null })
+        if (world.readyAfterMs !== undefined) {
+          yield* Effect.forkDaemon(Effect.zipRight(Effect.sleep(world.readyAfterMs), proc.becomeReady))
+        }
+        return {
+          pid: proc.pid,
+          signal: (signal) =>
+            Effect.suspend(() => {
+              received.push(signal)
+              if (signal === "KILL") return proc.exit({ code: null, signal })
+              return world.onSignal === "exit" ? proc.exit({ code: null, signal }) : Effect.void
+            }),
+          exit: Deferred.await(exited),
+          ready: Deferred.await(ready)
+        }
+      })
+  })
+
+export const layer = (world: World) =>
+  Layer.mergeAll(
+    Layer.succeed(ProcessSpawner, fakeSpawner(world)),
+    Layer.succeed(
+      StatusStore,
+      StatusStore.of({ write: (content) => Effect.sync(() => void world.statusWrites.push(content)) })
+    ),
+    Layer.succeed(WorkerEnvironment, WorkerEnvironment.of({ load: Effect.succeed({ PATH: "/bin" }) })),
+    Logger.replace(
+      Logger.defaultLogger,
+      Logger.make(({ message }) => {
+        world.logs.push(Array.isArray(message) ? message.join(" ") : String(message))
+      })
+    )
+  )
+
+export const config = (overrides: Partial<SupervisorConfig.SupervisorConfig> = {}) =>
+  SupervisorConfig.make({ argv: ["worker"], ...overrides })
+
+const noSockets = FdLayout.layout([])
+
+/** Starts a supervisor in the simulated world; provide `layer(world)` around the test. */
+export const start = (
+  cfg: SupervisorConfig.SupervisorConfig
+): Effect.Effect<Supervisor.Supervisor, never, Scope.Scope | ProcessSpawner | StatusStore | WorkerEnvironment> =>
+  Effect.tap(Supervisor.make(cfg, noSockets), () => TestClock.adjust(0))
+
+export const advance = (ms: number) => TestClock.adjust(ms)
+
+export const pids = (world: World, generation: number): Array<number> =>
+  world.processes.filter((p) => p.generation === generation).map((p) => p.pid)
