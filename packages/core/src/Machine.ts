@@ -292,9 +292,7 @@ const becomeReady = (t: Transition, w: WorkerRecord): void => {
   t.update(w.id, { phase: "serving", readyAt: t.clock.now })
   t.set({ failures: 0 })
   if (w.pid !== undefined) {
-    t.publish(
-      Lifecycle.WorkerReady({ pid: w.pid, generation: w.generation, latencyMs: t.clock.now - w.spawnedAt })
-    )
+    t.publish(Lifecycle.WorkerReady({ pid: w.pid, generation: w.generation, latencyMs: t.clock.now - w.spawnedAt }))
   }
   reconcile(t)
 }
@@ -399,7 +397,8 @@ const onSpawned = (t: Transition, id: number, pid: number): void => {
   t.publish(Lifecycle.WorkerSpawned({ pid, generation: w.generation, index: w.index }))
   if (w.phase === "draining") {
     // Stopped before it existed (shutdown or give-up during the spawn).
-    const signal = t.state.shutdown?.signal === "TERM" ? t.config.signalOnTerm : { signal: "TERM" as const, label: "TERM" }
+    const signal =
+      t.state.shutdown?.signal === "TERM" ? t.config.signalOnTerm : { signal: "TERM" as const, label: "TERM" }
     return t.stop(w, signal)
   }
   const wait = t.config.readiness === "none" ? t.config.intervalMs : t.config.readyTimeoutMs
@@ -496,7 +495,8 @@ const onAutoRestartDue = (t: Transition): void => {
     return
   }
   const lingering = s.workers.some((w) => w.phase === "draining")
-  if (lingering && elapsed < 2 * auto.intervalMs) return t.schedule(2 * auto.intervalMs - elapsed, Event.AutoRestartDue())
+  if (lingering && elapsed < 2 * auto.intervalMs)
+    return t.schedule(2 * auto.intervalMs - elapsed, Event.AutoRestartDue())
   t.log(`autorestart triggered (${lingering ? "forced, " : ""}interval=${seconds(auto.intervalMs)})`)
   beginEpoch(t, "auto")
 }

@@ -1,0 +1,92 @@
+/**
+ * start_server's options as @effect/cli `Options`: the typed result of a command line.
+ * They read the canonical tokens that Getopt.ts produces, never raw argv: @effect/cli's own
+ * parser loses `--port=80` under `Options.repeated`, drops `--PORT 80`, swallows unknown
+ * options and honours `--help` only as the first token (see test/CliOptions.test.ts).
+ */
+import { CliConfig, HelpDoc, Options, type ValidationError } from "@effect/cli"
+import type { FileSystem, Path, Terminal } from "@effect/platform"
+import { Effect, Either, Option, ParseResult, Schema } from "effect"
+import { canonicalTokens, GetoptError, getopt } from "./Getopt.js"
+
+/** `5`, `0.5` (seconds) or `500ms`, `5s`, `2m`: milliseconds. */
+export const DurationMs = Schema.transformOrFail(Schema.String, Schema.NonNegative, {
+  strict: true,
+  decode: (s, _, ast) => {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(s)
+    if (m === null) return ParseResult.fail(new ParseResult.Type(ast, s, `Value "${s}" is not a duration`))
+    const unit = m[2] === "ms" ? 1 : m[2] === "m" ? 60_000 : 1000
+    return ParseResult.succeed(Math.round(Number(m[1]) * unit))
+  },
+  encode: (ms) => ParseResult.succeed(`${ms}ms`)
+})
+
+const text = (name: string) => Options.text(name).pipe(Options.optional)
+const integer = (name: string) => Options.integer(name).pipe(Options.optional)
+const flag = (name: string) => Options.boolean(name)
+const duration = (name: string) => Options.text(name).pipe(Options.withSchema(DurationMs), Options.optional)
+
+export const options = Options.all({
+  ports: Options.text("port").pipe(Options.repeated),
+  paths: Options.text("path").pipe(Options.repeated),
+  interval: integer("interval"),
+  logFile: text("log-file"),
+  pidFile: text("pid-file"),
+  dir: text("dir"),
+  signalOnHup: text("signal-on-hup"),
+  signalOnTerm: text("signal-on-term"),
+  backlog: integer("backlog"),
+  envdir: text("envdir"),
+  enableAutoRestart: flag("enable-auto-restart"),
+  daemonize: flag("daemonize"),
+  autoRestartInterval: integer("auto-restart-interval"),
+  killOldDelay: integer("kill-old-delay"),
+  statusFile: text("status-file"),
+  restart: flag("restart"),
+  stop: flag("stop"),
+  help: flag("help"),
+  version: flag("version"),
+  workers: integer("workers"),
+  maxSurge: integer("max-surge"),
+  ready: Options.choice("ready", ["none", "notify-fd", "ipc"]).pipe(Options.optional),
+  readyTimeoutMs: duration("ready-timeout"),
+  killTimeoutMs: duration("kill-timeout"),
+  maxStartAttempts: integer("max-start-attempts"),
+  logFormat: Options.choice("log-format", ["text", "json"]).pipe(Options.optional),
+  timeoutMs: duration("timeout")
+})
+
+type Parsed = typeof options extends Options.Options<infer A> ? A : never
+
+/** What the rest of the binary reads: `undefined` for an option that was not given. */
+export type CliOptions = {
+  readonly [K in keyof Parsed]: Parsed[K] extends Option.Option<infer A> ? A | undefined : Parsed[K]
+} & { readonly program: ReadonlyArray<string> }
+
+const fromOptions = (parsed: Parsed, program: ReadonlyArray<string>): CliOptions => {
+  const entries = Object.entries(parsed).map(([key, value]: [string, unknown]) => [
+    key,
+    Option.isOption(value) ? Option.getOrUndefined(value) : value
+  ])
+  return { ...(Object.fromEntries(entries) as Omit<CliOptions, "program">), program }
+}
+
+/** Parses argv (without node and the script): Getopt::Long semantics, then @effect/cli. */
+export const parseCommandLine = (
+  argv: ReadonlyArray<string>,
+  env: { readonly POSIXLY_CORRECT?: string | undefined } = {}
+): Effect.Effect<CliOptions, GetoptError, FileSystem.FileSystem | Path.Path | Terminal.Terminal> =>
+  Effect.gen(function* () {
+    const parsed = getopt(argv, env)
+    if (Either.isLeft(parsed)) return yield* parsed.left
+    const tokens = canonicalTokens(parsed.right)
+    const [error, leftover, value] = yield* Options.processCommandLine(options, tokens, CliConfig.defaultConfig).pipe(
+      Effect.mapError((e) => new GetoptError({ lines: [validationText(e)] }))
+    )
+    if (Option.isSome(error)) return yield* new GetoptError({ lines: [validationText(error.value)] })
+    if (leftover.length > 0) return yield* new GetoptError({ lines: [`Unknown option: ${leftover.join(" ")}`] })
+    return fromOptions(value, parsed.right.program)
+  })
+
+const validationText = (error: ValidationError.ValidationError): string =>
+  "error" in error ? HelpDoc.toAnsiText(error.error).trim() : String(error)

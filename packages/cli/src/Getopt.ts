@@ -1,0 +1,162 @@
+/**
+ * The command line as Perl's Getopt::Long (default configuration) reads it, because
+ * init scripts written for Perl's start_server must keep working unchanged:
+ * `--opt=value` and `--opt value`, one dash or two, any letter case, unique abbreviations,
+ * permute mode (options after the program name are still options, unless POSIXLY_CORRECT),
+ * `--` ends the options, and Getopt::Long's exact error texts. Every case here was checked
+ * against perl 5.36's Getopt::Long.
+ */
+import { Data, Either } from "effect"
+
+export type OptionKind = "string" | "integer" | "flag"
+
+export interface OptionSpec {
+  readonly name: string
+  readonly kind: OptionKind
+  /** `port` and `path` accumulate; every other option: the last one wins. */
+  readonly repeatable: boolean
+}
+
+const spec = (name: string, kind: OptionKind, repeatable = false): OptionSpec => ({ name, kind, repeatable })
+
+/** script/start_server's GetOptions spec, in its order. */
+export const perlOptions: ReadonlyArray<OptionSpec> = [
+  spec("port", "string", true),
+  spec("path", "string", true),
+  spec("interval", "integer"),
+  spec("log-file", "string"),
+  spec("pid-file", "string"),
+  spec("dir", "string"),
+  spec("signal-on-hup", "string"),
+  spec("signal-on-term", "string"),
+  spec("backlog", "integer"),
+  spec("envdir", "string"),
+  spec("enable-auto-restart", "flag"),
+  spec("daemonize", "flag"),
+  spec("auto-restart-interval", "integer"),
+  spec("kill-old-delay", "integer"),
+  spec("status-file", "string"),
+  spec("restart", "flag"),
+  spec("stop", "flag"),
+  spec("help", "flag"),
+  spec("version", "flag")
+]
+
+/** Ours. Abbreviations resolve against Perl's options first, so none of these steals one. */
+export const extendedOptions: ReadonlyArray<OptionSpec> = [
+  spec("workers", "integer"),
+  spec("max-surge", "integer"),
+  spec("ready", "string"),
+  spec("ready-timeout", "string"),
+  spec("kill-timeout", "string"),
+  spec("max-start-attempts", "integer"),
+  spec("log-format", "string"),
+  spec("timeout", "string")
+]
+
+export const allOptions: ReadonlyArray<OptionSpec> = [...perlOptions, ...extendedOptions]
+
+export class GetoptError extends Data.TaggedError("GetoptError")<{
+  /** One line per problem, as Getopt::Long warns them (it reports all, then fails). */
+  readonly lines: ReadonlyArray<string>
+}> {
+  override get message() {
+    return this.lines.join("\n")
+  }
+}
+
+export type OptionValue = string | boolean | ReadonlyArray<string>
+
+export interface Parsed {
+  /** Canonical option name → value (strings for string and integer options, as typed). */
+  readonly options: ReadonlyMap<string, OptionValue>
+  /** The server program and its arguments. */
+  readonly program: ReadonlyArray<string>
+}
+
+const byName = (candidates: ReadonlyArray<OptionSpec>, name: string) =>
+  candidates.filter((o) => o.name.startsWith(name))
+
+/** Exact name first, then a unique prefix: among Perl's options, then among all of ours. */
+const resolve = (typed: string): OptionSpec | string => {
+  const name = typed.toLowerCase()
+  const exact = allOptions.find((o) => o.name === name)
+  if (exact !== undefined) return exact
+  const perl = byName(perlOptions, name)
+  if (perl.length === 1) return perl[0]!
+  const all = perl.length > 1 ? perl : byName(allOptions, name)
+  if (all.length === 1) return all[0]!
+  if (all.length === 0) return `Unknown option: ${name}`
+  return `Option ${name} is ambiguous (${all
+    .map((o) => o.name)
+    .sort()
+    .join(", ")})`
+}
+
+const INTEGER = /^[-+]?\d+$/
+
+export const getopt = (
+  argv: ReadonlyArray<string>,
+  env: { readonly POSIXLY_CORRECT?: string | undefined } = {}
+): Either.Either<Parsed, GetoptError> => {
+  const options = new Map<string, OptionValue>()
+  const program: Array<string> = []
+  const errors: Array<string> = []
+  const permute = env.POSIXLY_CORRECT === undefined
+  let i = 0
+  for (; i < argv.length; i++) {
+    const token = argv[i]!
+    if (token === "--") {
+      i++
+      break
+    }
+    const match = /^--?(.+?)(?:=(.*))?$/s.exec(token)
+    if (match === null || token === "-") {
+      if (!permute) break
+      program.push(token)
+      continue
+    }
+    const option = resolve(match[1]!)
+    if (typeof option === "string") {
+      errors.push(option)
+      continue
+    }
+    let value = match[2]
+    if (option.kind === "flag") {
+      if (value !== undefined) errors.push(`Option ${option.name} does not take an argument`)
+      else options.set(option.name, true)
+      continue
+    }
+    // A mandatory value is the rest of the token after `=`, else the next argument,
+    // whatever it looks like (Getopt::Long takes `--pid-file -x` and even `--pid-file --`).
+    if (value === undefined && i + 1 < argv.length) value = argv[++i]
+    if (value === undefined || value === "") {
+      errors.push(`Option ${option.name} requires an argument`)
+      continue
+    }
+    if (option.kind === "integer" && !INTEGER.test(value)) {
+      errors.push(`Value "${value}" invalid for option ${option.name} (number expected)`)
+      continue
+    }
+    if (option.kind === "integer") value = String(Number(value))
+    if (option.repeatable)
+      options.set(option.name, [...((options.get(option.name) as ReadonlyArray<string>) ?? []), value])
+    else options.set(option.name, value)
+  }
+  program.push(...argv.slice(i))
+  return errors.length > 0 ? Either.left(new GetoptError({ lines: errors })) : Either.right({ options, program })
+}
+
+/**
+ * The parsed options as tokens @effect/cli reads unambiguously: `--name=value` for a single
+ * value (so a value like `--` or `-x` is never mistaken for an option), the bare name for a
+ * flag, and `--name value` pairs for the repeatable ones (@effect/cli's `Options.repeated`
+ * ignores the `=` form).
+ */
+export const canonicalTokens = (parsed: Parsed): ReadonlyArray<string> =>
+  [...parsed.options].flatMap(([name, value]) => {
+    if (value === true) return [`--${name}`]
+    if (typeof value === "string") return [`--${name}=${value}`]
+    if (Array.isArray(value)) return value.flatMap((v: string) => [`--${name}`, v])
+    return []
+  })

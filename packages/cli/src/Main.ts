@@ -1,0 +1,47 @@
+/**
+ * The `start_server` command: parse the command line as Perl's Getopt::Long does, then
+ * dispatch in Perl's order (start_server:L27-58): help, version, restart, stop, serve.
+ */
+import { NodeContext } from "@effect/platform-node"
+import { Effect, Either } from "effect"
+import { type CliOptions, parseCommandLine } from "./CliOptions.js"
+import { restart } from "./Restart.js"
+import { serve } from "./Serve.js"
+import { stop } from "./Stop.js"
+import { usage, version } from "./Usage.js"
+
+const out = (text: string) => Effect.sync(() => process.stdout.write(text))
+const err = (line: string) => Effect.sync(() => process.stderr.write(`${line}\n`))
+
+/** Perl's dispatch-time checks, all fatal with exit status 255. */
+export const dispatchError = (options: CliOptions): string | undefined => {
+  if (options.restart && (options.pidFile === undefined || options.statusFile === undefined)) {
+    return "--restart option requires --pid-file and --status-file to be set as well"
+  }
+  if (options.stop && options.pidFile === undefined) return "--stop option requires --pid-file to be set as well"
+  if (options.restart || options.stop) return undefined
+  // Perl's message, typo included: scripts may match on it.
+  if (options.daemonize && options.logFile === undefined) {
+    return "Usage: --log-file option must be specified together with --deamonize"
+  }
+  if (options.program.length === 0) return "server program not specified"
+  return undefined
+}
+
+/** Answers the exit status. */
+export const main = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Effect.Effect<number> =>
+  Effect.gen(function* () {
+    const parsed = yield* Effect.either(parseCommandLine(argv, env))
+    if (Either.isLeft(parsed)) {
+      yield* err(parsed.left.message)
+      return 1
+    }
+    const options = parsed.right
+    if (options.help) return yield* Effect.as(out(usage), 0)
+    if (options.version) return yield* Effect.as(out(`${version}\n`), 0)
+    const problem = dispatchError(options)
+    if (problem !== undefined) return yield* Effect.as(err(problem), 255)
+    if (options.restart) return yield* restart(options)
+    if (options.stop) return yield* stop(options)
+    return yield* serve(options)
+  }).pipe(Effect.provide(NodeContext.layer))

@@ -1,0 +1,52 @@
+/**
+ * Reading the pid of a running start_server from its --pid-file, and signalling it,
+ * with Perl's messages and exit codes (`failed to open file:…` exits with errno, 2).
+ */
+import * as fs from "node:fs"
+import { SystemError } from "@starter/platform-node"
+import { Data, Effect } from "effect"
+
+export class WrapperError extends Data.TaggedError("WrapperError")<{
+  readonly message: string
+  readonly exitCode: number
+}> {}
+
+// Perl's die exits with errno when there is one (ENOENT → 2, ESRCH → 3).
+const errno = (error: unknown): number => SystemError.errnoOf(error) ?? 255
+
+/** The first line of the pid file, as a pid. */
+export const readPid = (path: string): Effect.Effect<number, WrapperError> =>
+  Effect.try({
+    try: () => fs.readFileSync(path, "utf8"),
+    catch: (error) =>
+      new WrapperError({
+        message: `failed to open file:${path}:${SystemError.strerror(error)}`,
+        exitCode: errno(error)
+      })
+  }).pipe(
+    Effect.flatMap((content) => {
+      const first = content.split("\n")[0]?.trim() ?? ""
+      return /^\d+$/.test(first) && Number(first) > 0
+        ? Effect.succeed(Number(first))
+        : Effect.fail(new WrapperError({ message: `no pid found in ${path}: ${JSON.stringify(first)}`, exitCode: 255 }))
+    })
+  )
+
+export const sendSignal = (pid: number, signal: "HUP" | "TERM"): Effect.Effect<void, WrapperError> =>
+  Effect.try({
+    try: () => void process.kill(pid, `SIG${signal}`),
+    catch: (error) =>
+      new WrapperError({
+        message: `failed to send SIG${signal} to the server process:${SystemError.strerror(error)}`,
+        exitCode: errno(error)
+      })
+  })
+
+export const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as { code?: unknown }).code === "EPERM"
+  }
+}

@@ -1,0 +1,15 @@
+/** Polling for the wrapper commands (`--restart`, `--stop`), which watch another process. */
+import { Effect } from "effect"
+
+const pollMs = 50
+
+/** True once `done()` holds; false if `timeoutMs` passes first (`undefined` = no limit). */
+export const waitUntil = (done: () => boolean, timeoutMs: number | undefined): Effect.Effect<boolean> =>
+  Effect.gen(function* () {
+    const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs
+    while (!done()) {
+      if (Date.now() >= deadline) return false
+      yield* Effect.sleep(pollMs)
+    }
+    return true
+  })

@@ -1,0 +1,137 @@
+/**
+ * Runs the real `start_server` binary (as installed at the repo root) and observes it the
+ * way an operator would: its stderr lines, its files, its sockets and its exit status.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as http from "node:http"
+import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..")
+export const startServerBin = path.join(repoRoot, "node_modules/.bin/start_server")
+export const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures")
+
+export const tempDir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), "starter-"))
+
+/** A free TCP port on 127.0.0.1 (bound and released; fine for tests on a quiet loopback). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export const waitFor = async <A>(what: string, check: () => A | undefined, timeoutMs = 10_000): Promise<A> => {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = check()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(20)
+  }
+}
+
+export const readIfExists = (file: string): string | undefined => {
+  try {
+    return fs.readFileSync(file, "utf8")
+  } catch {
+    return undefined
+  }
+}
+
+export interface Running {
+  readonly child: ChildProcess
+  readonly pid: number
+  /** stderr so far, split in lines. */
+  readonly lines: () => ReadonlyArray<string>
+  readonly stdout: () => string
+  readonly waitForLine: (pattern: RegExp, timeoutMs?: number) => Promise<string>
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  readonly kill: (signal: NodeJS.Signals) => void
+}
+
+export const startServer = (
+  args: ReadonlyArray<string>,
+  options: { env?: Record<string, string | undefined>; cwd?: string; bin?: string } = {}
+): Running => {
+  const child = spawn(options.bin ?? startServerBin, args, {
+    cwd: options.cwd ?? repoRoot,
+    env: { ...process.env, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let stderr = ""
+  let stdout = ""
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
+  child.stdout?.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString()
+  })
+  // 'exit', then the rest of stderr: waiting for 'close' would hang on workers that
+  // outlive a killed supervisor while holding the same pipe.
+  const stderrDone = new Promise<void>((resolve) => child.stderr?.once("end", resolve))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => {
+      void Promise.race([stderrDone, sleep(500)]).then(() => resolve({ code, signal }))
+    })
+  )
+  const lines = () => stderr.split("\n").filter((l) => l !== "")
+  return {
+    child,
+    pid: child.pid ?? -1,
+    lines,
+    stdout: () => stdout,
+    waitForLine: (pattern, timeoutMs) =>
+      waitFor(
+        `a line matching ${pattern} (got: ${JSON.stringify(lines())})`,
+        () => lines().find((l) => pattern.test(l)),
+        timeoutMs
+      ),
+    exited,
+    kill: (signal) => {
+      child.kill(signal)
+    }
+  }
+}
+
+/** Runs the binary to completion. */
+export const runToExit = async (
+  args: ReadonlyArray<string>,
+  options: { env?: Record<string, string | undefined>; cwd?: string; bin?: string } = {}
+) => {
+  const running = startServer(args, options)
+  const { code, signal } = await running.exited
+  return { code, signal, stderr: running.lines().join("\n"), stdout: running.stdout() }
+}
+
+/** One HTTP GET on a fresh connection; answers the body. */
+export const get = (port: number, pathname = "/"): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const req = http.get({ host: "127.0.0.1", port, path: pathname, agent: false, timeout: 10_000 }, (res) => {
+      let body = ""
+      res.on("data", (chunk: Buffer) => {
+        body += chunk.toString()
+      })
+      res.on("end", () => resolve(body))
+    })
+    req.on("error", reject)
+    req.on("timeout", () => req.destroy(new Error("timeout")))
+  })
+
+/** Ends a supervisor that a failed test left behind: TERM, then KILL after 5 s. */
+export const ensureStopped = async (running: Running) => {
+  if (running.child.exitCode !== null || running.child.signalCode !== null) return
+  running.kill("SIGTERM")
+  const timer = setTimeout(() => running.kill("SIGKILL"), 5000)
+  await running.exited
+  clearTimeout(timer)
+}

@@ -1,0 +1,66 @@
+/**
+ * The whole supervisor: bind the sockets, take the pid file, run the generation state
+ * machine and route the process's signals to it. Used by the `start_server` binary and
+ * by applications that embed the supervisor as a layer.
+ */
+import { Effect, type Scope, Stream } from "effect"
+import * as FdLayout from "./FdLayout.js"
+import { type ListenError, ListenSockets } from "./ListenSockets.js"
+import type { ListenSpec } from "./ListenSpec.js"
+import { PidFile, type PidFileError } from "./PidFile.js"
+import type { ProcessSpawner } from "./ProcessSpawner.js"
+import { type HandledSignal, SignalSource } from "./SignalSource.js"
+import type { StatusStore } from "./StatusStore.js"
+import * as Supervisor from "./Supervisor.js"
+import type { SupervisorConfig } from "./SupervisorConfig.js"
+import type { WorkerEnvironment } from "./WorkerEnvironment.js"
+
+export interface StarterConfig {
+  readonly listen: ReadonlyArray<ListenSpec>
+  readonly backlog: number | undefined
+  readonly pidFile: string | undefined
+  /** This process's pid, as written to the pid file. */
+  readonly pid: number
+  readonly supervisor: SupervisorConfig
+}
+
+export type StarterError = ListenError | PidFileError
+
+export type StarterServices = ListenSockets | PidFile | ProcessSpawner | StatusStore | WorkerEnvironment | SignalSource
+
+/** What each signal means to start_server (Perl's table, see docs/compatibility.md). */
+const onSignal = (supervisor: Supervisor.Supervisor, signal: HandledSignal): Effect.Effect<void> => {
+  switch (signal) {
+    case "HUP":
+      return supervisor.restart("hup")
+    case "TERM":
+    case "QUIT":
+      return supervisor.shutdown("TERM")
+    case "INT":
+      return supervisor.shutdown("INT")
+    case "USR1":
+    case "USR2":
+      return Effect.logInfo(`received ${signal}, ignoring`)
+    case "ALRM":
+    case "PIPE":
+      return Effect.void
+  }
+}
+
+/** Starts everything in the caller's scope and returns the running supervisor. */
+export const start = (
+  config: StarterConfig
+): Effect.Effect<Supervisor.Supervisor, StarterError, Scope.Scope | StarterServices> =>
+  Effect.gen(function* () {
+    const sockets = yield* ListenSockets
+    const bound = yield* sockets.open(config.listen, { backlog: config.backlog })
+    if (config.pidFile !== undefined) yield* (yield* PidFile).acquire(config.pidFile, config.pid)
+    const supervisor = yield* Supervisor.make(config.supervisor, FdLayout.layout(bound))
+    const { signals } = yield* SignalSource
+    yield* Effect.forkScoped(Stream.runForEach(signals, (signal) => onSignal(supervisor, signal)))
+    return supervisor
+  })
+
+/** Runs until shutdown and answers the process exit code. */
+export const run = (config: StarterConfig): Effect.Effect<number, StarterError, StarterServices> =>
+  Effect.scoped(Effect.flatMap(start(config), (supervisor) => supervisor.exitCode))

@@ -1,0 +1,79 @@
+/**
+ * daemontools-style envdir as Perl start_server reads it (`_load_env`, Starter.pm L498-511):
+ * one variable per file, named by the file, valued by the file's first line.
+ */
+import * as fs from "node:fs"
+import * as nodePath from "node:path"
+
+/** An environment with string values only, as a worker receives it. */
+export type Env = Readonly<Record<string, string>>
+
+/** Names `execve` cannot carry; Perl would pass them through and produce a garbled entry. */
+const isValidName = (name: string): boolean => name.length > 0 && !name.includes("=") && !name.includes("\0")
+
+/**
+ * The value a file contributes: its first line without the trailing newline (Perl `chomp`
+ * strips `\n` only, so a `\r` stays); `undefined` for an empty file, which sets nothing.
+ * A NUL ends the value, as it does in the C string Perl hands to `execve`.
+ */
+const firstLine = (content: string): string | undefined => {
+  if (content.length === 0) return undefined
+  const newline = content.indexOf("\n")
+  const line = newline === -1 ? content : content.slice(0, newline)
+  const nul = line.indexOf("\0")
+  return nul === -1 ? line : line.slice(0, nul)
+}
+
+const readEntry = (file: string): string | undefined => {
+  try {
+    return firstLine(fs.readFileSync(file, "utf8"))
+  } catch {
+    // Unreadable entries (permissions, subdirectories, dangling links) are skipped, as in Perl.
+    return undefined
+  }
+}
+
+const isDirectory = (dir: string): boolean => {
+  try {
+    return fs.statSync(dir).isDirectory()
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The variables an envdir sets. A missing or unreadable directory sets nothing; entries whose
+ * name starts with `.` are ignored.
+ */
+export const readEnvdir = (dir: string): Record<string, string> => {
+  const result: Record<string, string> = {}
+  if (!isDirectory(dir)) return result
+  let names: Array<string>
+  try {
+    names = fs.readdirSync(dir)
+  } catch {
+    return result
+  }
+  for (const name of names.sort()) {
+    if (name.startsWith(".") || !isValidName(name)) continue
+    const value = readEntry(nodePath.join(dir, name))
+    if (value !== undefined) result[name] = value
+  }
+  return result
+}
+
+/**
+ * `base` with each overlay applied in order (later wins). `base` may be `process.env`:
+ * its `undefined` values are dropped.
+ */
+export const overlay = (
+  base: Readonly<Record<string, string | undefined>>,
+  ...overlays: ReadonlyArray<Env>
+): Record<string, string> => {
+  const result: Record<string, string> = {}
+  for (const [name, value] of Object.entries(base)) {
+    if (value !== undefined) result[name] = value
+  }
+  for (const layer of overlays) Object.assign(result, layer)
+  return result
+}

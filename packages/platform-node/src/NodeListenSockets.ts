@@ -1,0 +1,132 @@
+/**
+ * Listening sockets made with libc calls, exactly as Perl's start_server makes them:
+ * SO_REUSEADDR, IPV6_V6ONLY for IPv6, blocking (Perl workers accept in blocking mode), and
+ * never accepted on or polled by this process, so every connection reaches a worker.
+ */
+import * as dns from "node:dns/promises"
+import * as fs from "node:fs"
+import { ListenSockets, ListenSpec } from "@starter/core"
+import { Effect, Layer } from "effect"
+import * as libc from "./internal/libc.js"
+
+/** SOMAXCONN as the kernel reports it (Perl uses its compile-time value, 4096 on Linux ≥ 5.4). */
+export const kernelSomaxconn = (): number => {
+  try {
+    const value = Number(fs.readFileSync("/proc/sys/net/core/somaxconn", "utf8").trim())
+    return Number.isInteger(value) && value > 0 ? value : 4096
+  } catch {
+    return 4096
+  }
+}
+
+const fail = (message: string, errno?: number) => new ListenSockets.ListenError({ message, errno })
+
+/** Perl resolves with gethostbyname: IPv4 only, first address. */
+const resolveIPv4 = (host: string) =>
+  Effect.tryPromise({
+    try: () => dns.lookup(host, { family: 4 }),
+    catch: () => fail(`failed to resolve host:${host}`)
+  }).pipe(Effect.map(({ address }) => address.split(".").map(Number)))
+
+const inetAddress = (spec: ListenSpec.InetSpec) => {
+  if (spec.family === 6) {
+    const host = spec.host ?? "::"
+    const ip = libc.parseIPv6(host)
+    return ip === undefined
+      ? Effect.fail(fail(`invalid IPv6 address in --port:${host}`))
+      : Effect.succeed(libc.sockaddrIn6(ip, spec.port))
+  }
+  return Effect.map(resolveIPv4(spec.host ?? "0.0.0.0"), (ip) => libc.sockaddrIn(ip, spec.port))
+}
+
+/** Runs libc steps on a fresh fd; closes it and reports Perl's message if one fails. */
+const withSocket = (domain: number, type: number, label: string, setup: (fd: number) => void) =>
+  Effect.try({
+    try: () => {
+      const fd = libc.socket(domain, type)
+      try {
+        setup(fd)
+        return fd
+      } catch (error) {
+        libc.close(fd)
+        throw error
+      }
+    },
+    catch: (error) => {
+      if (!(error instanceof libc.SysError)) return fail(`failed to listen on ${label}:${String(error)}`)
+      const what = error.call === "bind" ? `failed to bind to ${label}` : `${error.call}(2) failed`
+      return fail(`${what}:${error.message}`, error.errno)
+    }
+  })
+
+const openInet = (spec: ListenSpec.InetSpec, backlog: number) =>
+  Effect.flatMap(inetAddress(spec), (address) =>
+    withSocket(
+      spec.family === 6 ? libc.AF_INET6 : libc.AF_INET,
+      spec.protocol === "udp" ? libc.SOCK_DGRAM : libc.SOCK_STREAM,
+      ListenSpec.describeSpec(spec),
+      (fd) => {
+        libc.setReuseAddr(fd)
+        if (spec.family === 6) libc.setV6Only(fd)
+        libc.bind(fd, address)
+        if (spec.protocol === "tcp") libc.listen(fd, backlog)
+      }
+    )
+  )
+
+const isSocket = (path: string): boolean => {
+  try {
+    return fs.lstatSync(path).isSocket()
+  } catch {
+    return false
+  }
+}
+
+/** Perl removes a stale socket file; a path that is anything else is refused (Perl deletes it). */
+const clearPath = (path: string) =>
+  Effect.gen(function* () {
+    const stat = yield* Effect.sync(() => fs.lstatSync(path, { throwIfNoEntry: false }))
+    if (stat === undefined) return
+    if (!stat.isSocket()) return yield* Effect.fail(fail(`refusing to replace ${path}: not a socket`))
+    yield* Effect.logWarning(`removing existing socket file:${path}`)
+    yield* Effect.try({
+      try: () => fs.unlinkSync(path),
+      catch: (error) => fail(`failed to remove existing socket file:${path}:${String(error)}`)
+    })
+  })
+
+const openUnix = (spec: ListenSpec.UnixSpec, backlog: number) =>
+  Effect.gen(function* () {
+    if (Buffer.byteLength(spec.path) > libc.maxUnixPath) {
+      return yield* Effect.fail(fail(`failed to listen to file ${spec.path}:File name too long`))
+    }
+    yield* clearPath(spec.path)
+    return yield* withSocket(libc.AF_UNIX, libc.SOCK_STREAM, spec.path, (fd) => {
+      libc.bind(fd, libc.sockaddrUn(spec.path))
+      // Perl binds under umask(0): the socket file is srwxrwxrwx.
+      fs.chmodSync(spec.path, 0o777)
+      libc.listen(fd, backlog)
+    })
+  })
+
+const closeSocket = (spec: ListenSpec.ListenSpec, fd: number) =>
+  Effect.sync(() => {
+    libc.close(fd)
+    // Perl's guard: `-S $_ and unlink $_`, so a file someone put there meanwhile survives.
+    if (spec._tag === "Unix" && isSocket(spec.path)) fs.rmSync(spec.path, { force: true })
+  })
+
+const open = (specs: ReadonlyArray<ListenSpec.ListenSpec>, options: ListenSockets.ListenOptions) =>
+  Effect.forEach(specs, (spec) => {
+    const backlog = options.backlog ?? kernelSomaxconn()
+    const acquire = spec._tag === "Unix" ? openUnix(spec, backlog) : openInet(spec, backlog)
+    return Effect.acquireRelease(
+      Effect.map(acquire, (fd): ListenSockets.BoundSocket => ({ spec, fd })),
+      ({ fd }) => closeSocket(spec, fd)
+    )
+  })
+
+export const layer: Layer.Layer<ListenSockets.ListenSockets> = Layer.succeed(
+  ListenSockets.ListenSockets,
+  ListenSockets.ListenSockets.of({ open })
+)

@@ -1,0 +1,49 @@
+/**
+ * The pid file, locked with flock(2) for the supervisor's whole life: Perl's `--stop`
+ * waits on that lock. Unlike Perl we take the lock before touching the content, so a
+ * second instance cannot empty a running instance's pid file, and we refuse to start.
+ */
+import * as fs from "node:fs"
+import { PidFile } from "@starter/core"
+import { Effect, Layer } from "effect"
+import * as libc from "./internal/libc.js"
+import { errnoOf, strerror } from "./SystemError.js"
+
+const fail = (message: string, errno?: number) => new PidFile.PidFileError({ message, errno })
+
+const sameFile = (a: fs.Stats, b: fs.Stats | undefined) => b !== undefined && a.dev === b.dev && a.ino === b.ino
+
+const acquire = (path: string, pid: number) =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: () => {
+        // O_CLOEXEC is Node's default for opened files: workers never hold the lock.
+        const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644)
+        if (!libc.tryLockExclusive(fd)) {
+          const holder = fs.readFileSync(path, "utf8").trim()
+          fs.closeSync(fd)
+          throw fail(`pid file ${path} is locked by a running start_server${holder === "" ? "" : ` (pid ${holder})`}`)
+        }
+        fs.ftruncateSync(fd, 0)
+        fs.writeSync(fd, `${pid}\n`, 0)
+        fs.fsyncSync(fd)
+        return { fd, stat: fs.fstatSync(fd) }
+      },
+      catch: (error) =>
+        error instanceof PidFile.PidFileError
+          ? error
+          : fail(`failed to open file:${path}:${strerror(error)}`, errnoOf(error))
+    }),
+    ({ fd, stat }) =>
+      Effect.gen(function* () {
+        // Remove it only while it is still ours: never delete another instance's pid file.
+        if (sameFile(stat, fs.statSync(path, { throwIfNoEntry: false }))) {
+          yield* Effect.try(() => fs.unlinkSync(path)).pipe(
+            Effect.catchAll((error) => Effect.logWarning(`failed to unlink file:${path}:${strerror(error.error)}`))
+          )
+        }
+        yield* Effect.sync(() => fs.closeSync(fd))
+      })
+  ).pipe(Effect.asVoid)
+
+export const layer: Layer.Layer<PidFile.PidFile> = Layer.succeed(PidFile.PidFile, PidFile.PidFile.of({ acquire }))

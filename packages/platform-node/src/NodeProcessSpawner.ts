@@ -1,0 +1,187 @@
+/**
+ * Workers as real processes: `spawn` without a shell, in the supervisor's process group
+ * (Perl's fork+exec), with each listening socket placed at its published fd.
+ *
+ * Divergence from Perl: Perl workers inherit SIGPIPE ignored; libuv resets every signal
+ * disposition in the child, so ours start with the default SIGPIPE action.
+ */
+
+import { type ChildProcess, type StdioOptions, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import { Readable } from "node:stream"
+import { ExitStatus, ProcessSpawner, Signal } from "@starter/core"
+import { Deferred, Effect, Exit, Layer } from "effect"
+import { strerror } from "./SystemError.js"
+
+/** The variable that tells a `notify-fd` worker where to write `READY=1`. */
+export const notifyFdVariable = "STARTER_NOTIFY_FD"
+
+/** Perl dies in the child with `failed to chdir:$dir:$!`; we check before spawning instead. */
+const chdirProblem = (cwd: string): string | undefined => {
+  try {
+    return fs.statSync(cwd).isDirectory() ? undefined : strerror({ errno: 20 /* ENOTDIR */ })
+  } catch (error) {
+    return strerror(error)
+  }
+}
+
+const toExitStatus = (code: number | null, signal: NodeJS.Signals | null): ExitStatus.ExitStatus => {
+  if (signal !== null) {
+    const name = signal.replace(/^SIG/, "")
+    // Node names every Linux signal it can report; an unknown one cannot be described better.
+    return Signal.isSignalName(name) ? ExitStatus.killedBy(name) : { code: null, signal: null }
+  }
+  return ExitStatus.exited(code ?? 0)
+}
+
+interface Layout {
+  readonly stdio: StdioOptions
+  readonly env: Record<string, string>
+  /** Where the readiness channel sits in the worker, if it has one Node provides. */
+  readonly channelFd: number | undefined
+}
+
+/**
+ * fds 0-2 inherit the supervisor's unless a socket replaces them; fds between 3 and the
+ * highest socket that carry nothing are closed in the worker ('ignore'). The readiness
+ * channel takes the first fd after the sockets.
+ */
+const layout = (request: ProcessSpawner.SpawnRequest): Layout => {
+  const highest = request.fds.reduce((max, { childFd }) => Math.max(max, childFd), 2)
+  const stdio: Array<"inherit" | "ignore" | "pipe" | "ipc" | number> = []
+  for (let i = 0; i <= highest; i++) stdio.push(i < 3 ? "inherit" : "ignore")
+  for (const { childFd, fd } of request.fds) stdio[childFd] = fd
+  const env = { ...request.env }
+  const channelFd = highest + 1
+  switch (request.readiness) {
+    case "notify-fd":
+      stdio[channelFd] = "pipe"
+      env[notifyFdVariable] = String(channelFd)
+      return { stdio, env, channelFd }
+    case "ipc":
+      // Node announces the channel to the worker itself (NODE_CHANNEL_FD).
+      stdio[channelFd] = "ipc"
+      return { stdio, env, channelFd }
+    default:
+      return { stdio, env, channelFd: undefined }
+  }
+}
+
+const isReadyMessage = (message: unknown): boolean => {
+  if (message === "ready") return true
+  if (typeof message !== "object" || message === null) return false
+  const { ready, type } = message as { ready?: unknown; type?: unknown }
+  return ready === true || type === "ready"
+}
+
+const maxNotifyLine = 4096
+
+/** sd_notify-style lines on a stream; calls `onReady` at the first `READY=1`. */
+const watchNotifyStream = (stream: Readable, onReady: () => void): void => {
+  let pending = ""
+  const check = (line: string) => {
+    if (line === "READY=1") onReady()
+  }
+  stream.setEncoding("utf8")
+  // Keep reading after READY=1 too, so a chatty worker never blocks on a full socket buffer.
+  stream.on("data", (chunk: string) => {
+    const lines = (pending + chunk).split("\n")
+    // A line longer than any notify message is noise; do not let it grow without bound.
+    pending = (lines.pop() ?? "").slice(-maxNotifyLine)
+    lines.forEach(check)
+    // sd_notify writers often send `READY=1` with no newline and keep the fd open.
+    check(pending)
+  })
+  stream.on("end", () => check(pending))
+  // A worker that closes or breaks the channel simply never reports ready.
+  stream.on("error", () => {})
+}
+
+/** Wires a started child to the worker's deferreds and releases everything at its exit. */
+const attach = (
+  child: ChildProcess,
+  channel: Layout["channelFd"],
+  readiness: ProcessSpawner.ReadinessChannel,
+  exit: Deferred.Deferred<ExitStatus.ExitStatus>,
+  ready: Deferred.Deferred<void>
+): void => {
+  const markReady = () => void Deferred.unsafeDone(ready, Exit.void)
+  const notifyStream = readiness === "notify-fd" && channel !== undefined ? child.stdio[channel] : undefined
+  if (notifyStream instanceof Readable) watchNotifyStream(notifyStream, markReady)
+  const onMessage = (message: unknown) => {
+    if (isReadyMessage(message)) markReady()
+  }
+  if (readiness === "ipc") child.on("message", onMessage)
+  child.once("exit", (code, signal) => {
+    child.off("message", onMessage)
+    // A grandchild may still hold the channel: close our end so nothing keeps the loop alive.
+    if (notifyStream instanceof Readable) notifyStream.destroy()
+    if (child.connected) child.disconnect()
+    Deferred.unsafeDone(exit, Exit.succeed(toExitStatus(code, signal)))
+  })
+}
+
+const execError = (argv0: string, error: unknown) =>
+  new ProcessSpawner.SpawnError({ message: `failed to exec ${argv0}:${strerror(error)}` })
+
+const spawnWorker = (
+  request: ProcessSpawner.SpawnRequest
+): Effect.Effect<ProcessSpawner.WorkerProcess, ProcessSpawner.SpawnError> =>
+  Effect.gen(function* () {
+    const [argv0, ...args] = request.argv
+    if (request.cwd !== undefined) {
+      const problem = chdirProblem(request.cwd)
+      if (problem !== undefined) {
+        return yield* new ProcessSpawner.SpawnError({ message: `failed to chdir:${request.cwd}:${problem}` })
+      }
+    }
+    const exit = yield* Deferred.make<ExitStatus.ExitStatus>()
+    const ready = yield* Deferred.make<void>()
+    const { stdio, env, channelFd } = layout(request)
+    const child = yield* Effect.async<ChildProcess, ProcessSpawner.SpawnError>((resume) => {
+      let child: ChildProcess
+      try {
+        child = spawn(argv0, args, { cwd: request.cwd, env, stdio, detached: false, shell: false })
+      } catch (error) {
+        // libuv reports most exec failures synchronously as a throw...
+        return resume(Effect.fail(execError(argv0, error)))
+      }
+      // ...and ENOENT/EACCES/EAGAIN/EMFILE as an 'error' event with no 'exit' after it.
+      // The listener stays for the life of the child: an unhandled 'error' would crash us.
+      let failed = false
+      child.on("error", (error) => {
+        if (child.pid !== undefined || failed) return
+        failed = true
+        for (const stream of child.stdio) stream?.destroy()
+        resume(Effect.fail(execError(argv0, error)))
+      })
+      if (child.pid === undefined) return
+      attach(child, channelFd, request.readiness, exit, ready)
+      resume(Effect.succeed(child))
+    })
+    const pid = child.pid ?? 0
+    return {
+      pid,
+      // child.kill (not process.kill) is a no-op once Node has reaped the child, so a
+      // recycled pid is never hit; ESRCH/EPERM surface as ignored 'error' events or throws.
+      signal: (name) =>
+        Effect.sync(() => {
+          try {
+            child.kill(`SIG${name}` as NodeJS.Signals)
+          } catch {
+            // nothing to do: the worker is gone or the signal cannot be delivered
+          }
+        }),
+      exit: Deferred.await(exit),
+      ready: request.readiness === "notify-fd" || request.readiness === "ipc" ? Deferred.await(ready) : Effect.never
+    } satisfies ProcessSpawner.WorkerProcess
+  })
+
+/**
+ * The `sd-notify` channel (a NOTIFY_SOCKET datagram socket) is provided by a separate layer;
+ * this spawner reports no readiness for it, like `none`.
+ */
+export const layer: Layer.Layer<ProcessSpawner.ProcessSpawner> = Layer.succeed(
+  ProcessSpawner.ProcessSpawner,
+  ProcessSpawner.ProcessSpawner.of({ spawn: spawnWorker })
+)

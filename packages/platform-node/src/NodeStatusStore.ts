@@ -1,0 +1,77 @@
+/**
+ * The `--status-file` on disk, written the way Perl writes it (Starter.pm L196-214): the
+ * content goes to `<file>.<pid>`, which is then renamed over the file, so readers such as
+ * `--restart` never see a half-written file.
+ */
+
+import * as fs from "node:fs"
+import { StatusStore } from "@starter/core"
+import { Effect, Layer, Option, Ref } from "effect"
+import { strerror } from "./SystemError.js"
+
+/** Which file we put at the path: device and inode of our last successful rename. */
+interface Written {
+  readonly dev: number
+  readonly ino: number
+}
+
+const fail = (message: string) => new StatusStore.StatusWriteError({ message })
+
+/** Writes the temp file and answers its identity, which the rename keeps. */
+const writeTemp = (tmp: string, content: string): Written => {
+  const fd = fs.openSync(tmp, "w")
+  try {
+    fs.writeFileSync(fd, content)
+    const { dev, ino } = fs.fstatSync(fd)
+    return { dev, ino }
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+const writeAtomically = (path: string, content: string): Effect.Effect<Written, StatusStore.StatusWriteError> =>
+  Effect.suspend(() => {
+    const tmp = `${path}.${process.pid}`
+    let written: Written
+    try {
+      written = writeTemp(tmp, content)
+    } catch (error) {
+      return Effect.fail(fail(`failed to create temporary file:${tmp}:${strerror(error)}`))
+    }
+    try {
+      fs.renameSync(tmp, path)
+    } catch (error) {
+      fs.rmSync(tmp, { force: true })
+      return Effect.fail(fail(`failed to rename ${tmp} to ${path}:${strerror(error)}`))
+    }
+    return Effect.succeed(written)
+  })
+
+/**
+ * Removes the file at scope close, but only if this process wrote it (Perl PR #32: a second
+ * instance that fails to bind must not delete the live instance's file) and it is still
+ * the file we wrote (another writer may have replaced it since).
+ */
+const removeIfOurs = (path: string, written: Written): void => {
+  try {
+    const { dev, ino } = fs.lstatSync(path)
+    if (dev === written.dev && ino === written.ino) fs.unlinkSync(path)
+  } catch {
+    // already gone, or not ours to judge: leave it
+  }
+}
+
+export const layer = (path: string): Layer.Layer<StatusStore.StatusStore> =>
+  Layer.scoped(
+    StatusStore.StatusStore,
+    Effect.gen(function* () {
+      const last = yield* Ref.make(Option.none<Written>())
+      yield* Effect.addFinalizer(() =>
+        Ref.get(last).pipe(Effect.map(Option.map((written) => removeIfOurs(path, written))))
+      )
+      return StatusStore.StatusStore.of({
+        write: (content) =>
+          writeAtomically(path, content).pipe(Effect.flatMap((written) => Ref.set(last, Option.some(written))))
+      })
+    })
+  )

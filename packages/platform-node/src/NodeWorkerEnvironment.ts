@@ -1,0 +1,32 @@
+/**
+ * The worker environment with Perl's envdir layering: inherited environment, then the envdir
+ * as it was at startup, then the envdir as it is now (Starter.pm L57-59 and L345-347).
+ *
+ * The startup layer is why a deleted file does not unset its variable: the variable reverts
+ * to the value the file had when the supervisor started (perl-start_server.md §7.5, §15.18).
+ * Surprising, but it is what Perl 0.35 does, and we keep it.
+ */
+import { WorkerEnvironment } from "@starter/core"
+import { type Context, Effect, Layer } from "effect"
+import { type Env, overlay, readEnvdir } from "./Envdir.js"
+
+export interface Options {
+  /** The `--envdir` / `ENVDIR` directory; `undefined` means no overlay at all. */
+  readonly envdir: string | undefined
+  /** The inherited environment; defaults to `process.env` as it is when the layer is built. */
+  readonly base?: Readonly<Record<string, string | undefined>>
+}
+
+/** Reads the startup overlay now; `load` re-reads the envdir each time it runs. */
+export const make = (options: Options): Context.Tag.Service<WorkerEnvironment.WorkerEnvironment> => {
+  const { envdir } = options
+  const base: Env = overlay(options.base ?? process.env)
+  if (envdir === undefined) return WorkerEnvironment.WorkerEnvironment.of({ load: Effect.sync(() => base) })
+  const startup = readEnvdir(envdir)
+  return WorkerEnvironment.WorkerEnvironment.of({
+    load: Effect.sync(() => overlay(base, startup, readEnvdir(envdir)))
+  })
+}
+
+export const layer = (options: Options): Layer.Layer<WorkerEnvironment.WorkerEnvironment> =>
+  Layer.sync(WorkerEnvironment.WorkerEnvironment, () => make(options))

@@ -1,0 +1,13 @@
+/**
+ * @starter/platform-node: the Node.js live layers behind @starter/core's ports.
+ */
+export * as Envdir from "./Envdir.js"
+export * as NodeListenSockets from "./NodeListenSockets.js"
+export * as NodeLogger from "./NodeLogger.js"
+export * as NodeMain from "./NodeMain.js"
+export * as NodePidFile from "./NodePidFile.js"
+export * as NodeProcessSpawner from "./NodeProcessSpawner.js"
+export * as NodeSignalSource from "./NodeSignalSource.js"
+export * as NodeStatusStore from "./NodeStatusStore.js"
+export * as NodeWorkerEnvironment from "./NodeWorkerEnvironment.js"
+export * as SystemError from "./SystemError.js"

@@ -1,0 +1,138 @@
+/**
+ * The few libc calls Node does not offer, through koffi (prebuilt FFI, no compiler).
+ * A Node `net.Server` would accept connections itself; raw sockets are never polled.
+ * Constants are Linux's (x86_64 and aarch64 agree on all of these).
+ */
+import { createRequire } from "node:module"
+
+type Koffi = typeof import("koffi")
+const koffi: Koffi = createRequire(import.meta.url)("koffi")
+
+const libc = koffi.load("libc.so.6")
+
+export const AF_UNIX = 1
+export const AF_INET = 2
+export const AF_INET6 = 10
+export const SOCK_STREAM = 1
+export const SOCK_DGRAM = 2
+const SOCK_CLOEXEC = 0o2000000
+const SOL_SOCKET = 1
+const SO_REUSEADDR = 2
+const IPPROTO_IPV6 = 41
+const IPV6_V6ONLY = 26
+const LOCK_EX = 2
+const LOCK_NB = 4
+const LOCK_UN = 8
+const EINTR = 4
+
+const c = {
+  socket: libc.func("int socket(int domain, int type, int protocol)"),
+  setsockopt: libc.func("int setsockopt(int fd, int level, int name, _In_ int *value, uint32_t len)"),
+  bind: libc.func("int bind(int fd, const uint8_t *addr, uint32_t len)"),
+  listen: libc.func("int listen(int fd, int backlog)"),
+  close: libc.func("int close(int fd)"),
+  flock: libc.func("int flock(int fd, int operation)"),
+  dup2: libc.func("int dup2(int oldfd, int newfd)"),
+  inetPton: libc.func("int inet_pton(int af, const char *src, _Out_ uint8_t *dst)"),
+  strerror: libc.func("const char *strerror(int errnum)")
+}
+
+/** A failed libc call: `errno` and glibc's `strerror` text (what Perl's `$!` prints). */
+export class SysError extends Error {
+  constructor(
+    readonly call: string,
+    readonly errno: number
+  ) {
+    super(strerror(errno))
+  }
+}
+
+export const strerror = (errno: number): string => c.strerror(errno) as string
+
+const check = (call: string, result: number): number => {
+  if (result < 0) throw new SysError(call, koffi.errno())
+  return result
+}
+
+export const socket = (domain: number, type: number): number =>
+  check("socket", c.socket(domain, type | SOCK_CLOEXEC, 0))
+
+const setIntOption = (fd: number, level: number, name: number, value: number): void => {
+  check("setsockopt", c.setsockopt(fd, level, name, [value], 4))
+}
+
+export const setReuseAddr = (fd: number): void => setIntOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
+
+export const setV6Only = (fd: number): void => setIntOption(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1)
+
+export const bind = (fd: number, address: Uint8Array): void => {
+  check("bind", c.bind(fd, address, address.length))
+}
+
+export const listen = (fd: number, backlog: number): void => {
+  check("listen", c.listen(fd, backlog))
+}
+
+export const close = (fd: number): void => {
+  c.close(fd)
+}
+
+/** Takes an exclusive flock(2) without blocking; false when another process holds it. */
+export const tryLockExclusive = (fd: number): boolean => {
+  for (;;) {
+    if (c.flock(fd, LOCK_EX | LOCK_NB) === 0) return true
+    const errno = koffi.errno()
+    if (errno === EINTR) continue
+    if (errno === 11 /* EWOULDBLOCK */) return false
+    throw new SysError("flock", errno)
+  }
+}
+
+export const unlock = (fd: number): void => {
+  c.flock(fd, LOCK_UN)
+}
+
+/** Points `target` (e.g. stdout) at `fd`'s open file, as Perl's `open STDOUT, '>&='` does. */
+export const dup2 = (fd: number, target: number): void => {
+  check("dup2", c.dup2(fd, target))
+}
+
+/** inet_pton(AF_INET6): the 16 address bytes, or undefined when `host` is not an IPv6 literal. */
+export const parseIPv6 = (host: string): Uint8Array | undefined => {
+  const out = new Uint8Array(16)
+  return c.inetPton(AF_INET6, host, out) === 1 ? out : undefined
+}
+
+// ---------------------------------------------------------------------------------------
+// sockaddr structures
+
+const port16 = (view: DataView, offset: number, port: number) => view.setUint16(offset, port, false)
+
+export const sockaddrIn = (ip: ReadonlyArray<number>, port: number): Uint8Array => {
+  const buf = new Uint8Array(16)
+  const view = new DataView(buf.buffer)
+  view.setUint16(0, AF_INET, true)
+  port16(view, 2, port)
+  buf.set(ip, 4)
+  return buf
+}
+
+export const sockaddrIn6 = (ip: Uint8Array, port: number): Uint8Array => {
+  const buf = new Uint8Array(28)
+  const view = new DataView(buf.buffer)
+  view.setUint16(0, AF_INET6, true)
+  port16(view, 2, port)
+  buf.set(ip, 8)
+  return buf
+}
+
+/** `sun_path` holds 108 bytes including the terminating NUL. */
+export const maxUnixPath = 107
+
+export const sockaddrUn = (path: string): Uint8Array => {
+  const bytes = new TextEncoder().encode(path)
+  const buf = new Uint8Array(2 + bytes.length + 1)
+  new DataView(buf.buffer).setUint16(0, AF_UNIX, true)
+  buf.set(bytes, 2)
+  return buf
+}

@@ -1,0 +1,283 @@
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as nodePath from "node:path"
+import { fileURLToPath } from "node:url"
+import { describe, expect, it } from "@effect/vitest"
+import { ProcessSpawner } from "@starter/core"
+import { Effect, Option } from "effect"
+import * as NodeProcessSpawner from "../src/NodeProcessSpawner.js"
+
+const fixture = (name: string) => fileURLToPath(new URL(`fixtures/${name}`, import.meta.url))
+
+const request = (
+  argv: ProcessSpawner.SpawnRequest["argv"],
+  overrides: Partial<ProcessSpawner.SpawnRequest> = {}
+): ProcessSpawner.SpawnRequest => ({
+  argv,
+  env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+  cwd: undefined,
+  fds: [],
+  readiness: "none",
+  ...overrides
+})
+
+/** Spawns a worker that is killed and reaped when the test's scope closes. */
+const spawnScoped = (spawnRequest: ProcessSpawner.SpawnRequest) =>
+  Effect.acquireRelease(
+    Effect.flatMap(ProcessSpawner.ProcessSpawner, (spawner) => spawner.spawn(spawnRequest)),
+    (worker) => Effect.zipRight(worker.signal("KILL"), worker.exit)
+  )
+
+const spawnFailure = (spawnRequest: ProcessSpawner.SpawnRequest) =>
+  Effect.flatMap(ProcessSpawner.ProcessSpawner, (spawner) => Effect.flip(spawner.spawn(spawnRequest)))
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => fs.realpathSync(fs.mkdtempSync(nodePath.join(os.tmpdir(), "spawner-")))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+/** An fd of the test process, open on a fresh file whose path the worker can report. */
+const openFile = (dir: string, name: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const path = nodePath.join(dir, name)
+      fs.writeFileSync(path, name)
+      return { path, fd: fs.openSync(path, "r") }
+    }),
+    ({ fd }) => Effect.sync(() => fs.closeSync(fd))
+  )
+
+const live = <A, E, R>(effect: Effect.Effect<A, E, R>) => effect.pipe(Effect.provide(NodeProcessSpawner.layer))
+
+describe("NodeProcessSpawner", () => {
+  it.scopedLive("reports an exit code", () =>
+    live(
+      Effect.gen(function* () {
+        const worker = yield* spawnScoped(request(["sh", "-c", "exit 3"]))
+        expect(worker.pid).toBeGreaterThan(0)
+        expect(yield* worker.exit).toEqual({ code: 3, signal: null })
+      })
+    )
+  )
+
+  it.scopedLive("reports the signal that killed the worker, without SIG", () =>
+    live(
+      Effect.gen(function* () {
+        const worker = yield* spawnScoped(request(["sleep", "30"]))
+        yield* worker.signal("TERM")
+        expect(yield* worker.exit).toEqual({ code: null, signal: "TERM" })
+      })
+    )
+  )
+
+  it.scopedLive("signal() does not wait for the worker, and is harmless after exit", () =>
+    live(
+      Effect.gen(function* () {
+        const worker = yield* spawnScoped(request(["sh", "-c", "trap '' HUP; exec sleep 30"]))
+        yield* Effect.sleep("100 millis")
+        yield* worker.signal("HUP")
+        expect(yield* Effect.timeoutOption(worker.exit, "200 millis")).toEqual(Option.none())
+        yield* worker.signal("KILL")
+        expect(yield* worker.exit).toEqual({ code: null, signal: "KILL" })
+        yield* worker.signal("TERM")
+        yield* worker.signal("KILL")
+      })
+    )
+  )
+
+  it.scopedLive("places fds at childFd 3 and 5 and leaves 4 closed", () =>
+    live(
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        const a = yield* openFile(dir, "a")
+        const b = yield* openFile(dir, "b")
+        const script = `[ "$(readlink /proc/self/fd/3)" = "${a.path}" ] && [ ! -e /proc/self/fd/4 ] && [ "$(readlink /proc/self/fd/5)" = "${b.path}" ]`
+        const worker = yield* spawnScoped(
+          request(["sh", "-c", script], {
+            fds: [
+              { childFd: 3, fd: a.fd },
+              { childFd: 5, fd: b.fd }
+            ]
+          })
+        )
+        expect(yield* worker.exit).toEqual({ code: 0, signal: null })
+      })
+    )
+  )
+
+  it.scopedLive("replaces stdin when a socket is published at fd 0", () =>
+    live(
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        const a = yield* openFile(dir, "a")
+        const script = `[ "$(readlink /proc/self/fd/0)" = "${a.path}" ] && [ ! -e /proc/self/fd/3 ]`
+        const worker = yield* spawnScoped(request(["sh", "-c", script], { fds: [{ childFd: 0, fd: a.fd }] }))
+        expect(yield* worker.exit).toEqual({ code: 0, signal: null })
+      })
+    )
+  )
+
+  it.scopedLive("passes exactly the requested environment and cwd", () =>
+    live(
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        const out = nodePath.join(dir, "out.json")
+        const env = { ONLY: "this", SPACED: "two words", EMPTY: "" }
+        const worker = yield* spawnScoped(
+          request([process.execPath, fixture("spawner-env.mjs"), out], { env, cwd: dir })
+        )
+        expect(yield* worker.exit).toEqual({ code: 0, signal: null })
+        expect(JSON.parse(fs.readFileSync(out, "utf8"))).toEqual({ env, cwd: dir })
+      })
+    )
+  )
+
+  it.live("a missing program fails with Perl's exec message", () =>
+    live(
+      Effect.gen(function* () {
+        const error = yield* spawnFailure(request(["/nonexistent/prog", "arg1"]))
+        expect(error).toBeInstanceOf(ProcessSpawner.SpawnError)
+        expect(error.message).toBe("failed to exec /nonexistent/prog:No such file or directory")
+      })
+    )
+  )
+
+  it.live("an exec failure libuv throws synchronously is a SpawnError too", () =>
+    live(
+      Effect.gen(function* () {
+        const error = yield* spawnFailure(request(["/etc/passwd/prog"]))
+        expect(error.message).toBe("failed to exec /etc/passwd/prog:Not a directory")
+      })
+    )
+  )
+
+  it.live("a missing cwd fails with Perl's chdir message", () =>
+    live(
+      Effect.gen(function* () {
+        const error = yield* spawnFailure(request(["true"], { cwd: "/nonexistent-dir" }))
+        expect(error.message).toBe("failed to chdir:/nonexistent-dir:No such file or directory")
+        const notDir = yield* spawnFailure(request(["true"], { cwd: "/etc/passwd" }))
+        expect(notDir.message).toBe("failed to chdir:/etc/passwd:Not a directory")
+      })
+    )
+  )
+
+  describe("readiness", () => {
+    it.scopedLive("notify-fd: READY=1 on the fd named by STARTER_NOTIFY_FD completes ready", () =>
+      live(
+        Effect.gen(function* () {
+          const worker = yield* spawnScoped(
+            request([process.execPath, fixture("spawner-notify.mjs"), "STATUS=starting\\nREADY=1\\n"], {
+              readiness: "notify-fd"
+            })
+          )
+          yield* worker.ready.pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "not ready" }))
+        })
+      )
+    )
+
+    it.scopedLive("notify-fd: a READY=1 without newline counts; the fd follows the sockets", () =>
+      live(
+        Effect.gen(function* () {
+          const dir = yield* tempDir
+          const a = yield* openFile(dir, "a")
+          const worker = yield* spawnScoped(
+            request(
+              [
+                "sh",
+                "-c",
+                `[ "$STARTER_NOTIFY_FD" = 6 ] && [ -S /proc/self/fd/6 ] && exec "$0" "$1" "$2"`,
+                process.execPath,
+                fixture("spawner-notify.mjs"),
+                "READY=1"
+              ],
+              { readiness: "notify-fd", fds: [{ childFd: 5, fd: a.fd }] }
+            )
+          )
+          yield* worker.ready.pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "not ready" }))
+        })
+      )
+    )
+
+    it.scopedLive("notify-fd: other lines and silence never complete ready", () =>
+      live(
+        Effect.gen(function* () {
+          const other = yield* spawnScoped(
+            request([process.execPath, fixture("spawner-notify.mjs"), "STATUS=READY=1\\nREADY=0\\n"], {
+              readiness: "notify-fd"
+            })
+          )
+          const silent = yield* spawnScoped(request(["sleep", "30"], { readiness: "notify-fd" }))
+          expect(yield* Effect.timeoutOption(other.ready, "400 millis")).toEqual(Option.none())
+          expect(yield* Effect.timeoutOption(silent.ready, "10 millis")).toEqual(Option.none())
+        })
+      )
+    )
+
+    it.scopedLive("notify-fd: a worker that exits without reporting stays not ready", () =>
+      live(
+        Effect.gen(function* () {
+          const worker = yield* spawnScoped(request(["true"], { readiness: "notify-fd" }))
+          expect(yield* worker.exit).toEqual({ code: 0, signal: null })
+          expect(yield* Effect.timeoutOption(worker.ready, "50 millis")).toEqual(Option.none())
+        })
+      )
+    )
+
+    it.scopedLive("ipc: process.send('ready') completes ready", () =>
+      live(
+        Effect.gen(function* () {
+          const worker = yield* spawnScoped(
+            request([process.execPath, fixture("spawner-ipc.mjs")], { readiness: "ipc" })
+          )
+          yield* worker.ready.pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "not ready" }))
+          yield* worker.signal("TERM")
+          expect(yield* worker.exit).toEqual({ code: null, signal: "TERM" })
+        })
+      )
+    )
+
+    it.scopedLive("ipc: {type: 'ready'} counts, other messages do not", () =>
+      live(
+        Effect.gen(function* () {
+          const typed = yield* spawnScoped(
+            request([process.execPath, fixture("spawner-ipc.mjs"), `{"type":"ready"}`], { readiness: "ipc" })
+          )
+          const other = yield* spawnScoped(
+            request([process.execPath, fixture("spawner-ipc.mjs"), `{"ready":false}`], { readiness: "ipc" })
+          )
+          yield* typed.ready.pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "not ready" }))
+          expect(yield* Effect.timeoutOption(other.ready, "300 millis")).toEqual(Option.none())
+        })
+      )
+    )
+
+    it.scopedLive("releases the channel and the child handle once the worker has exited", () =>
+      live(
+        Effect.gen(function* () {
+          const handles = () =>
+            process.getActiveResourcesInfo().filter((r) => r === "PipeWrap" || r === "ProcessWrap").length
+          const before = handles()
+          // a grandchild keeps the notify fd open after the worker itself has exited
+          const notify = yield* spawnScoped(request(["sh", "-c", "sleep 2 & exit 0"], { readiness: "notify-fd" }))
+          const ipc = yield* spawnScoped(request([process.execPath, fixture("spawner-ipc.mjs")], { readiness: "ipc" }))
+          yield* ipc.ready
+          expect(handles()).toBeGreaterThan(before)
+          yield* ipc.signal("KILL")
+          yield* Effect.all([notify.exit, ipc.exit])
+          yield* Effect.sleep("20 millis")
+          expect(handles()).toBe(before)
+        })
+      )
+    )
+
+    it.scopedLive("none: ready never completes", () =>
+      live(
+        Effect.gen(function* () {
+          const worker = yield* spawnScoped(request(["sleep", "30"]))
+          expect(yield* Effect.timeoutOption(worker.ready, "50 millis")).toEqual(Option.none())
+        })
+      )
+    )
+  })
+})
