@@ -3,6 +3,7 @@
  * dispatch in Perl's order (start_server:L27-58): help, version, restart, stop, serve.
  */
 import { NodeContext } from "@effect/platform-node"
+import { Stderr } from "@starter/platform-node"
 import { Effect, Either } from "effect"
 import { type CliOptions, parseCommandLine } from "./CliOptions.js"
 import { restart } from "./Restart.js"
@@ -11,7 +12,7 @@ import { stop } from "./Stop.js"
 import { usage, version } from "./Usage.js"
 
 const out = (text: string) => Effect.sync(() => process.stdout.write(text))
-const err = (line: string) => Effect.sync(() => process.stderr.write(`${line}\n`))
+const err = (line: string) => Effect.sync(() => Stderr.writeStderr(`${line}\n`))
 
 /** Perl's dispatch-time checks, all fatal with exit status 255. */
 export const dispatchError = (options: CliOptions): string | undefined => {
@@ -43,5 +44,5 @@ export const main = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Effec
     if (problem !== undefined) return yield* Effect.as(err(problem), 255)
     if (options.restart) return yield* restart(options)
     if (options.stop) return yield* stop(options)
-    return yield* serve(options)
+    return yield* serve(options, argv)
   }).pipe(Effect.provide(NodeContext.layer))

@@ -2,31 +2,81 @@
  * `start_server [options] -- program args…`: run the supervisor in this process until
  * TERM or INT, with the live Node layers behind every port of @starter/core.
  */
-import { Starter, StatusStore } from "@starter/core"
+import { ListenSockets, Starter, StatusStore } from "@starter/core"
 import {
   Envdir,
+  LogFile,
+  NodeDaemon,
   NodeListenSockets,
   NodeLogger,
   NodePidFile,
   NodeProcessSpawner,
   NodeSignalSource,
   NodeStatusStore,
-  NodeWorkerEnvironment
+  NodeWorkerEnvironment,
+  Stderr
 } from "@starter/platform-node"
-import { Effect, Either, Layer } from "effect"
+import { Effect, Either, Layer, Scope } from "effect"
 import type { CliOptions } from "./CliOptions.js"
 import { environmentFromOptions, toStarterConfig } from "./StarterConfigFromCli.js"
 
-const printError = (message: string) => Effect.sync(() => process.stderr.write(`${message}\n`))
+const printError = (message: string) => Effect.sync(() => Stderr.writeStderr(`${message}\n`))
+
+/** Perl's die: errno becomes the exit status (EADDRINUSE → 98), else 255. */
+const exitCodeOf = (error: { readonly errno: number | undefined }) => error.errno ?? 255
 
 const statusStoreLayer = (path: string | undefined): Layer.Layer<StatusStore.StatusStore> =>
   path === undefined
     ? Layer.succeed(StatusStore.StatusStore, StatusStore.StatusStore.of({ write: () => Effect.void }))
     : NodeStatusStore.layer(path)
 
-/** Answers the process exit code. */
-export const serve = (options: CliOptions): Effect.Effect<number> =>
+/**
+ * The foreground of `--daemonize`: bind here, so bind errors reach the operator with their
+ * exit code, then hand the sockets to the daemon. This scope is never closed: the daemon
+ * owns the sockets and their paths now (Perl's parent dismisses its guard, issue #34).
+ */
+const daemonize = (config: Starter.StarterConfig, argv: ReadonlyArray<string>) =>
   Effect.gen(function* () {
+    const scope = yield* Scope.make()
+    const sockets = yield* ListenSockets.ListenSockets.pipe(
+      Effect.flatMap((s) => s.open(config.listen, { backlog: config.backlog })),
+      Scope.extend(scope),
+      Effect.provide(NodeListenSockets.layer)
+    )
+    return yield* NodeDaemon.spawnDaemon(argv, sockets)
+  }).pipe(Effect.catchAll((error) => Effect.as(printError(error.message), exitCodeOf(error))))
+
+/** Runs the supervisor; answers the exit code. `handoff` is set in a daemon. */
+const supervise = (config: Starter.StarterConfig, options: CliOptions, handoff: NodeDaemon.Handoff | undefined) =>
+  Effect.gen(function* () {
+    const supervisor = yield* Starter.start(config).pipe(
+      Effect.tapError((error) =>
+        handoff === undefined
+          ? Effect.void
+          : NodeDaemon.report(handoff, { exitCode: exitCodeOf(error), message: error.message })
+      )
+    )
+    if (handoff !== undefined) yield* NodeDaemon.report(handoff, undefined)
+    return yield* supervisor.exitCode
+  }).pipe(
+    Effect.scoped,
+    Effect.catchAll((error) => Effect.as(printError(error.message), exitCodeOf(error))),
+    Effect.provide(
+      Layer.mergeAll(
+        handoff === undefined ? NodeListenSockets.layer : NodeListenSockets.layerAdopted(handoff.sockets),
+        NodePidFile.layer,
+        NodeProcessSpawner.layer,
+        NodeSignalSource.layer,
+        statusStoreLayer(options.statusFile),
+        NodeWorkerEnvironment.layer({ envdir: process.env.ENVDIR })
+      )
+    )
+  )
+
+/** Answers the process exit code. `argv` is the command line, for the daemon's copy. */
+export const serve = (options: CliOptions, argv: ReadonlyArray<string>): Effect.Effect<number> =>
+  Effect.gen(function* () {
+    const handoff = NodeDaemon.takeHandoff()
     // Perl copies these options into %ENV: workers inherit them and the tunables read them.
     Object.assign(process.env, environmentFromOptions(options))
     const envdir = process.env.ENVDIR
@@ -37,18 +87,15 @@ export const serve = (options: CliOptions): Effect.Effect<number> =>
       yield* printError(config.left.message)
       return config.left.exitCode
     }
-    yield* printError(`start_server (pid:${process.pid}) starting now...`)
-    const layers = Layer.mergeAll(
-      NodeListenSockets.layer,
-      NodePidFile.layer,
-      NodeProcessSpawner.layer,
-      NodeSignalSource.layer,
-      statusStoreLayer(options.statusFile),
-      NodeWorkerEnvironment.layer({ envdir })
-    )
-    return yield* Starter.run(config.right).pipe(
-      // Perl's die: errno becomes the exit status (EADDRINUSE → 98), else 255.
-      Effect.catchAll((error) => Effect.as(printError(error.message), error.errno ?? 255)),
-      Effect.provide(layers)
-    )
+    // Perl prints this before redirecting to --log-file, so it stays on the terminal.
+    if (handoff === undefined) yield* printError(`start_server (pid:${process.pid}) starting now...`)
+    if (options.daemonize && handoff === undefined) return yield* daemonize(config.right, argv)
+    if (options.logFile !== undefined) {
+      const redirected = yield* Effect.either(LogFile.redirectOutput(options.logFile))
+      if (Either.isLeft(redirected)) {
+        yield* printError(redirected.left.message)
+        return exitCodeOf(redirected.left)
+      }
+    }
+    return yield* supervise(config.right, options, handoff)
   }).pipe(Effect.provide(NodeLogger.layer(options.logFormat ?? "text")))

@@ -126,6 +126,23 @@ const open = (specs: ReadonlyArray<ListenSpec.ListenSpec>, options: ListenSocket
     )
   })
 
+/**
+ * Sockets that are already open in this process (handed over by the foreground of
+ * `--daemonize`), in spec order. They are closed, and unix paths removed, at the end.
+ */
+export const layerAdopted = (fds: ReadonlyArray<number>): Layer.Layer<ListenSockets.ListenSockets> =>
+  Layer.succeed(
+    ListenSockets.ListenSockets,
+    ListenSockets.ListenSockets.of({
+      open: (specs) =>
+        Effect.forEach(specs, (spec, i) => {
+          const fd = fds[i]
+          if (fd === undefined) return Effect.fail(fail(`no inherited socket for ${ListenSpec.describeSpec(spec)}`))
+          return Effect.acquireRelease(Effect.succeed({ spec, fd }), () => closeSocket(spec, fd))
+        })
+    })
+  )
+
 export const layer: Layer.Layer<ListenSockets.ListenSockets> = Layer.succeed(
   ListenSockets.ListenSockets,
   ListenSockets.ListenSockets.of({ open })

@@ -4,13 +4,12 @@
  * adds what machines want: time, level, and any annotations (generation, pid).
  */
 import { HashMap, Logger } from "effect"
+import { writeStderr } from "./Stderr.js"
 
 const text = (message: unknown): string =>
   Array.isArray(message) ? message.map((m) => String(m)).join(" ") : String(message)
 
-const writeLine = (line: string): void => {
-  process.stderr.write(`${line}\n`)
-}
+const writeLine = (line: string): void => writeStderr(`${line}\n`)
 
 export const textLogger = Logger.make(({ message }) => writeLine(text(message)))
 

@@ -2,6 +2,8 @@
  * @starter/platform-node: the Node.js live layers behind @starter/core's ports.
  */
 export * as Envdir from "./Envdir.js"
+export * as LogFile from "./LogFile.js"
+export * as NodeDaemon from "./NodeDaemon.js"
 export * as NodeListenSockets from "./NodeListenSockets.js"
 export * as NodeLogger from "./NodeLogger.js"
 export * as NodeMain from "./NodeMain.js"
@@ -10,4 +12,5 @@ export * as NodeProcessSpawner from "./NodeProcessSpawner.js"
 export * as NodeSignalSource from "./NodeSignalSource.js"
 export * as NodeStatusStore from "./NodeStatusStore.js"
 export * as NodeWorkerEnvironment from "./NodeWorkerEnvironment.js"
+export * as Stderr from "./Stderr.js"
 export * as SystemError from "./SystemError.js"

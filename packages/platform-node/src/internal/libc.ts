@@ -33,6 +33,8 @@ const c = {
   close: libc.func("int close(int fd)"),
   flock: libc.func("int flock(int fd, int operation)"),
   dup2: libc.func("int dup2(int oldfd, int newfd)"),
+  fcntl: libc.func("int fcntl(int fd, int cmd, int arg)"),
+  pipe: libc.func("int pipe2(_Out_ int *fds, int flags)"),
   inetPton: libc.func("int inet_pton(int af, const char *src, _Out_ uint8_t *dst)"),
   strerror: libc.func("const char *strerror(int errnum)")
 }
@@ -90,6 +92,21 @@ export const tryLockExclusive = (fd: number): boolean => {
 
 export const unlock = (fd: number): void => {
   c.flock(fd, LOCK_UN)
+}
+
+const F_SETFD = 2
+const FD_CLOEXEC = 1
+
+/** Marks an inherited fd close-on-exec, so it reaches workers only where we place it. */
+export const setCloexec = (fd: number): void => {
+  check("fcntl", c.fcntl(fd, F_SETFD, FD_CLOEXEC))
+}
+
+/** A pipe whose ends are close-on-exec: `[read, write]`. */
+export const pipe = (): readonly [number, number] => {
+  const fds = [0, 0]
+  check("pipe2", c.pipe(fds, SOCK_CLOEXEC /* O_CLOEXEC has the same value */))
+  return [fds[0]!, fds[1]!]
 }
 
 /** Points `target` (e.g. stdout) at `fd`'s open file, as Perl's `open STDOUT, '>&='` does. */

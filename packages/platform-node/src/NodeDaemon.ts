@@ -1,0 +1,83 @@
+/**
+ * `--daemonize` without fork(2). The foreground process binds the sockets (so bind errors
+ * and their exit codes are reported where the operator is looking), then starts a copy of
+ * itself in a new session (setsid), handing it the bound sockets and a report pipe. The
+ * foreground exits once the daemon has taken its pid file and started, with the daemon's
+ * error code if it could not. Perl's foreground parent exits before the daemon writes its
+ * pid file; waiting closes that race for scripts that run `--stop` right after.
+ */
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import type { ListenSockets } from "@starter/core"
+import { Effect } from "effect"
+import * as libc from "./internal/libc.js"
+import { writeStderr } from "./Stderr.js"
+
+const handoffVariable = "STARTER_DAEMON_HANDOFF"
+
+/** What the foreground hands to the daemon: fds in the daemon. */
+export interface Handoff {
+  readonly report: number
+  readonly sockets: ReadonlyArray<number>
+}
+
+/** In the daemon: the handoff, if this process is one (and removed from the workers' env). */
+export const takeHandoff = (): Handoff | undefined => {
+  const raw = process.env[handoffVariable]
+  if (raw === undefined) return undefined
+  delete process.env[handoffVariable]
+  const handoff = JSON.parse(raw) as Handoff
+  // Inherited fds are not close-on-exec; workers must get them only where they are placed.
+  for (const fd of [handoff.report, ...handoff.sockets]) libc.setCloexec(fd)
+  return handoff
+}
+
+/** In the daemon: tell the foreground how start-up went (`undefined` = running). */
+export const report = (
+  handoff: Handoff,
+  failure: { readonly exitCode: number; readonly message: string } | undefined
+) =>
+  Effect.sync(() => {
+    try {
+      fs.writeSync(handoff.report, failure === undefined ? "ok\n" : `${failure.exitCode} ${failure.message}\n`)
+    } catch {
+      // the foreground is gone: nobody to tell
+    }
+    libc.close(handoff.report)
+  })
+
+/** In the foreground: start the daemon and answer the exit code for this process. */
+export const spawnDaemon = (
+  argv: ReadonlyArray<string>,
+  sockets: ReadonlyArray<ListenSockets.BoundSocket>
+): Effect.Effect<number> =>
+  Effect.async<number>((resume) => {
+    const [read, write] = libc.pipe()
+    const first = 4
+    const handoff: Handoff = { report: 3, sockets: sockets.map((_, i) => first + i) }
+    const script = process.argv[1] ?? ""
+    const daemon = spawn(process.execPath, [...process.execArgv, script, ...argv], {
+      detached: true,
+      // stdin is /dev/null (Perl reopens it); the daemon re-points 1 and 2 at --log-file itself.
+      stdio: ["ignore", "inherit", "inherit", write, ...sockets.map((s) => s.fd)],
+      env: { ...process.env, [handoffVariable]: JSON.stringify(handoff) }
+    })
+    daemon.on("error", (error) => {
+      writeStderr(`failed to start the daemon: ${error.message}\n`)
+      resume(Effect.succeed(255))
+    })
+    daemon.unref()
+    libc.close(write)
+    let answer = ""
+    const stream = fs.createReadStream("", { fd: read })
+    stream.on("data", (chunk) => {
+      answer += chunk.toString()
+    })
+    stream.on("close", () => {
+      const line = answer.split("\n")[0] ?? ""
+      if (line === "ok") return resume(Effect.succeed(0))
+      const m = /^(\d+) (.*)$/.exec(line)
+      writeStderr(`${m === null ? "the daemon exited during start-up" : m[2]}\n`)
+      resume(Effect.succeed(m === null ? 1 : Number(m[1])))
+    })
+  })
