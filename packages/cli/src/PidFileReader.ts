@@ -42,11 +42,17 @@ export const sendSignal = (pid: number, signal: "HUP" | "TERM"): Effect.Effect<v
       })
   })
 
+/** Whether `pid` runs; an exited process that nobody has reaped yet (a zombie) does not. */
 export const isAlive = (pid: number): boolean => {
   try {
     process.kill(pid, 0)
-    return true
   } catch (error) {
     return (error as { code?: unknown }).code === "EPERM"
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
+  } catch {
+    return true // no procfs: kill(0) is all we know
   }
 }

@@ -1,16 +1,15 @@
 /**
  * `start_server --stop`: send TERM to the running start_server, then wait until it has
- * exited. Perl blocks on the pid file's flock; we watch for the pid file to disappear (a
- * server removes it last, once every worker is gone), which works against Perl's too.
+ * exited. Perl blocks on the pid file's flock, released when the server exits; we watch
+ * the process itself, which works the same against Perl's start_server.
  */
-import * as fs from "node:fs"
 import { Effect } from "effect"
 import type { CliOptions } from "./CliOptions.js"
 import { isAlive, readPid, sendSignal, WrapperError } from "./PidFileReader.js"
 import { waitUntil } from "./Wait.js"
 
-/** The server is gone once its pid file is gone (it unlinks it last) or the process is. */
-const stopped = (pidFile: string, pid: number) => () => !fs.existsSync(pidFile) || !isAlive(pid)
+/** Done once the process has exited (it removes its pid file on the way out). */
+const stopped = (pid: number) => () => !isAlive(pid)
 
 export const stop = (options: CliOptions): Effect.Effect<number> =>
   Effect.gen(function* () {
@@ -18,7 +17,7 @@ export const stop = (options: CliOptions): Effect.Effect<number> =>
     const pid = yield* readPid(pidFile)
     yield* Effect.sync(() => process.stderr.write(`stop_server (pid:${process.pid}) stopping now (pid:${pid})...\n`))
     yield* sendSignal(pid, "TERM")
-    const done = yield* waitUntil(stopped(pidFile, pid), options.timeoutMs)
+    const done = yield* waitUntil(stopped(pid), options.timeoutMs)
     if (!done) {
       return yield* new WrapperError({
         message: `start_server (pid:${pid}) has not exited after ${(options.timeoutMs ?? 0) / 1000} secs`,
