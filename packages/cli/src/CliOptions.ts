@@ -4,9 +4,16 @@
  * parser loses `--port=80` under `Options.repeated`, drops `--PORT 80`, swallows unknown
  * options and honours `--help` only as the first token (see test/CliOptions.test.ts).
  */
-import { CliConfig, HelpDoc, Options, type ValidationError } from "@effect/cli"
+import * as CliConfig from "@effect/cli/CliConfig"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import type * as ValidationError from "@effect/cli/ValidationError"
 import type { FileSystem, Path, Terminal } from "@effect/platform"
-import { Effect, Either, Option, ParseResult, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import { canonicalTokens, GetoptError, getopt } from "./Getopt.js"
 
 /** `5`, `0.5` (seconds) or `500ms`, `5s`, `2m`: milliseconds. */

@@ -6,7 +6,8 @@
  * `--` ends the options, and Getopt::Long's exact error texts. Every case here was checked
  * against perl 5.36's Getopt::Long.
  */
-import { Data, Either } from "effect"
+import * as Data from "effect/Data"
+import * as Either from "effect/Either"
 
 export type OptionKind = "string" | "integer" | "flag"
 

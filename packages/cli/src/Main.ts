@@ -2,9 +2,10 @@
  * The `start_server` command: parse the command line as Perl's Getopt::Long does, then
  * dispatch in Perl's order (start_server:L27-58): help, version, restart, stop, serve.
  */
-import { NodeContext } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Stderr } from "@starter/platform-node"
-import { Effect, Either } from "effect"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import { type CliOptions, parseCommandLine } from "./CliOptions.js"
 import { restart } from "./Restart.js"
 import { serve } from "./Serve.js"

@@ -4,7 +4,8 @@
  */
 import * as fs from "node:fs"
 import { SystemError } from "@starter/platform-node"
-import { Data, Effect } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
 
 export class WrapperError extends Data.TaggedError("WrapperError")<{
   readonly message: string

@@ -6,7 +6,7 @@
  * gives up after --timeout (default 60 s) with a clear status.
  */
 import * as fs from "node:fs"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { CliOptions } from "./CliOptions.js"
 import { isAlive, readPid, sendSignal, WrapperError } from "./PidFileReader.js"
 import { waitUntil } from "./Wait.js"

@@ -16,7 +16,10 @@ import {
   NodeWorkerEnvironment,
   Stderr
 } from "@starter/platform-node"
-import { Effect, Either, Layer, Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
 import type { CliOptions } from "./CliOptions.js"
 import { environmentFromOptions, toStarterConfig } from "./StarterConfigFromCli.js"
 

@@ -3,7 +3,8 @@
  * defaults and Perl's messages and exit codes for values that do not make sense.
  */
 import { ListenSpec, Signal, type Starter, SupervisorConfig } from "@starter/core"
-import { Data, Either } from "effect"
+import * as Data from "effect/Data"
+import * as Either from "effect/Either"
 import type { CliOptions } from "./CliOptions.js"
 
 /** A fatal startup error: one line on stderr and the exit code Perl would give. */

@@ -3,7 +3,7 @@
  * exited. Perl blocks on the pid file's flock, released when the server exits; we watch
  * the process itself, which works the same against Perl's start_server.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { CliOptions } from "./CliOptions.js"
 import { isAlive, readPid, sendSignal, WrapperError } from "./PidFileReader.js"
 import { waitUntil } from "./Wait.js"

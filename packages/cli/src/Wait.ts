@@ -1,5 +1,5 @@
 /** Polling for the wrapper commands (`--restart`, `--stop`), which watch another process. */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 
 const pollMs = 50
 

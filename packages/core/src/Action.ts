@@ -2,7 +2,7 @@
  * What the state machine asks the world to do. The Supervisor interprets these
  * against the ports; simulation tests read them directly.
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 import type { Event } from "./Event.js"
 import type { Lifecycle } from "./Lifecycle.js"
 import type { SignalName } from "./Signal.js"

@@ -2,7 +2,7 @@
  * Everything that can happen to the supervisor. Operators send the first three
  * (signals, `--restart`, the control socket); the world and the timers send the rest.
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 import type { ExitStatus } from "./ExitStatus.js"
 
 export type RestartReason = "hup" | "auto" | "control"

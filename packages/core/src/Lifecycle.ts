@@ -2,7 +2,7 @@
  * What the supervisor reports to observers (the events stream, the control socket's
  * `subscribe`, metrics). One record per fact, already decided by the state machine.
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 import type { RestartReason } from "./Event.js"
 import type { ExitStatus } from "./ExitStatus.js"
 

@@ -2,7 +2,10 @@
  * Port: the listening sockets. The supervisor creates them once, never accepts on them,
  * and keeps them open for its whole life; workers receive them as inherited fds.
  */
-import { Context, Data, type Effect, type Scope } from "effect"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import type { ListenSpec } from "./ListenSpec.js"
 
 /** A listening (TCP, unix) or bound (UDP) socket, held by the supervisor at `fd`. */

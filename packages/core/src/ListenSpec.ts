@@ -2,7 +2,8 @@
  * What to listen on, parsed from `--port` and `--path` exactly as Perl's Starter.pm (L95-137)
  * does, including the `SERVER_STARTER_PORT` key each entry is published under.
  */
-import { Data, Either } from "effect"
+import * as Data from "effect/Data"
+import * as Either from "effect/Either"
 
 export interface InetSpec {
   readonly _tag: "Inet"

@@ -2,7 +2,10 @@
  * Port: the `--pid-file`. It is written once the sockets are bound, locked for the
  * supervisor's whole life (what `--stop` waits on), and removed when the scope closes.
  */
-import { Context, Data, type Effect, type Scope } from "effect"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 
 export class PidFileError extends Data.TaggedError("PidFileError")<{
   readonly message: string

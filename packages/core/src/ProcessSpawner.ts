@@ -2,7 +2,9 @@
  * Port: starting worker processes. Workers are spawned directly (no shell), in the
  * supervisor's process group, with the listening sockets placed at their published fds.
  */
-import { Context, Data, type Effect } from "effect"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
 import type { ExitStatus } from "./ExitStatus.js"
 import type { SignalName } from "./Signal.js"
 

@@ -2,7 +2,7 @@
  * Signal names as start_server speaks them: Perl's `kill` accepts `TERM`, `SIGTERM`,
  * `sigterm` and `15` alike, and the log lines print the option as normalised.
  */
-import { Either } from "effect"
+import * as Either from "effect/Either"
 
 /** Linux x86_64 / aarch64 signal numbers; a Perl `kill` name maps to one of these. */
 export const signalNumbers = {

@@ -2,7 +2,8 @@
  * Port: the signals the supervisor process receives, in arrival order. Handlers are in
  * place before the sockets are bound, so an early HUP or TERM is queued, never fatal.
  */
-import { Context, type Stream } from "effect"
+import * as Context from "effect/Context"
+import type * as Stream from "effect/Stream"
 import type { SignalName } from "./Signal.js"
 
 /** Signals start_server acts on; the others are observed and logged. */

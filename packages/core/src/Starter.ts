@@ -3,7 +3,9 @@
  * machine and route the process's signals to it. Used by the `start_server` binary and
  * by applications that embed the supervisor as a layer.
  */
-import { Effect, type Scope, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as FdLayout from "./FdLayout.js"
 import { type ListenError, ListenSockets } from "./ListenSockets.js"
 import type { ListenSpec } from "./ListenSpec.js"

@@ -3,7 +3,16 @@
  * machine and performs its actions. Processes, files and time are all behind ports, so the
  * same code runs the real binary and the simulation tests (with TestClock).
  */
-import { Clock, Deferred, Effect, FiberSet, PubSub, Queue, Random, Ref, type Scope, Stream } from "effect"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
+import * as PubSub from "effect/PubSub"
+import * as Queue from "effect/Queue"
+import * as Random from "effect/Random"
+import * as Ref from "effect/Ref"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type { Action } from "./Action.js"
 import { Event, type RestartReason } from "./Event.js"
 import type { FdLayout } from "./FdLayout.js"

@@ -5,7 +5,8 @@
  */
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
-import { Data, Effect } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
 import * as libc from "./internal/libc.js"
 import { errnoOf, strerror } from "./SystemError.js"
 

@@ -9,7 +9,7 @@
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import type { ListenSockets } from "@starter/core"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as libc from "./internal/libc.js"
 import { writeStderr } from "./Stderr.js"
 

@@ -6,7 +6,8 @@
 import * as dns from "node:dns/promises"
 import * as fs from "node:fs"
 import { ListenSockets, ListenSpec } from "@starter/core"
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as libc from "./internal/libc.js"
 
 /** SOMAXCONN as the kernel reports it (Perl uses its compile-time value, 4096 on Linux ≥ 5.4). */

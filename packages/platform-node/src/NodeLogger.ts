@@ -3,7 +3,8 @@
  * and scripts grep for them, so the text format is exactly the message. The JSON format
  * adds what machines want: time, level, and any annotations (generation, pid).
  */
-import { HashMap, Logger } from "effect"
+import * as HashMap from "effect/HashMap"
+import * as Logger from "effect/Logger"
 import { writeStderr } from "./Stderr.js"
 
 const text = (message: unknown): string =>

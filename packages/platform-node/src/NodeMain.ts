@@ -3,7 +3,9 @@
  * SIGINT/SIGTERM handlers of its own: the supervisor owns those signals (it must signal
  * the workers and wait for them), so they arrive through the SignalSource port instead.
  */
-import { Cause, Effect, Exit } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 
 /** Runs `program` and exits the process with the code it answers. */
 export const runMain = (program: Effect.Effect<number>): void => {

@@ -5,7 +5,8 @@
  */
 import * as fs from "node:fs"
 import { PidFile } from "@starter/core"
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as libc from "./internal/libc.js"
 import { errnoOf, strerror } from "./SystemError.js"
 

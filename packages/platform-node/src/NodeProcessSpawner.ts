@@ -10,7 +10,10 @@ import { type ChildProcess, type StdioOptions, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import { Readable } from "node:stream"
 import { ExitStatus, ProcessSpawner, Signal } from "@starter/core"
-import { Deferred, Effect, Exit, Layer } from "effect"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import { strerror } from "./SystemError.js"
 
 /** The variable that tells a `notify-fd` worker where to write `READY=1`. */

@@ -3,7 +3,10 @@
  * it prevents: without one, SIGUSR1 opens Node's inspector and SIGHUP kills the process.
  */
 import { SignalSource } from "@starter/core"
-import { Effect, Layer, Queue, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Queue from "effect/Queue"
+import * as Stream from "effect/Stream"
 
 export const layer: Layer.Layer<SignalSource.SignalSource> = Layer.scoped(
   SignalSource.SignalSource,

@@ -6,7 +6,10 @@
 
 import * as fs from "node:fs"
 import { StatusStore } from "@starter/core"
-import { Effect, Layer, Option, Ref } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import { strerror } from "./SystemError.js"
 
 /** Which file we put at the path: device and inode of our last successful rename. */

@@ -7,7 +7,9 @@
  * Surprising, but it is what Perl 0.35 does, and we keep it.
  */
 import { WorkerEnvironment } from "@starter/core"
-import { type Context, Effect, Layer } from "effect"
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { type Env, overlay, readEnvdir } from "./Envdir.js"
 
 export interface Options {
