@@ -60,6 +60,8 @@ export const options = Options.all({
   killTimeoutMs: duration("kill-timeout"),
   maxStartAttempts: integer("max-start-attempts"),
   logFormat: Options.choice("log-format", ["text", "json"]).pipe(Options.optional),
+  controlSocket: text("control-socket"),
+  json: flag("json"),
   timeoutMs: duration("timeout")
 })
 

@@ -52,6 +52,8 @@ export const extendedOptions: ReadonlyArray<OptionSpec> = [
   spec("kill-timeout", "string"),
   spec("max-start-attempts", "integer"),
   spec("log-format", "string"),
+  spec("control-socket", "string"),
+  spec("json", "flag"),
   spec("timeout", "string")
 ]
 

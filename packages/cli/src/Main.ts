@@ -9,6 +9,7 @@ import * as Either from "effect/Either"
 import { type CliOptions, parseCommandLine } from "./CliOptions.js"
 import { restart } from "./Restart.js"
 import { serve } from "./Serve.js"
+import { status } from "./StatusCommand.js"
 import { stop } from "./Stop.js"
 import { usage, version } from "./Usage.js"
 
@@ -17,7 +18,8 @@ const err = (line: string) => Effect.sync(() => Stderr.writeStderr(`${line}\n`))
 
 /** Perl's dispatch-time checks, all fatal with exit status 255. */
 export const dispatchError = (options: CliOptions): string | undefined => {
-  if (options.restart && (options.pidFile === undefined || options.statusFile === undefined)) {
+  const viaControl = options.controlSocket !== undefined
+  if (options.restart && !viaControl && (options.pidFile === undefined || options.statusFile === undefined)) {
     return "--restart option requires --pid-file and --status-file to be set as well"
   }
   if (options.stop && options.pidFile === undefined) return "--stop option requires --pid-file to be set as well"
@@ -33,7 +35,10 @@ export const dispatchError = (options: CliOptions): string | undefined => {
 /** Answers the exit status. */
 export const main = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Effect.Effect<number> =>
   Effect.gen(function* () {
-    const parsed = yield* Effect.either(parseCommandLine(argv, env))
+    // `start_server status …`: a subcommand only as the very first word (a server program
+    // named "status" still runs with `--`, as every example in Perl's docs writes it).
+    const subcommand = argv[0] === "status" ? "status" : undefined
+    const parsed = yield* Effect.either(parseCommandLine(subcommand === undefined ? argv : argv.slice(1), env))
     if (Either.isLeft(parsed)) {
       yield* err(parsed.left.message)
       return 1
@@ -41,6 +46,7 @@ export const main = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Effec
     const options = parsed.right
     if (options.help) return yield* Effect.as(out(usage), 0)
     if (options.version) return yield* Effect.as(out(`${version}\n`), 0)
+    if (subcommand === "status") return yield* status(options)
     const problem = dispatchError(options)
     if (problem !== undefined) return yield* Effect.as(err(problem), 255)
     if (options.restart) return yield* restart(options)

@@ -8,6 +8,7 @@
 import * as fs from "node:fs"
 import * as Effect from "effect/Effect"
 import type { CliOptions } from "./CliOptions.js"
+import { request } from "./ControlClient.js"
 import { isAlive, readPid, sendSignal, WrapperError } from "./PidFileReader.js"
 import { waitUntil } from "./Wait.js"
 
@@ -28,8 +29,37 @@ const generations = (statusFile: string): ReadonlyArray<number> | undefined => {
   }
 }
 
+/** Exit statuses of `--restart --control-socket`, which knows how the rollout ended. */
+export const exitCodes = { ready: 0, failed: 10, superseded: 11, stopping: 12, timeout: 124 } as const
+
+/** Through the control socket: the supervisor itself says whether the restart worked. */
+const restartViaControl = (options: CliOptions, path: string) =>
+  Effect.gen(function* () {
+    const timeoutMs = options.timeoutMs ?? defaultTimeoutMs
+    const reply = yield* request(path, { cmd: "restart" }).pipe(Effect.timeout(timeoutMs), Effect.option)
+    if (reply._tag === "None") {
+      return yield* new WrapperError({
+        message: `the restart did not finish within ${timeoutMs / 1000} secs`,
+        exitCode: exitCodes.timeout
+      })
+    }
+    const result = reply.value.result as { outcome?: keyof typeof exitCodes; reason?: string } | undefined
+    if (reply.value.ok !== true || result?.outcome === undefined) {
+      return yield* new WrapperError({ message: reply.value.error ?? "restart failed", exitCode: 1 })
+    }
+    if (result.outcome !== "ready") {
+      const detail = result.reason === undefined ? "" : `: ${result.reason}`
+      return yield* new WrapperError({
+        message: `restart ${result.outcome}${detail}`,
+        exitCode: exitCodes[result.outcome]
+      })
+    }
+    return exitCodes.ready
+  })
+
 export const restart = (options: CliOptions): Effect.Effect<number> =>
   Effect.gen(function* () {
+    if (options.controlSocket !== undefined) return yield* restartViaControl(options, options.controlSocket)
     const pidFile = options.pidFile ?? ""
     const statusFile = options.statusFile ?? ""
     const pid = yield* readPid(pidFile)

@@ -6,6 +6,7 @@ import { ListenSockets, Starter, StatusStore } from "@starter/core"
 import {
   Envdir,
   LogFile,
+  NodeControlServer,
   NodeDaemon,
   NodeListenSockets,
   NodeLogger,
@@ -68,6 +69,7 @@ const supervise = (config: Starter.StarterConfig, options: CliOptions, handoff: 
       Layer.mergeAll(
         handoff === undefined ? NodeListenSockets.layer : NodeListenSockets.layerAdopted(handoff.sockets),
         NodePidFile.layer,
+        NodeControlServer.layer,
         NodeProcessSpawner.layer,
         NodeSignalSource.layer,
         statusStoreLayer(options.statusFile),

@@ -73,6 +73,7 @@ export const toStarterConfig = (
       return yield* Either.left(new StartupError({ message: "--workers must be at least 1", exitCode: 255 }))
     return {
       listen,
+      controlSocket: options.controlSocket,
       // Perl: `||= SOMAXCONN`, so 0 means the default too.
       backlog: options.backlog || undefined,
       pidFile: options.pidFile,

@@ -24,6 +24,8 @@ export type Event = Data.TaggedEnum<{
   /** `--kill-timeout` is over for a signalled worker. */
   KillDue: { readonly id: number }
   AutoRestartDue: {}
+  /** Change the number of workers per generation (control socket `scale`). */
+  Scale: { readonly workers: number }
 }>
 
 export const Event = Data.taggedEnum<Event>()

@@ -4,7 +4,7 @@
  */
 import * as Data from "effect/Data"
 import type { RestartReason } from "./Event.js"
-import type { ExitStatus } from "./ExitStatus.js"
+import { type ExitStatus, waitStatus } from "./ExitStatus.js"
 
 export type RolloutFailure = Data.TaggedEnum<{
   Exited: { readonly status: ExitStatus }
@@ -21,7 +21,17 @@ export type Lifecycle = Data.TaggedEnum<{
   RolloutStarted: { readonly epoch: number; readonly reason: RestartReason | "boot" }
   RolloutCompleted: { readonly epoch: number; readonly generation: number }
   RolloutAbandoned: { readonly epoch: number; readonly attempts: number; readonly failure: RolloutFailure }
-  RestartQueued: { readonly reason: RestartReason }
+  /** A newer restart replaced this rollout before it completed. */
+  RolloutSuperseded: { readonly epoch: number; readonly by: number }
+  /** The restart will run as rollout `epoch`, after the one in progress. */
+  RestartQueued: { readonly reason: RestartReason; readonly epoch: number }
   ShutdownStarted: { readonly signal: "TERM" | "INT" }
 }>
 export const Lifecycle = Data.taggedEnum<Lifecycle>()
+
+export const describeFailure = (failure: RolloutFailure): string =>
+  RolloutFailure.$match(failure, {
+    Exited: ({ status }) => `exit status:${waitStatus(status)}`,
+    ReadyTimeout: ({ timeoutMs }) => `not ready within ${timeoutMs / 1000}s`,
+    SpawnFailed: ({ message }) => message
+  })

@@ -19,7 +19,7 @@ import type { Action } from "./Action.js"
 import { Action as A } from "./Action.js"
 import { Event, type Event as EventT, type RestartReason } from "./Event.js"
 import { type ExitStatus, exited, waitStatus } from "./ExitStatus.js"
-import { Lifecycle, RolloutFailure } from "./Lifecycle.js"
+import { describeFailure, Lifecycle, RolloutFailure } from "./Lifecycle.js"
 import type { SupervisorConfig } from "./SupervisorConfig.js"
 
 export type Phase = "starting" | "serving" | "draining"
@@ -201,6 +201,7 @@ class Transition {
 const reconcile = (t: Transition): void => {
   if (t.state.shutdown !== undefined) return finishIfIdle(t)
   retireOutdated(t)
+  retireSurplus(t)
   spawnMissing(t)
   completeRollout(t)
   t.writeStatus()
@@ -222,6 +223,16 @@ const retireOutdated = (t: Transition): void => {
   }
   t.log("killing old workers")
   for (const w of leaving) t.stop(w, signalOnHup)
+}
+
+/** After a scale-down: the current workers beyond the target leave, newest index first. */
+const retireSurplus = (t: Transition): void => {
+  if (outdatedWorkers(t.state).length > 0) return
+  const current = [...readyWorkers(t.state), ...startingWorkers(t.state)].sort((a, b) => b.index - a.index)
+  const surplus = current.slice(0, Math.max(0, current.length - t.config.workers))
+  if (surplus.length === 0) return
+  t.log(`scaling down, sending ${t.config.signalOnHup.label} to workers:${pidList(surplus)}`)
+  for (const w of surplus) t.stop(w, t.config.signalOnHup)
 }
 
 const spawnMissing = (t: Transition): void => {
@@ -270,14 +281,15 @@ const completeRollout = (t: Transition): void => {
   }
 }
 
-const beginEpoch = (t: Transition, reason: RestartReason | "boot"): void => {
+/** `holdUntil` carries a backoff over from a failed start that this rollout supersedes. */
+const beginEpoch = (t: Transition, reason: RestartReason | "boot", holdUntil = 0): void => {
   t.set({
     epoch: t.state.epoch + 1,
     epochReason: reason,
     rolledOut: false,
     queuedRestart: undefined,
     failures: 0,
-    holdUntil: 0
+    holdUntil
   })
   t.publish(Lifecycle.RolloutStarted({ epoch: t.state.epoch, reason }))
   reconcile(t)
@@ -297,13 +309,6 @@ const becomeReady = (t: Transition, w: WorkerRecord): void => {
   reconcile(t)
 }
 
-const failureMessage = (failure: RolloutFailure): string =>
-  RolloutFailure.$match(failure, {
-    Exited: ({ status }) => `exit status:${waitStatus(status)}`,
-    ReadyTimeout: ({ timeoutMs }) => `not ready within ${timeoutMs / 1000}s`,
-    SpawnFailed: ({ message }) => message
-  })
-
 /** A new worker did not make it. Perl retries at once; with readiness, after a backoff. */
 const failStart = (t: Transition, w: WorkerRecord, failure: RolloutFailure): void => {
   const pid = w.pid === undefined ? "" : `${w.pid} `
@@ -311,7 +316,7 @@ const failStart = (t: Transition, w: WorkerRecord, failure: RolloutFailure): voi
     t.log(`new worker ${pid}did not become ready within ${failure.timeoutMs / 1000} secs, stopping it`)
     t.stop(w, { signal: "TERM", label: "TERM" })
   } else {
-    t.log(`new worker ${pid}seems to have failed to start, ${failureMessage(failure)}`)
+    t.log(`new worker ${pid}seems to have failed to start, ${describeFailure(failure)}`)
     t.remove(w.id)
   }
   const attempt = t.state.failures + 1
@@ -319,9 +324,14 @@ const failStart = (t: Transition, w: WorkerRecord, failure: RolloutFailure): voi
   t.publish(Lifecycle.StartFailed({ generation: w.generation, attempt, failure }))
   const limit = t.config.maxStartAttempts
   if (limit !== undefined && attempt >= limit) return giveUp(t, attempt, failure)
-  // A restart requested meanwhile would exec the same program again: fold it into this retry.
-  if (t.state.queuedRestart !== undefined) t.set({ queuedRestart: undefined })
   if (t.config.readiness !== "none") t.holdSpawning(t.backoffDelay(attempt))
+  // A restart requested meanwhile need not wait for this rollout: the retry runs the program
+  // from disk anyway, so it becomes the queued rollout, and this one is superseded.
+  const queued = t.state.queuedRestart
+  if (queued !== undefined) {
+    t.publish(Lifecycle.RolloutSuperseded({ epoch: t.state.epoch, by: t.state.epoch + 1 }))
+    return beginEpoch(t, queued, t.state.holdUntil)
+  }
   reconcile(t)
 }
 
@@ -371,7 +381,7 @@ const onRestartRequested = (t: Transition, reason: RestartReason): void => {
   if (inRollout(t.state)) {
     t.log(`received ${reason === "hup" ? "HUP" : "restart request"}, a restart is in progress; queueing one more`)
     t.set({ queuedRestart: reason })
-    t.publish(Lifecycle.RestartQueued({ reason }))
+    t.publish(Lifecycle.RestartQueued({ reason, epoch: t.state.epoch + 1 }))
     return
   }
   if (reason === "hup") t.log("received HUP, spawning a new worker")
@@ -501,6 +511,13 @@ const onAutoRestartDue = (t: Transition): void => {
   beginEpoch(t, "auto")
 }
 
+const onScale = (t: Transition, workers: number): void => {
+  if (t.state.shutdown !== undefined || workers < 1 || workers === t.config.workers) return
+  t.log(`scaling from ${t.config.workers} to ${workers} workers`)
+  t.set({ config: { ...t.config, workers, maxSurge: Math.min(t.config.maxSurge, workers) } })
+  reconcile(t)
+}
+
 export interface Step {
   readonly state: State
   readonly actions: ReadonlyArray<Action>
@@ -521,7 +538,8 @@ export const step = (state: State, event: EventT, clock: Clock): Step => {
     RetryDue: () => reconcile(t),
     RetireDue: ({ ids }) => onRetireDue(t, ids),
     KillDue: ({ id }) => onKillDue(t, id),
-    AutoRestartDue: () => onAutoRestartDue(t)
+    AutoRestartDue: () => onAutoRestartDue(t),
+    Scale: ({ workers }) => onScale(t, workers)
   })
   return { state: t.state, actions: t.actions }
 }

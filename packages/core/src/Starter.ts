@@ -4,8 +4,12 @@
  * by applications that embed the supervisor as a layer.
  */
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Control from "./Control.js"
+import * as ControlProtocol from "./ControlProtocol.js"
+import { ControlServer, type ControlServerError } from "./ControlServer.js"
 import * as FdLayout from "./FdLayout.js"
 import { type ListenError, ListenSockets } from "./ListenSockets.js"
 import type { ListenSpec } from "./ListenSpec.js"
@@ -19,6 +23,8 @@ import type { WorkerEnvironment } from "./WorkerEnvironment.js"
 
 export interface StarterConfig {
   readonly listen: ReadonlyArray<ListenSpec>
+  /** `--control-socket`: a unix socket speaking ControlProtocol. */
+  readonly controlSocket: string | undefined
   readonly backlog: number | undefined
   readonly pidFile: string | undefined
   /** This process's pid, as written to the pid file. */
@@ -26,9 +32,16 @@ export interface StarterConfig {
   readonly supervisor: SupervisorConfig
 }
 
-export type StarterError = ListenError | PidFileError
+export type StarterError = ListenError | PidFileError | ControlServerError
 
-export type StarterServices = ListenSockets | PidFile | ProcessSpawner | StatusStore | WorkerEnvironment | SignalSource
+export type StarterServices =
+  | ListenSockets
+  | PidFile
+  | ProcessSpawner
+  | StatusStore
+  | WorkerEnvironment
+  | SignalSource
+  | ControlServer
 
 /** What each signal means to start_server (Perl's table, see docs/compatibility.md). */
 const onSignal = (supervisor: Supervisor.Supervisor, signal: HandledSignal): Effect.Effect<void> => {
@@ -49,6 +62,13 @@ const onSignal = (supervisor: Supervisor.Supervisor, signal: HandledSignal): Eff
   }
 }
 
+/** One request line in, reply lines out; a malformed request gets an error reply. */
+const controlLine = (supervisor: Supervisor.Supervisor, line: string): Stream.Stream<string> =>
+  Either.match(ControlProtocol.parseLine(line), {
+    onLeft: (reply) => Stream.make(reply),
+    onRight: (request) => Control.handle(supervisor, request)
+  }).pipe(Stream.map((reply) => JSON.stringify(reply)))
+
 /** Starts everything in the caller's scope and returns the running supervisor. */
 export const start = (
   config: StarterConfig
@@ -60,6 +80,9 @@ export const start = (
     const supervisor = yield* Supervisor.make(config.supervisor, FdLayout.layout(bound))
     const { signals } = yield* SignalSource
     yield* Effect.forkScoped(Stream.runForEach(signals, (signal) => onSignal(supervisor, signal)))
+    if (config.controlSocket !== undefined) {
+      yield* (yield* ControlServer).listen(config.controlSocket, (line) => controlLine(supervisor, line))
+    }
     return supervisor
   })
 

@@ -16,20 +16,37 @@ import * as Stream from "effect/Stream"
 import type { Action } from "./Action.js"
 import { Event, type RestartReason } from "./Event.js"
 import type { FdLayout } from "./FdLayout.js"
-import type { Lifecycle } from "./Lifecycle.js"
+import * as Lifecycle from "./Lifecycle.js"
 import * as Machine from "./Machine.js"
 import { ProcessSpawner, type WorkerProcess } from "./ProcessSpawner.js"
+import type { SignalName } from "./Signal.js"
+import * as StatusSnapshot from "./StatusSnapshot.js"
 import { StatusStore } from "./StatusStore.js"
 import type { SupervisorConfig } from "./SupervisorConfig.js"
 import { WorkerEnvironment } from "./WorkerEnvironment.js"
 
+/** How a requested restart ended, as `--restart` and the control socket report it. */
+export type RestartOutcome =
+  | { readonly _tag: "Ready"; readonly epoch: number; readonly generation: number }
+  | { readonly _tag: "Failed"; readonly epoch: number; readonly reason: string }
+  | { readonly _tag: "Superseded"; readonly epoch: number; readonly by: number }
+  | { readonly _tag: "ShuttingDown" }
+
 export interface Supervisor {
   readonly restart: (reason: RestartReason) => Effect.Effect<void>
+  /** Requests a restart and waits for the rollout that carries it to end. */
+  readonly restartAndWait: (reason: RestartReason) => Effect.Effect<RestartOutcome>
   readonly shutdown: (signal: "TERM" | "INT") => Effect.Effect<void>
   /** The machine's current state (workers, generation, epoch). */
   readonly state: Effect.Effect<Machine.State>
+  /** The state for people and machines, with the most recent worker exits. */
+  readonly status: Effect.Effect<StatusSnapshot.StatusSnapshot>
+  /** Changes the number of workers per generation. */
+  readonly scale: (workers: number) => Effect.Effect<void>
+  /** Sends `signal` to every worker (control socket `signal`). */
+  readonly signalWorkers: (signal: SignalName) => Effect.Effect<number>
   /** Lifecycle events from the moment of subscription. */
-  readonly events: Stream.Stream<Lifecycle>
+  readonly events: Stream.Stream<Lifecycle.Lifecycle>
   /** Completes with the exit code once every worker is gone after a shutdown. */
   readonly exitCode: Effect.Effect<number>
 }
@@ -43,11 +60,13 @@ export const make = (
     const status = yield* StatusStore
     const environment = yield* WorkerEnvironment
     const inbox = yield* Queue.unbounded<Event>()
-    const pubsub = yield* PubSub.unbounded<Lifecycle>()
+    const pubsub = yield* PubSub.unbounded<Lifecycle.Lifecycle>()
     const fibers = yield* FiberSet.make()
     const stateRef = yield* Ref.make(Machine.initial(config))
     const exitCode = yield* Deferred.make<number>()
     const processes = new Map<number, WorkerProcess>()
+    const exits: Array<StatusSnapshot.RecordedExit> = []
+    const keptExits = 20
 
     const spawn = (id: number, generation: number, index: number): Effect.Effect<Event> =>
       Effect.gen(function* () {
@@ -100,7 +119,15 @@ export const make = (
             undefined
           )
         case "Publish":
-          return Effect.as(PubSub.publish(pubsub, action.event), undefined)
+          return Effect.gen(function* () {
+            if (action.event._tag === "WorkerExited") {
+              const { pid, generation, status } = action.event
+              exits.push({ pid, generation, status, at: yield* Clock.currentTimeMillis })
+              if (exits.length > keptExits) exits.shift()
+            }
+            yield* PubSub.publish(pubsub, action.event)
+            return undefined
+          })
         case "Exit":
           return Effect.as(Deferred.succeed(exitCode, action.code), undefined)
       }
@@ -125,11 +152,61 @@ export const make = (
     yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(inbox), handle)))
     yield* Queue.offer(inbox, Event.Boot())
 
+    const events = Stream.fromPubSub(pubsub)
+
+    const restartAndWait = (reason: RestartReason): Effect.Effect<RestartOutcome> =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          // Subscribe first, so the answer to our own request cannot be missed.
+          const subscription = yield* PubSub.subscribe(pubsub)
+          yield* Queue.offer(inbox, Event.RestartRequested({ reason }))
+          let target: number | undefined
+          for (;;) {
+            const event = yield* Queue.take(subscription)
+            switch (event._tag) {
+              case "RolloutStarted":
+                if (target === undefined && event.reason === reason) target = event.epoch
+                break
+              case "RestartQueued":
+                if (target === undefined && event.reason === reason) target = event.epoch
+                break
+              case "RolloutCompleted":
+                if (target !== undefined && event.epoch >= target) {
+                  return { _tag: "Ready", epoch: event.epoch, generation: event.generation } as const
+                }
+                break
+              case "RolloutAbandoned":
+                if (event.epoch === target) {
+                  return {
+                    _tag: "Failed",
+                    epoch: event.epoch,
+                    reason: Lifecycle.describeFailure(event.failure)
+                  } as const
+                }
+                break
+              case "RolloutSuperseded":
+                if (event.epoch === target) return { _tag: "Superseded", epoch: event.epoch, by: event.by } as const
+                break
+              case "ShutdownStarted":
+                return { _tag: "ShuttingDown" } as const
+            }
+          }
+        })
+      )
+
     return {
       restart: (reason) => Queue.offer(inbox, Event.RestartRequested({ reason })),
+      restartAndWait,
       shutdown: (signal) => Queue.offer(inbox, Event.ShutdownRequested({ signal })),
       state: Ref.get(stateRef),
-      events: Stream.fromPubSub(pubsub),
+      status: Effect.map(Ref.get(stateRef), (state) => StatusSnapshot.fromState(state, [...exits])),
+      scale: (workers) => Queue.offer(inbox, Event.Scale({ workers })),
+      signalWorkers: (signal) =>
+        Effect.as(
+          Effect.forEach(processes.values(), (p) => p.signal(signal), { discard: true }),
+          processes.size
+        ),
+      events,
       exitCode: Deferred.await(exitCode)
     } satisfies Supervisor
   })

@@ -3,6 +3,9 @@
  * It has no Node imports; processes, sockets, files and signals are ports.
  */
 export * as Action from "./Action.js"
+export * as Control from "./Control.js"
+export * as ControlProtocol from "./ControlProtocol.js"
+export * as ControlServer from "./ControlServer.js"
 export * as Event from "./Event.js"
 export * as ExitStatus from "./ExitStatus.js"
 export * as FdLayout from "./FdLayout.js"
@@ -15,6 +18,7 @@ export * as ProcessSpawner from "./ProcessSpawner.js"
 export * as Signal from "./Signal.js"
 export * as SignalSource from "./SignalSource.js"
 export * as Starter from "./Starter.js"
+export * as StatusSnapshot from "./StatusSnapshot.js"
 export * as StatusStore from "./StatusStore.js"
 export * as Supervisor from "./Supervisor.js"
 export * as SupervisorConfig from "./SupervisorConfig.js"

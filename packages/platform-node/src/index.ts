@@ -3,6 +3,7 @@
  */
 export * as Envdir from "./Envdir.js"
 export * as LogFile from "./LogFile.js"
+export * as NodeControlServer from "./NodeControlServer.js"
 export * as NodeDaemon from "./NodeDaemon.js"
 export * as NodeListenSockets from "./NodeListenSockets.js"
 export * as NodeLogger from "./NodeLogger.js"

@@ -1,0 +1,152 @@
+/**
+ * The control socket against a running supervisor: status (table and JSON), restart with
+ * a truthful outcome, scale, subscribe, and malformed requests that must not hurt it.
+ */
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as path from "node:path"
+import type { StatusSnapshot } from "@starter/core"
+import { afterEach, describe, expect, it } from "vitest"
+import {
+  ensureStopped,
+  fixtures,
+  freePort,
+  get,
+  type Running,
+  runToExit,
+  startServer,
+  startServerBin,
+  tempDir,
+  waitFor
+} from "./support/Harness.js"
+
+const worker = path.join(fixtures, "http-worker.mjs")
+const running: Array<Running> = []
+afterEach(async () => {
+  await Promise.all(running.splice(0).map(ensureStopped))
+})
+
+/** `start_server status --json`, or undefined while the supervisor cannot answer yet. */
+const statusJson = (control: string): StatusSnapshot.StatusSnapshot | undefined => {
+  try {
+    return JSON.parse(
+      execFileSync(startServerBin, ["status", `--control-socket=${control}`, "--json"], { encoding: "utf8" })
+    ) as StatusSnapshot.StatusSnapshot
+  } catch {
+    return undefined
+  }
+}
+
+/** A raw control connection: send lines, collect reply lines. */
+const connect = async (socketPath: string) => {
+  const socket = net.connect(socketPath)
+  await new Promise((resolve) => socket.once("connect", resolve))
+  const lines: Array<Record<string, unknown>> = []
+  let buffer = ""
+  socket.setEncoding("utf8")
+  socket.on("data", (chunk: string) => {
+    buffer += chunk
+    for (let i = buffer.indexOf("\n"); i !== -1; i = buffer.indexOf("\n")) {
+      lines.push(JSON.parse(buffer.slice(0, i)) as Record<string, unknown>)
+      buffer = buffer.slice(i + 1)
+    }
+  })
+  return { socket, lines, send: (text: string) => socket.write(`${text}\n`) }
+}
+
+const boot = async (extra: ReadonlyArray<string> = [], env: Record<string, string> = {}) => {
+  const dir = tempDir()
+  const port = await freePort()
+  const control = path.join(dir, "control.sock")
+  const server = startServer(
+    [
+      `--port=127.0.0.1:${port}`,
+      `--control-socket=${control}`,
+      "--interval=0",
+      ...extra,
+      "--",
+      process.execPath,
+      worker
+    ],
+    { env }
+  )
+  running.push(server)
+  await waitFor("the control socket", () => (fs.existsSync(control) ? true : undefined))
+  return { dir, port, control, server }
+}
+
+describe("--control-socket", () => {
+  it("is owner-only and answers status as a table and as JSON", async () => {
+    const { control } = await boot(["--workers=2"])
+    expect(fs.statSync(control).mode & 0o777).toBe(0o600)
+    const json = await waitFor("two serving workers", () => {
+      const r = statusJson(control)
+      return r?.workers.length === 2 && r.state === "serving" ? r : undefined
+    })
+    expect(json.targetWorkers).toBe(2)
+    expect(json.workers.map((w) => w.index).sort()).toEqual([0, 1])
+    const table = await runToExit(["status", `--control-socket=${control}`])
+    expect(table.code).toBe(0)
+    expect(table.stdout).toMatch(/^state: serving, generation 1, 2\/2 workers/)
+    expect(table.stdout).toMatch(/PID\s+GEN\s+INDEX\s+STATE\s+STARTED\s+READY/)
+  })
+
+  it("answers malformed requests with an error and keeps running", async () => {
+    const { control, port } = await boot()
+    const client = await connect(control)
+    client.send("not json")
+    client.send('{"id":7,"cmd":"scale","workers":0}')
+    client.send('{"id":8,"cmd":"launch-missiles"}')
+    client.send('{"id":9,"cmd":"signal","signal":"NOPE"}')
+    client.send("[]")
+    client.send('{"id":10,"cmd":"status"}')
+    await waitFor("six replies", () => (client.lines.length >= 6 ? true : undefined))
+    client.socket.end()
+    expect(client.lines.slice(0, 5).map((l) => [l.id, l.ok])).toEqual([
+      [null, false],
+      [7, false],
+      [8, false],
+      [9, false],
+      [null, false]
+    ])
+    expect(client.lines[1]!.error).toBe("workers: Expected a number between 1 and 1024, actual 0")
+    expect(client.lines[5]).toMatchObject({ id: 10, ok: true })
+    expect(await get(port)).toMatch(/^hello from generation 1/)
+  })
+
+  it("restart waits for the outcome: ready (0), or failed (10) with the old generation still serving", async () => {
+    const dir = tempDir()
+    const marker = path.join(dir, "broken")
+    // The worker refuses to start while the marker exists.
+    // --interval=1: a worker that dies at once must be caught by the alive check.
+    const { control, port } = await boot(["--interval=1", "--max-start-attempts=2"], { BROKEN_MARKER: marker })
+    await waitFor("generation 1", () => statusJson(control)?.state === "serving" || undefined)
+    const ok = await runToExit(["--restart", `--control-socket=${control}`, "--timeout=20"])
+    expect(ok).toMatchObject({ code: 0, stderr: "" })
+    expect(await get(port)).toMatch(/^hello from generation 2,/)
+
+    fs.writeFileSync(marker, "")
+    const failed = await runToExit(["--restart", `--control-socket=${control}`, "--timeout=20"])
+    expect(failed.code).toBe(10)
+    expect(failed.stderr).toBe("restart failed: exit status:768")
+    expect(await get(port)).toMatch(/^hello from generation 2,/)
+  })
+
+  it("scale changes the number of workers; subscribe streams lifecycle events", async () => {
+    const { control } = await boot()
+    const subscriber = await connect(control)
+    subscriber.send('{"id":"s","cmd":"subscribe"}')
+    const client = await connect(control)
+    client.send('{"id":1,"cmd":"scale","workers":3}')
+    await waitFor("two more ready workers", () => {
+      const ready = subscriber.lines.filter((l) => (l.event as { _tag?: string } | undefined)?._tag === "WorkerReady")
+      return ready.length >= 2 ? true : undefined
+    })
+    expect(statusJson(control)?.workers.filter((w) => w.state === "serving").length).toBe(3)
+    expect(subscriber.lines[0]).toEqual({ v: 1, id: "s", ok: true, result: { subscribed: true } })
+    expect(client.lines[0]).toEqual({ v: 1, id: 1, ok: true, result: { workers: 3 } })
+    subscriber.socket.end()
+    client.socket.end()
+  })
+})

@@ -1,0 +1,73 @@
+/**
+ * The control socket's protocol, version 1: one JSON object per line each way.
+ * A request names a `cmd`; every reply echoes the request's `id`.
+ *
+ *   → {"v":1,"id":1,"cmd":"restart"}
+ *   ← {"v":1,"id":1,"ok":true,"result":{"outcome":"ready","epoch":3,"generation":5}}
+ */
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { isSignalName } from "./Signal.js"
+
+export const version = 1
+
+const base = { v: Schema.optional(Schema.Literal(version)), id: Schema.optional(Schema.Unknown) }
+
+const requests = {
+  status: Schema.Struct({ ...base, cmd: Schema.Literal("status") }),
+  restart: Schema.Struct({ ...base, cmd: Schema.Literal("restart"), wait: Schema.optional(Schema.Boolean) }),
+  stop: Schema.Struct({ ...base, cmd: Schema.Literal("stop") }),
+  scale: Schema.Struct({ ...base, cmd: Schema.Literal("scale"), workers: Schema.Int.pipe(Schema.between(1, 1024)) }),
+  signal: Schema.Struct({
+    ...base,
+    cmd: Schema.Literal("signal"),
+    signal: Schema.String.pipe(Schema.filter((s) => isSignalName(s) || `unknown signal ${s}`))
+  }),
+  subscribe: Schema.Struct({ ...base, cmd: Schema.Literal("subscribe") })
+}
+
+export const commands = Object.keys(requests) as ReadonlyArray<keyof typeof requests>
+
+export const Request = Schema.Union(...Object.values(requests))
+export type Request = typeof Request.Type
+
+export type Reply =
+  | { readonly v: 1; readonly id: unknown; readonly ok: true; readonly result: unknown }
+  | { readonly v: 1; readonly id: unknown; readonly ok: false; readonly error: string }
+  | { readonly v: 1; readonly id: unknown; readonly event: unknown }
+
+export const ok = (id: unknown, result: unknown): Reply => ({ v: version, id: id ?? null, ok: true, result })
+export const error = (id: unknown, message: string): Reply => ({
+  v: version,
+  id: id ?? null,
+  ok: false,
+  error: message
+})
+export const event = (id: unknown, payload: unknown): Reply => ({ v: version, id: id ?? null, event: payload })
+
+const isCommand = (cmd: unknown): cmd is keyof typeof requests =>
+  typeof cmd === "string" && Object.hasOwn(requests, cmd)
+
+/** Parses one line; a malformed one answers the error reply to send back. */
+export const parseLine = (line: string): Either.Either<Request, Reply> => {
+  let json: unknown
+  try {
+    json = JSON.parse(line)
+  } catch {
+    return Either.left(error(null, "malformed JSON"))
+  }
+  if (typeof json !== "object" || json === null) return Either.left(error(null, "a request is a JSON object"))
+  const { id, cmd } = json as { id?: unknown; cmd?: unknown }
+  if (!isCommand(cmd))
+    return Either.left(error(id, `unknown cmd ${JSON.stringify(cmd)}; one of ${commands.join(", ")}`))
+  // Decode against the named command alone, so the error speaks of its fields only.
+  return Either.mapLeft(Schema.decodeUnknownEither(requests[cmd] as Schema.Schema<Request, unknown>)(json), (e) =>
+    error(
+      id,
+      ParseResult.ArrayFormatter.formatErrorSync(e)
+        .map((issue) => `${issue.path.join(".") || "request"}: ${issue.message}`)
+        .join("; ")
+    )
+  )
+}
