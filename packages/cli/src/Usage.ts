@@ -127,9 +127,23 @@ Options beyond Perl's start_server:
   --log-format=(text|json):
     text: the lines Perl's start_server prints; json: one JSON object per line
 
+  --control-socket=path:
+    a unix socket (mode 0600) for controlling the running start_server with
+    JSON lines: status, restart (answers when the rollout is over), stop,
+    scale, signal and subscribe. See docs/control-socket.md.
+
   --timeout=duration:
     with --restart or --stop, how long to wait (default: 60s for --restart,
     forever for --stop)
 
   Durations are seconds ("5", "0.5") or carry a unit ("500ms", "5s", "2m").
+
+Commands beyond Perl's start_server:
+  start_server status --control-socket=path [--json]:
+    prints the running start_server's workers as a table, or as JSON
+
+  start_server --restart --control-socket=path [--timeout=duration]:
+    restarts and exits with the outcome: 0 ready, 10 failed (the old
+    generation keeps serving), 11 superseded by a newer restart, 12 the
+    server is stopping, 124 timed out
 `
