@@ -2,37 +2,18 @@
  * `start_server [options] -- program args…`: run the supervisor in this process until
  * TERM or INT, with the live Node layers behind every port of @starter/core.
  */
-import { ListenSockets, Starter, StatusStore } from "@starter/core"
-import {
-  Envdir,
-  LogFile,
-  NodeControlServer,
-  NodeDaemon,
-  NodeListenSockets,
-  NodeLogger,
-  NodePidFile,
-  NodeProcessSpawner,
-  NodeSignalSource,
-  NodeStatusStore,
-  NodeWorkerEnvironment,
-  Stderr
-} from "@starter/platform-node"
+import { ListenSockets, Starter, StarterOptions } from "@starter/core"
+import { Envdir, LogFile, NodeDaemon, NodeListenSockets, NodeLogger, StarterLive, Stderr } from "@starter/platform-node"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import type { CliOptions } from "./CliOptions.js"
-import { environmentFromOptions, toStarterConfig } from "./StarterConfigFromCli.js"
+import { environmentFromOptions, toStarterOptions } from "./StarterOptionsFromCli.js"
 
 const printError = (message: string) => Effect.sync(() => Stderr.writeStderr(`${message}\n`))
 
 /** Perl's die: errno becomes the exit status (EADDRINUSE → 98), else 255. */
 const exitCodeOf = (error: { readonly errno: number | undefined }) => error.errno ?? 255
-
-const statusStoreLayer = (path: string | undefined): Layer.Layer<StatusStore.StatusStore> =>
-  path === undefined
-    ? Layer.succeed(StatusStore.StatusStore, StatusStore.StatusStore.of({ write: () => Effect.void }))
-    : NodeStatusStore.layer(path)
 
 /**
  * The foreground of `--daemonize`: bind here, so bind errors reach the operator with their
@@ -51,7 +32,11 @@ const daemonize = (config: Starter.StarterConfig, argv: ReadonlyArray<string>) =
   }).pipe(Effect.catchAll((error) => Effect.as(printError(error.message), exitCodeOf(error))))
 
 /** Runs the supervisor; answers the exit code. `handoff` is set in a daemon. */
-const supervise = (config: Starter.StarterConfig, options: CliOptions, handoff: NodeDaemon.Handoff | undefined) =>
+const supervise = (
+  config: Starter.StarterConfig,
+  options: StarterOptions.StarterOptions,
+  handoff: NodeDaemon.Handoff | undefined
+) =>
   Effect.gen(function* () {
     const supervisor = yield* Starter.start(config).pipe(
       Effect.tapError((error) =>
@@ -66,15 +51,12 @@ const supervise = (config: Starter.StarterConfig, options: CliOptions, handoff: 
     Effect.scoped,
     Effect.catchAll((error) => Effect.as(printError(error.message), exitCodeOf(error))),
     Effect.provide(
-      Layer.mergeAll(
-        handoff === undefined ? NodeListenSockets.layer : NodeListenSockets.layerAdopted(handoff.sockets),
-        NodePidFile.layer,
-        NodeControlServer.layer,
-        NodeProcessSpawner.layer,
-        NodeSignalSource.layer,
-        statusStoreLayer(options.statusFile),
-        NodeWorkerEnvironment.layer({ envdir: process.env.ENVDIR })
-      )
+      StarterLive.services({
+        statusFile: options.statusFile,
+        envdir: options.envdir,
+        handleSignals: true,
+        adoptedSockets: handoff?.sockets
+      })
     )
   )
 
@@ -87,10 +69,16 @@ export const serve = (options: CliOptions, argv: ReadonlyArray<string>): Effect.
     const envdir = process.env.ENVDIR
     // The startup envdir also applies to the supervisor's own tunables (Perl 0.35, PR #51).
     const startupEnv = { ...process.env, ...(envdir === undefined ? {} : Envdir.readEnvdir(envdir)) }
-    const config = toStarterConfig(options, startupEnv, process.pid)
+    const [program, ...args] = options.program
+    if (program === undefined) {
+      yield* printError("server program not specified")
+      return 255
+    }
+    const starterOptions = toStarterOptions(options, [program, ...args], startupEnv)
+    const config = StarterOptions.toStarterConfig(starterOptions, process.pid)
     if (Either.isLeft(config)) {
       yield* printError(config.left.message)
-      return config.left.exitCode
+      return 255
     }
     // Perl prints this before redirecting to --log-file, so it stays on the terminal.
     if (handoff === undefined) yield* printError(`start_server (pid:${process.pid}) starting now...`)
@@ -102,5 +90,5 @@ export const serve = (options: CliOptions, argv: ReadonlyArray<string>): Effect.
         return exitCodeOf(redirected.left)
       }
     }
-    return yield* supervise(config.right, options, handoff)
+    return yield* supervise(config.right, starterOptions, handoff)
   }).pipe(Effect.provide(NodeLogger.layer(options.logFormat ?? "text")))

@@ -3,8 +3,10 @@
  * machine and route the process's signals to it. Used by the `start_server` binary and
  * by applications that embed the supervisor as a layer.
  */
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Control from "./Control.js"
@@ -89,3 +91,10 @@ export const start = (
 /** Runs until shutdown and answers the process exit code. */
 export const run = (config: StarterConfig): Effect.Effect<number, StarterError, StarterServices> =>
   Effect.scoped(Effect.flatMap(start(config), (supervisor) => supervisor.exitCode))
+
+/** The embedded supervisor as a service: what `StarterLive` provides to an application. */
+export class Starter extends Context.Tag("@starter/core/Starter")<Starter, Supervisor.Supervisor>() {}
+
+/** The supervisor, running for the lifetime of the layer. */
+export const layer = (config: StarterConfig): Layer.Layer<Starter, StarterError, StarterServices> =>
+  Layer.scoped(Starter, start(config))

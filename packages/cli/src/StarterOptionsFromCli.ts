@@ -1,0 +1,62 @@
+/**
+ * The command line as StarterOptions, with Perl's defaults and Perl's reading of the
+ * environment-backed tunables (ENABLE_AUTO_RESTART, AUTO_RESTART_INTERVAL, KILL_OLD_DELAY).
+ */
+import { StarterOptions } from "@starter/core"
+import type { CliOptions } from "./CliOptions.js"
+
+/** Perl truthiness for the env-backed switches: unset, "" and "0" are false. */
+const perlTrue = (value: string | undefined): boolean => value !== undefined && value !== "" && value !== "0"
+
+const seconds = (value: string | undefined): number | undefined => {
+  if (value === undefined || value.trim() === "") return undefined
+  const n = Number(value)
+  return Number.isFinite(n) ? n : undefined
+}
+
+/** The environment as the tunables see it: options copied in, startup envdir applied. */
+export type Tunables = Readonly<Record<string, string | undefined>>
+
+/** Perl copies these options into the environment, so workers see them too. */
+export const environmentFromOptions = (options: CliOptions): Record<string, string> => ({
+  ...(options.envdir !== undefined ? { ENVDIR: options.envdir } : {}),
+  ...(options.enableAutoRestart ? { ENABLE_AUTO_RESTART: "1" } : {}),
+  ...(options.killOldDelay !== undefined ? { KILL_OLD_DELAY: String(options.killOldDelay) } : {}),
+  ...(options.autoRestartInterval !== undefined ? { AUTO_RESTART_INTERVAL: String(options.autoRestartInterval) } : {})
+})
+
+export const toStarterOptions = (
+  options: CliOptions,
+  command: readonly [string, ...Array<string>],
+  tunables: Tunables
+): StarterOptions.StarterOptions => {
+  const autoRestart = perlTrue(tunables.ENABLE_AUTO_RESTART)
+  // Perl: `||= 360`, so 0 and "" mean the default too.
+  const autoRestartInterval = seconds(tunables.AUTO_RESTART_INTERVAL) || 360
+  const killOldDelay = seconds(tunables.KILL_OLD_DELAY) ?? (autoRestart ? 5 : 0)
+  const optional = <K extends string, V>(key: K, value: V | undefined) =>
+    (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
+  return StarterOptions.StarterOptions.make({
+    command,
+    ports: options.ports,
+    paths: options.paths,
+    // Perl: `||= SOMAXCONN`, so 0 means the default too.
+    ...optional("backlog", options.backlog || undefined),
+    ...optional("dir", options.dir),
+    workers: options.workers ?? 1,
+    maxSurge: Math.max(1, options.maxSurge ?? 1),
+    readiness: options.ready ?? "none",
+    intervalMs: (options.interval ?? 1) * 1000,
+    ...optional("readyTimeoutMs", options.readyTimeoutMs),
+    signalOnHup: options.signalOnHup ?? "TERM",
+    signalOnTerm: options.signalOnTerm ?? "TERM",
+    killOldDelayMs: killOldDelay * 1000,
+    ...optional("killTimeoutMs", options.killTimeoutMs),
+    ...optional("autoRestartIntervalMs", autoRestart ? autoRestartInterval * 1000 : undefined),
+    ...optional("maxStartAttempts", options.maxStartAttempts),
+    ...optional("pidFile", options.pidFile),
+    ...optional("statusFile", options.statusFile),
+    ...optional("controlSocket", options.controlSocket),
+    ...optional("envdir", tunables.ENVDIR)
+  })
+}

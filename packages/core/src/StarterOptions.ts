@@ -1,0 +1,89 @@
+/**
+ * The supervisor's configuration as a Schema: what an Effect application passes to
+ * `StarterLive`, and what the `start_server` command line is translated into. Durations
+ * are milliseconds; listen specs use the `--port` / `--path` grammar.
+ */
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import * as ListenSpec from "./ListenSpec.js"
+import * as Signal from "./Signal.js"
+import type { StarterConfig } from "./Starter.js"
+import * as SupervisorConfig from "./SupervisorConfig.js"
+
+const Millis = Schema.Number.pipe(Schema.nonNegative())
+const optional = <S extends Schema.Schema.Any>(schema: S) => Schema.optional(schema)
+
+export class StarterOptions extends Schema.Class<StarterOptions>("StarterOptions")({
+  /** The server program and its arguments. */
+  command: Schema.NonEmptyArray(Schema.String),
+  /** `--port` values: `8080`, `127.0.0.1:8080`, `[::1]:8080`, `u53`, `8080=5`. */
+  ports: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+  /** `--path` values: unix socket paths. */
+  paths: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+  backlog: optional(Schema.Int.pipe(Schema.positive())),
+  dir: optional(Schema.String),
+  workers: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 1024)), { default: () => 1 }),
+  maxSurge: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1 }),
+  readiness: Schema.optionalWith(Schema.Literal("none", "notify-fd", "ipc", "sd-notify"), {
+    default: () => "none" as const
+  }),
+  intervalMs: Schema.optionalWith(Millis, { default: () => 1000 }),
+  readyTimeoutMs: Schema.optionalWith(Millis, { default: () => SupervisorConfig.defaults.readyTimeoutMs }),
+  signalOnHup: Schema.optionalWith(Schema.String, { default: () => "TERM" }),
+  signalOnTerm: Schema.optionalWith(Schema.String, { default: () => "TERM" }),
+  killOldDelayMs: Schema.optionalWith(Millis, { default: () => 0 }),
+  killTimeoutMs: optional(Millis),
+  autoRestartIntervalMs: optional(Millis),
+  maxStartAttempts: optional(Schema.Int.pipe(Schema.positive())),
+  pidFile: optional(Schema.String),
+  statusFile: optional(Schema.String),
+  controlSocket: optional(Schema.String),
+  envdir: optional(Schema.String)
+}) {}
+
+/** A value that parses as a schema but makes no sense (a bad `--port`, an unknown signal). */
+export class InvalidOptions extends Schema.TaggedError<InvalidOptions>()("InvalidOptions", {
+  message: Schema.String
+}) {}
+
+const signalOption = (raw: string): Either.Either<SupervisorConfig.SignalOption, InvalidOptions> => {
+  // Perl: `||= 'TERM'`, so an empty value means TERM too.
+  const value = raw === "" ? "TERM" : raw
+  return Either.map(
+    Either.mapLeft(Signal.parseSignal(value), (message) => new InvalidOptions({ message })),
+    (signal) => ({ signal, label: Signal.normalizeSignalOption(value) })
+  )
+}
+
+export const toStarterConfig = (options: StarterOptions, pid: number): Either.Either<StarterConfig, InvalidOptions> =>
+  Either.gen(function* () {
+    const listen = yield* Either.mapLeft(
+      ListenSpec.parseListenSpecs(options.ports, options.paths),
+      (e) => new InvalidOptions({ message: e.message })
+    )
+    const signalOnHup = yield* signalOption(options.signalOnHup)
+    const signalOnTerm = yield* signalOption(options.signalOnTerm)
+    return {
+      listen,
+      controlSocket: options.controlSocket,
+      backlog: options.backlog,
+      pidFile: options.pidFile,
+      pid,
+      supervisor: SupervisorConfig.make({
+        argv: options.command,
+        cwd: options.dir,
+        workers: options.workers,
+        maxSurge: Math.min(options.maxSurge, options.workers),
+        readiness: options.readiness,
+        intervalMs: options.intervalMs,
+        readyTimeoutMs: options.readyTimeoutMs,
+        signalOnHup,
+        signalOnTerm,
+        killOldDelayMs: options.killOldDelayMs,
+        killTimeoutMs: options.killTimeoutMs,
+        autoRestart:
+          options.autoRestartIntervalMs === undefined ? undefined : { intervalMs: options.autoRestartIntervalMs },
+        maxStartAttempts: options.maxStartAttempts
+      })
+    }
+  })

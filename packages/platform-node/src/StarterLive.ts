@@ -1,0 +1,63 @@
+/**
+ * The supervisor as a layer for Effect applications: `StarterLive(options)` binds the
+ * sockets, runs the workers and stops them when the layer's scope closes. The application
+ * gets the `Starter` service (restart, restartAndWait, shutdown, status, events).
+ */
+import { type ListenSockets, SignalSource, Starter, StarterOptions, StatusStore } from "@starter/core"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import * as NodeControlServer from "./NodeControlServer.js"
+import * as NodeListenSockets from "./NodeListenSockets.js"
+import * as NodePidFile from "./NodePidFile.js"
+import * as NodeProcessSpawner from "./NodeProcessSpawner.js"
+import * as NodeSignalSource from "./NodeSignalSource.js"
+import * as NodeStatusStore from "./NodeStatusStore.js"
+import * as NodeWorkerEnvironment from "./NodeWorkerEnvironment.js"
+
+export interface ServiceOptions {
+  readonly statusFile: string | undefined
+  readonly envdir: string | undefined
+  /**
+   * Whether this process's HUP/TERM/INT/QUIT drive the supervisor (the binary), or only the
+   * service does (an embedding application that owns its signals). Default: false.
+   */
+  readonly handleSignals?: boolean
+  /** Sockets already open in this process (a daemon's hand-off), instead of binding. */
+  readonly adoptedSockets?: ReadonlyArray<number> | undefined
+}
+
+const noSignals = Layer.succeed(SignalSource.SignalSource, SignalSource.SignalSource.of({ signals: Stream.never }))
+
+const statusStore = (path: string | undefined): Layer.Layer<StatusStore.StatusStore> =>
+  path === undefined
+    ? Layer.succeed(StatusStore.StatusStore, StatusStore.StatusStore.of({ write: () => Effect.void }))
+    : NodeStatusStore.layer(path)
+
+const listenSockets = (adopted: ReadonlyArray<number> | undefined): Layer.Layer<ListenSockets.ListenSockets> =>
+  adopted === undefined ? NodeListenSockets.layer : NodeListenSockets.layerAdopted(adopted)
+
+/** Every port of @starter/core's Starter, implemented for Node. */
+export const services = (options: ServiceOptions): Layer.Layer<Starter.StarterServices> =>
+  Layer.mergeAll(
+    listenSockets(options.adoptedSockets),
+    NodePidFile.layer,
+    NodeProcessSpawner.layer,
+    options.handleSignals === true ? NodeSignalSource.layer : noSignals,
+    statusStore(options.statusFile),
+    NodeWorkerEnvironment.layer({ envdir: options.envdir }),
+    NodeControlServer.layer
+  )
+
+/** The running supervisor as a layer. */
+export const StarterLive = (
+  options: StarterOptions.StarterOptions,
+  live: Pick<ServiceOptions, "handleSignals"> = {}
+): Layer.Layer<Starter.Starter, Starter.StarterError | StarterOptions.InvalidOptions> =>
+  Layer.unwrapEffect(
+    Effect.map(StarterOptions.toStarterConfig(options, process.pid), (config) =>
+      Starter.layer(config).pipe(
+        Layer.provide(services({ statusFile: options.statusFile, envdir: options.envdir, ...live }))
+      )
+    )
+  )
