@@ -61,6 +61,8 @@ export const options = Options.all({
   maxStartAttempts: integer("max-start-attempts"),
   logFormat: Options.choice("log-format", ["text", "json"]).pipe(Options.optional),
   controlSocket: text("control-socket"),
+  jsonStatusFile: text("json-status-file"),
+  metricsFile: text("metrics-file"),
   json: flag("json"),
   timeoutMs: duration("timeout")
 })

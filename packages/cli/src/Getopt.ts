@@ -53,6 +53,8 @@ export const extendedOptions: ReadonlyArray<OptionSpec> = [
   spec("max-start-attempts", "integer"),
   spec("log-format", "string"),
   spec("control-socket", "string"),
+  spec("json-status-file", "string"),
+  spec("metrics-file", "string"),
   spec("json", "flag"),
   spec("timeout", "string")
 ]

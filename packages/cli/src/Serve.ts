@@ -54,6 +54,8 @@ const supervise = (
       StarterLive.services({
         statusFile: options.statusFile,
         envdir: options.envdir,
+        jsonStatusFile: options.jsonStatusFile,
+        metricsFile: options.metricsFile,
         handleSignals: true,
         adoptedSockets: handoff?.sockets
       })

@@ -57,6 +57,8 @@ export const toStarterOptions = (
     ...optional("pidFile", options.pidFile),
     ...optional("statusFile", options.statusFile),
     ...optional("controlSocket", options.controlSocket),
+    ...optional("jsonStatusFile", options.jsonStatusFile),
+    ...optional("metricsFile", options.metricsFile),
     ...optional("envdir", tunables.ENVDIR)
   })
 }

@@ -132,6 +132,15 @@ Options beyond Perl's start_server:
     JSON lines: status, restart (answers when the rollout is over), stop,
     scale, signal and subscribe. See docs/control-socket.md.
 
+  --json-status-file=path:
+    writes the status (workers, generations, states, start and ready times,
+    recent exits, last restart) as JSON, atomically, on every change
+
+  --metrics-file=path:
+    writes OpenMetrics text (restarts by result, generation, readiness
+    latency, drain time, exits by code and signal, crash loop) on every
+    change, e.g. for node_exporter's textfile collector
+
   --timeout=duration:
     with --restart or --stop, how long to wait (default: 60s for --restart,
     forever for --stop)

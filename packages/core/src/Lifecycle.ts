@@ -16,6 +16,8 @@ export const RolloutFailure = Data.taggedEnum<RolloutFailure>()
 export type Lifecycle = Data.TaggedEnum<{
   WorkerSpawned: { readonly pid: number; readonly generation: number; readonly index: number }
   WorkerReady: { readonly pid: number; readonly generation: number; readonly latencyMs: number }
+  /** A stop signal (retirement, shutdown, timeout, kill) was sent. */
+  WorkerSignalled: { readonly pid: number; readonly generation: number; readonly signal: string }
   WorkerExited: { readonly pid: number; readonly generation: number; readonly status: ExitStatus }
   StartFailed: { readonly generation: number; readonly attempt: number; readonly failure: RolloutFailure }
   RolloutStarted: { readonly epoch: number; readonly reason: RestartReason | "boot" }

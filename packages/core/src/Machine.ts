@@ -174,6 +174,7 @@ class Transition {
     this.update(w.id, { phase: "draining", signalled: true })
     if (w.pid === undefined) return // signalled once it exists (see Spawned)
     this.actions.push(A.Signal({ id: w.id, signal: signal.signal }))
+    this.publish(Lifecycle.WorkerSignalled({ pid: w.pid, generation: w.generation, signal: signal.label }))
     if (this.config.killTimeoutMs !== undefined) this.schedule(this.config.killTimeoutMs, Event.KillDue({ id: w.id }))
   }
   writeStatus(): void {

@@ -18,6 +18,7 @@ import type { ListenSpec } from "./ListenSpec.js"
 import { PidFile, type PidFileError } from "./PidFile.js"
 import type { ProcessSpawner } from "./ProcessSpawner.js"
 import { type HandledSignal, SignalSource } from "./SignalSource.js"
+import { StatusObserver } from "./StatusObserver.js"
 import type { StatusStore } from "./StatusStore.js"
 import * as Supervisor from "./Supervisor.js"
 import type { SupervisorConfig } from "./SupervisorConfig.js"
@@ -44,6 +45,7 @@ export type StarterServices =
   | WorkerEnvironment
   | SignalSource
   | ControlServer
+  | StatusObserver
 
 /** What each signal means to start_server (Perl's table, see docs/compatibility.md). */
 const onSignal = (supervisor: Supervisor.Supervisor, signal: HandledSignal): Effect.Effect<void> => {
@@ -82,6 +84,12 @@ export const start = (
     const supervisor = yield* Supervisor.make(config.supervisor, FdLayout.layout(bound))
     const { signals } = yield* SignalSource
     yield* Effect.forkScoped(Stream.runForEach(signals, (signal) => onSignal(supervisor, signal)))
+    const observer = yield* StatusObserver
+    yield* Effect.forkScoped(
+      Stream.runForEach(Stream.concat(Stream.make(undefined), supervisor.events), (event) =>
+        Effect.flatMap(supervisor.status, (status) => observer.observe(status, event))
+      )
+    )
     if (config.controlSocket !== undefined) {
       yield* (yield* ControlServer).listen(config.controlSocket, (line) => controlLine(supervisor, line))
     }

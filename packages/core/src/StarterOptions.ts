@@ -38,6 +38,10 @@ export class StarterOptions extends Schema.Class<StarterOptions>("StarterOptions
   pidFile: optional(Schema.String),
   statusFile: optional(Schema.String),
   controlSocket: optional(Schema.String),
+  /** The status snapshot as JSON, rewritten on every change (docs/control-socket.md). */
+  jsonStatusFile: optional(Schema.String),
+  /** OpenMetrics text, rewritten on every change. */
+  metricsFile: optional(Schema.String),
   envdir: optional(Schema.String)
 }) {}
 

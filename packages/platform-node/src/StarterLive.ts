@@ -12,6 +12,7 @@ import * as NodeListenSockets from "./NodeListenSockets.js"
 import * as NodePidFile from "./NodePidFile.js"
 import * as NodeProcessSpawner from "./NodeProcessSpawner.js"
 import * as NodeSignalSource from "./NodeSignalSource.js"
+import * as NodeStatusObserver from "./NodeStatusObserver.js"
 import * as NodeStatusStore from "./NodeStatusStore.js"
 import * as NodeWorkerEnvironment from "./NodeWorkerEnvironment.js"
 
@@ -25,6 +26,8 @@ export interface ServiceOptions {
   readonly handleSignals?: boolean
   /** Sockets already open in this process (a daemon's hand-off), instead of binding. */
   readonly adoptedSockets?: ReadonlyArray<number> | undefined
+  readonly jsonStatusFile?: string | undefined
+  readonly metricsFile?: string | undefined
 }
 
 const noSignals = Layer.succeed(SignalSource.SignalSource, SignalSource.SignalSource.of({ signals: Stream.never }))
@@ -46,7 +49,8 @@ export const services = (options: ServiceOptions): Layer.Layer<Starter.StarterSe
     options.handleSignals === true ? NodeSignalSource.layer : noSignals,
     statusStore(options.statusFile),
     NodeWorkerEnvironment.layer({ envdir: options.envdir }),
-    NodeControlServer.layer
+    NodeControlServer.layer,
+    NodeStatusObserver.layer({ jsonStatusFile: options.jsonStatusFile, metricsFile: options.metricsFile })
   )
 
 /** The running supervisor as a layer. */
@@ -57,7 +61,15 @@ export const StarterLive = (
   Layer.unwrapEffect(
     Effect.map(StarterOptions.toStarterConfig(options, process.pid), (config) =>
       Starter.layer(config).pipe(
-        Layer.provide(services({ statusFile: options.statusFile, envdir: options.envdir, ...live }))
+        Layer.provide(
+          services({
+            statusFile: options.statusFile,
+            envdir: options.envdir,
+            jsonStatusFile: options.jsonStatusFile,
+            metricsFile: options.metricsFile,
+            ...live
+          })
+        )
       )
     )
   )

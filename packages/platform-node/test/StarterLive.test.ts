@@ -75,7 +75,14 @@ describe("StarterLive", () => {
         )
 
         const seen = Chunk.toArray(yield* Fiber.join(events)).map((e) => e._tag)
-        expect(seen).toEqual(["RolloutStarted", "WorkerSpawned", "WorkerReady", "RolloutCompleted", "WorkerExited"])
+        expect(seen).toEqual([
+          "RolloutStarted",
+          "WorkerSpawned",
+          "WorkerReady",
+          "WorkerSignalled",
+          "RolloutCompleted",
+          "WorkerExited"
+        ])
       }).pipe(Effect.provide(StarterLive(options)))
     })
   )
