@@ -7,6 +7,7 @@ import {
   ensureStopped,
   fixtures,
   freePort,
+  get,
   type Running,
   readIfExists,
   startServer,
