@@ -83,7 +83,7 @@ export const serve = (options: CliOptions, argv: ReadonlyArray<string>): Effect.
       return 255
     }
     // Perl prints this before redirecting to --log-file, so it stays on the terminal.
-    if (handoff === undefined) yield* printError(`start_server (pid:${process.pid}) starting now...`)
+    if (handoff === undefined) yield* Effect.logInfo(`start_server (pid:${process.pid}) starting now...`)
     if (options.daemonize && handoff === undefined) return yield* daemonize(config.right, argv)
     if (options.logFile !== undefined) {
       const redirected = yield* Effect.either(LogFile.redirectOutput(options.logFile))

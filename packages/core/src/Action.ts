@@ -10,7 +10,10 @@ import type { SignalName } from "./Signal.js"
 export type Action = Data.TaggedEnum<{
   Spawn: { readonly id: number; readonly generation: number; readonly index: number }
   Signal: { readonly id: number; readonly signal: SignalName }
-  Log: { readonly message: string }
+  Log: {
+    readonly message: string
+    readonly worker: { readonly pid: number; readonly generation: number } | undefined
+  }
   WriteStatus: { readonly content: string }
   /** Deliver `event` after `delayMs`; stale deliveries are ignored by the machine. */
   Schedule: { readonly delayMs: number; readonly event: Event }

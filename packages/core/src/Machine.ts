@@ -160,8 +160,14 @@ class Transition {
   remove(id: number): void {
     this.set({ workers: this.state.workers.filter((w) => w.id !== id) })
   }
-  log(message: string): void {
-    this.actions.push(A.Log({ message }))
+  /** A log line; `about` annotates it with the worker's pid and generation (JSON logs). */
+  log(message: string, about?: WorkerRecord): void {
+    this.actions.push(
+      A.Log({
+        message,
+        worker: about?.pid === undefined ? undefined : { pid: about.pid, generation: about.generation }
+      })
+    )
   }
   publish(event: Lifecycle): void {
     this.actions.push(A.Publish({ event }))
@@ -314,10 +320,10 @@ const becomeReady = (t: Transition, w: WorkerRecord): void => {
 const failStart = (t: Transition, w: WorkerRecord, failure: RolloutFailure): void => {
   const pid = w.pid === undefined ? "" : `${w.pid} `
   if (failure._tag === "ReadyTimeout") {
-    t.log(`new worker ${pid}did not become ready within ${failure.timeoutMs / 1000} secs, stopping it`)
+    t.log(`new worker ${pid}did not become ready within ${failure.timeoutMs / 1000} secs, stopping it`, w)
     t.stop(w, { signal: "TERM", label: "TERM" })
   } else {
-    t.log(`new worker ${pid}seems to have failed to start, ${describeFailure(failure)}`)
+    t.log(`new worker ${pid}seems to have failed to start, ${describeFailure(failure)}`, w)
     t.remove(w.id)
   }
   const attempt = t.state.failures + 1
@@ -355,7 +361,7 @@ const giveUp = (t: Transition, attempts: number, failure: RolloutFailure): void 
 
 /** A serving worker of the current epoch died: replace it, backing off if it keeps happening. */
 const replaceCrashed = (t: Transition, w: WorkerRecord, status: ExitStatus): void => {
-  t.log(`worker ${w.pid} died unexpectedly with status:${waitStatus(status)}, restarting`)
+  t.log(`worker ${w.pid} died unexpectedly with status:${waitStatus(status)}, restarting`, w)
   t.remove(w.id)
   const young = w.readyAt !== undefined && t.clock.now - w.readyAt < t.config.crashWindowMs
   const crashes = young ? t.state.crashes + 1 : 0
@@ -404,7 +410,7 @@ const onShutdownRequested = (t: Transition, signal: "TERM" | "INT"): void => {
 const onSpawned = (t: Transition, id: number, pid: number): void => {
   const w = t.update(id, { pid })
   if (w === undefined) return
-  t.log(`starting new worker ${pid}`)
+  t.log(`starting new worker ${pid}`, w)
   t.publish(Lifecycle.WorkerSpawned({ pid, generation: w.generation, index: w.index }))
   if (w.phase === "draining") {
     // Stopped before it existed (shutdown or give-up during the spawn).
@@ -438,7 +444,7 @@ const onExited = (t: Transition, id: number, status: ExitStatus): void => {
   if (w === undefined) return
   if (w.pid !== undefined) t.publish(Lifecycle.WorkerExited({ pid: w.pid, generation: w.generation, status }))
   if (t.state.shutdown !== undefined) {
-    t.log(`worker ${w.pid} died, status:${waitStatus(status)}`)
+    t.log(`worker ${w.pid} died, status:${waitStatus(status)}`, w)
     t.remove(id)
     return finishIfIdle(t)
   }
@@ -455,7 +461,7 @@ const onExited = (t: Transition, id: number, status: ExitStatus): void => {
     case "draining":
       break
   }
-  t.log(`old worker ${w.pid} died, status:${waitStatus(status)}`)
+  t.log(`old worker ${w.pid} died, status:${waitStatus(status)}`, w)
   t.remove(id)
   reconcile(t)
 }
@@ -491,7 +497,7 @@ const onKillDue = (t: Transition, id: number): void => {
   const w = t.find(id)
   if (w === undefined || w.pid === undefined) return
   const after = seconds(t.config.killTimeoutMs ?? 0)
-  t.log(`worker ${w.pid} did not exit ${after} secs after being signalled, sending KILL`)
+  t.log(`worker ${w.pid} did not exit ${after} secs after being signalled, sending KILL`, w)
   t.actions.push(A.Signal({ id, signal: "KILL" }))
 }
 

@@ -106,7 +106,15 @@ export const make = (
         case "Signal":
           return Effect.as(processes.get(action.id)?.signal(action.signal) ?? Effect.void, undefined)
         case "Log":
-          return Effect.as(Effect.logInfo(action.message), undefined)
+          return Effect.as(
+            action.worker === undefined
+              ? Effect.logInfo(action.message)
+              : Effect.annotateLogs(Effect.logInfo(action.message), {
+                  worker_pid: action.worker.pid,
+                  generation: action.worker.generation
+                }),
+            undefined
+          )
         case "WriteStatus":
           // A full disk must not take the supervisor down: log and keep serving.
           return Effect.as(
