@@ -7,6 +7,7 @@ import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
+import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
@@ -50,6 +51,9 @@ export interface Supervisor {
   /** Completes with the exit code once every worker is gone after a shutdown. */
   readonly exitCode: Effect.Effect<number>
 }
+
+/** How long closing the supervisor's scope waits for workers before killing them. */
+export const scopeCloseGraceMs = 10_000
 
 export const make = (
   config: SupervisorConfig,
@@ -158,6 +162,20 @@ export const make = (
       })
 
     yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(inbox), handle)))
+    // Closing the scope (an embedding application stopping) stops the workers first, as a
+    // TERM would; this runs before the loop above is interrupted (finalizers run in reverse).
+    // A scope must close, so workers still alive after the grace period are killed.
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        yield* Queue.offer(inbox, Event.ShutdownRequested({ signal: "TERM" }))
+        const grace = config.killTimeoutMs ?? scopeCloseGraceMs
+        // Finalizers are uninterruptible: the wait must be made interruptible for the timeout.
+        const exited = Effect.interruptible(Deferred.await(exitCode))
+        if (Option.isSome(yield* Effect.timeoutOption(exited, grace))) return
+        yield* Effect.forEach(processes.values(), (p) => p.signal("KILL"), { discard: true })
+        yield* Deferred.await(exitCode)
+      })
+    )
     yield* Queue.offer(inbox, Event.Boot())
 
     const events = Stream.fromPubSub(pubsub)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Exit, Fiber, Scope } from "effect"
 import { advance, config, layer, makeWorld, pids, start, type World } from "./support/Simulation.js"
 
 const inWorld = <A, E, R>(world: World, body: Effect.Effect<A, E, R>) => body.pipe(Effect.provide(layer(world)))
@@ -205,6 +205,7 @@ describe("Supervisor (Perl defaults: alive after --interval)", () => {
         yield* advance(3_600_000)
         expect((yield* sup.state).finished).toBe(false)
         expect(world.processes[0]!.received).toEqual(["TERM"])
+        yield* world.processes[0]!.exit({ code: 0, signal: null }) // let the test's scope close
       })
     )
   })
@@ -242,6 +243,7 @@ describe("Supervisor (Perl defaults: alive after --interval)", () => {
         yield* advance(2000)
         expect(world.processes[0]!.received).toEqual(["TERM", "KILL"])
         expect(world.statusWrites.at(-1)).toBe("2:1001\n")
+        world.onSignal = "exit" // so that closing the scope (no clock running) can stop 1001
       })
     )
   })
@@ -342,6 +344,28 @@ describe("Supervisor (readiness channel)", () => {
         yield* world.processes[0]!.exit({ code: 2, signal: null })
         yield* advance(0)
         expect(world.logs).toContain("new worker 1000 seems to have failed to start, exit status:512")
+      })
+    )
+  })
+})
+
+describe("Supervisor (embedded: closing its scope)", () => {
+  it.effect("stops the workers like TERM, and kills the ones still alive after the grace period", () => {
+    const world = makeWorld()
+    world.onSignal = "ignore"
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        const scope = yield* Scope.make()
+        yield* Scope.extend(start(config()), scope)
+        yield* advance(1000)
+        const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+        yield* advance(0)
+        expect(world.processes[0]!.received).toEqual(["TERM"])
+        yield* advance(10_000)
+        yield* Fiber.join(closing)
+        expect(world.processes[0]!.received).toEqual(["TERM", "KILL"])
+        expect(world.logs.at(-1)).toBe("exiting")
       })
     )
   })
