@@ -64,6 +64,7 @@ export const options = Options.all({
   jsonStatusFile: text("json-status-file"),
   metricsFile: text("metrics-file"),
   json: flag("json"),
+  listenFds: flag("listen-fds"),
   timeoutMs: duration("timeout")
 })
 

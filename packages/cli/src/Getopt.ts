@@ -56,6 +56,7 @@ export const extendedOptions: ReadonlyArray<OptionSpec> = [
   spec("json-status-file", "string"),
   spec("metrics-file", "string"),
   spec("json", "flag"),
+  spec("listen-fds", "flag"),
   spec("timeout", "string")
 ]
 

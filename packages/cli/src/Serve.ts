@@ -3,7 +3,16 @@
  * TERM or INT, with the live Node layers behind every port of @starter/core.
  */
 import { ListenSockets, Starter, StarterOptions } from "@starter/core"
-import { Envdir, LogFile, NodeDaemon, NodeListenSockets, NodeLogger, StarterLive, Stderr } from "@starter/platform-node"
+import {
+  Envdir,
+  LogFile,
+  NodeDaemon,
+  NodeListenSockets,
+  NodeLogger,
+  StarterLive,
+  Stderr,
+  SystemdNotify
+} from "@starter/platform-node"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Scope from "effect/Scope"
@@ -35,7 +44,8 @@ const daemonize = (config: Starter.StarterConfig, argv: ReadonlyArray<string>) =
 const supervise = (
   config: Starter.StarterConfig,
   options: StarterOptions.StarterOptions,
-  handoff: NodeDaemon.Handoff | undefined
+  handoff: NodeDaemon.Handoff | undefined,
+  systemd: { readonly notifySocket: string | undefined; readonly sockets: ReadonlyArray<number> | undefined }
 ) =>
   Effect.gen(function* () {
     const supervisor = yield* Starter.start(config).pipe(
@@ -57,6 +67,8 @@ const supervise = (
         jsonStatusFile: options.jsonStatusFile,
         metricsFile: options.metricsFile,
         handleSignals: true,
+        notifySocket: systemd.notifySocket,
+        systemdSockets: systemd.sockets,
         adoptedSockets: handoff?.sockets
       })
     )
@@ -66,6 +78,8 @@ const supervise = (
 export const serve = (options: CliOptions, argv: ReadonlyArray<string>): Effect.Effect<number> =>
   Effect.gen(function* () {
     const handoff = NodeDaemon.takeHandoff()
+    const notifySocket = SystemdNotify.takeNotifySocket()
+    const systemdSockets = NodeListenSockets.takeSystemdSockets()
     // Perl copies these options into %ENV: workers inherit them and the tunables read them.
     Object.assign(process.env, environmentFromOptions(options))
     const envdir = process.env.ENVDIR
@@ -92,5 +106,5 @@ export const serve = (options: CliOptions, argv: ReadonlyArray<string>): Effect.
         return exitCodeOf(redirected.left)
       }
     }
-    return yield* supervise(config.right, starterOptions, handoff)
+    return yield* supervise(config.right, starterOptions, handoff, { notifySocket, sockets: systemdSockets })
   }).pipe(Effect.provide(NodeLogger.layer(options.logFormat ?? "text")))

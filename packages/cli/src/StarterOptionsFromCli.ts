@@ -59,6 +59,7 @@ export const toStarterOptions = (
     ...optional("controlSocket", options.controlSocket),
     ...optional("jsonStatusFile", options.jsonStatusFile),
     ...optional("metricsFile", options.metricsFile),
-    ...optional("envdir", tunables.ENVDIR)
+    ...optional("envdir", tunables.ENVDIR),
+    listenFds: options.listenFds
   })
 }

@@ -141,6 +141,12 @@ Options beyond Perl's start_server:
     latency, drain time, exits by code and signal, crash loop) on every
     change, e.g. for node_exporter's textfile collector
 
+  --listen-fds:
+    also describe the sockets with systemd's LISTEN_FDS, LISTEN_FDNAMES and
+    LISTEN_PID, for workers written for socket activation (sd_listen_fds).
+    Sockets handed to start_server by systemd socket activation are used
+    instead of binding, in the order of the --port/--path options.
+
   --timeout=duration:
     with --restart or --stop, how long to wait (default: 60s for --restart,
     forever for --stop)

@@ -7,6 +7,8 @@ import type { BoundSocket } from "./ListenSockets.js"
 
 export interface FdLayout {
   readonly serverStarterPort: string
+  /** The SERVER_STARTER_PORT keys, in the same order as `fds`. */
+  readonly keys: ReadonlyArray<string>
   readonly fds: ReadonlyArray<{ readonly childFd: number; readonly fd: number }>
 }
 
@@ -21,6 +23,22 @@ export const layout = (sockets: ReadonlyArray<BoundSocket>): FdLayout => {
   const placed = sockets.map((s) => ({ key: s.spec.key, childFd: s.spec.fd ?? nextFree(), fd: s.fd }))
   return {
     serverStarterPort: placed.map((p) => `${p.key}=${p.childFd}`).join(";"),
+    keys: placed.map((p) => p.key),
     fds: placed.map(({ childFd, fd }) => ({ childFd, fd }))
   }
 }
+
+/** systemd's LISTEN_FDNAMES cannot contain ':'; keys like `127.0.0.1:8080` use '_' instead. */
+export const listenFdName = (key: string): string => key.replace(/[:\s]/g, "_")
+
+/**
+ * systemd's protocol for the same sockets: LISTEN_FDS counts fds from 3 with no gaps, in
+ * order. Undefined when an `=N` placement breaks that shape.
+ */
+export const systemdEnv = (
+  layout: FdLayout,
+  keys: ReadonlyArray<string>
+): { readonly LISTEN_FDS: string; readonly LISTEN_FDNAMES: string } | undefined =>
+  layout.fds.every(({ childFd }, i) => childFd === 3 + i)
+    ? { LISTEN_FDS: String(layout.fds.length), LISTEN_FDNAMES: keys.map(listenFdName).join(":") }
+    : undefined

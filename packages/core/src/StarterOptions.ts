@@ -42,7 +42,9 @@ export class StarterOptions extends Schema.Class<StarterOptions>("StarterOptions
   jsonStatusFile: optional(Schema.String),
   /** OpenMetrics text, rewritten on every change. */
   metricsFile: optional(Schema.String),
-  envdir: optional(Schema.String)
+  envdir: optional(Schema.String),
+  /** Also pass systemd's LISTEN_FDS / LISTEN_FDNAMES / LISTEN_PID (sockets at fds 3.. in order). */
+  listenFds: Schema.optionalWith(Schema.Boolean, { default: () => false })
 }) {}
 
 /** A value that parses as a schema but makes no sense (a bad `--port`, an unknown signal). */
@@ -67,6 +69,9 @@ export const toStarterConfig = (options: StarterOptions, pid: number): Either.Ei
     )
     const signalOnHup = yield* signalOption(options.signalOnHup)
     const signalOnTerm = yield* signalOption(options.signalOnTerm)
+    if (options.listenFds && listen.some((spec) => spec.fd !== undefined)) {
+      return yield* Either.left(new InvalidOptions({ message: "--listen-fds cannot be combined with --port=…=fd" }))
+    }
     return {
       listen,
       controlSocket: options.controlSocket,
@@ -87,7 +92,8 @@ export const toStarterConfig = (options: StarterOptions, pid: number): Either.Ei
         killTimeoutMs: options.killTimeoutMs,
         autoRestart:
           options.autoRestartIntervalMs === undefined ? undefined : { intervalMs: options.autoRestartIntervalMs },
-        maxStartAttempts: options.maxStartAttempts
+        maxStartAttempts: options.maxStartAttempts,
+        listenFds: options.listenFds
       })
     }
   })

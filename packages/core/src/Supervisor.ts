@@ -16,7 +16,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Action } from "./Action.js"
 import { Event, type RestartReason } from "./Event.js"
-import type { FdLayout } from "./FdLayout.js"
+import * as FdLayout from "./FdLayout.js"
 import * as Lifecycle from "./Lifecycle.js"
 import * as Machine from "./Machine.js"
 import { ProcessSpawner, type WorkerProcess } from "./ProcessSpawner.js"
@@ -52,12 +52,24 @@ export interface Supervisor {
   readonly exitCode: Effect.Effect<number>
 }
 
+/**
+ * LISTEN_PID must be the worker's own pid, known only after fork: a shell sets it and
+ * execs the program in place (same pid), the one case where a shell stands in between.
+ */
+const withListenPid = (argv: SupervisorConfig["argv"]): SupervisorConfig["argv"] => [
+  "/bin/sh",
+  "-c",
+  'LISTEN_PID=$$; export LISTEN_PID; exec "$@"',
+  "start_server",
+  ...argv
+]
+
 /** How long closing the supervisor's scope waits for workers before killing them. */
 export const scopeCloseGraceMs = 10_000
 
 export const make = (
   config: SupervisorConfig,
-  sockets: FdLayout
+  sockets: FdLayout.FdLayout
 ): Effect.Effect<Supervisor, never, Scope.Scope | ProcessSpawner | StatusStore | WorkerEnvironment> =>
   Effect.gen(function* () {
     const spawner = yield* ProcessSpawner
@@ -81,8 +93,15 @@ export const make = (
           SERVER_STARTER_GENERATION: String(generation),
           SERVER_STARTER_WORKER_INDEX: String(index)
         }
+        const systemd = config.listenFds ? FdLayout.systemdEnv(sockets, sockets.keys) : undefined
         const result = yield* Effect.either(
-          spawner.spawn({ argv: config.argv, env, cwd: config.cwd, fds: sockets.fds, readiness: config.readiness })
+          spawner.spawn({
+            argv: systemd === undefined ? config.argv : withListenPid(config.argv),
+            env: systemd === undefined ? env : { ...env, ...systemd },
+            cwd: config.cwd,
+            fds: sockets.fds,
+            readiness: config.readiness
+          })
         )
         if (result._tag === "Left") return Event.SpawnFailed({ id, message: result.left.message })
         const worker = result.right

@@ -37,6 +37,8 @@ export interface SupervisorConfig {
   readonly crashWindowMs: number
   /** Consecutive failed starts before a rollout gives up; `undefined` = retry forever (Perl). */
   readonly maxStartAttempts: number | undefined
+  /** Also describe the sockets with systemd's LISTEN_FDS / LISTEN_FDNAMES / LISTEN_PID. */
+  readonly listenFds: boolean
 }
 
 export const defaults = {
@@ -50,7 +52,8 @@ export const defaults = {
   autoRestart: undefined,
   backoff: { initialMs: 1000, maxMs: 30_000 },
   crashWindowMs: 10_000,
-  maxStartAttempts: undefined
+  maxStartAttempts: undefined,
+  listenFds: false
 } as const satisfies Partial<SupervisorConfig>
 
 export const make = (

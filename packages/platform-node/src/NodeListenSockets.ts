@@ -131,18 +131,42 @@ const open = (specs: ReadonlyArray<ListenSpec.ListenSpec>, options: ListenSocket
  * Sockets that are already open in this process (handed over by the foreground of
  * `--daemonize`), in spec order. They are closed, and unix paths removed, at the end.
  */
-export const layerAdopted = (fds: ReadonlyArray<number>): Layer.Layer<ListenSockets.ListenSockets> =>
+export const layerAdopted = (
+  fds: ReadonlyArray<number>,
+  options: { readonly removePaths: boolean } = { removePaths: true }
+): Layer.Layer<ListenSockets.ListenSockets> =>
   Layer.succeed(
     ListenSockets.ListenSockets,
     ListenSockets.ListenSockets.of({
-      open: (specs) =>
-        Effect.forEach(specs, (spec, i) => {
-          const fd = fds[i]
-          if (fd === undefined) return Effect.fail(fail(`no inherited socket for ${ListenSpec.describeSpec(spec)}`))
-          return Effect.acquireRelease(Effect.succeed({ spec, fd }), () => closeSocket(spec, fd))
+      open: (specs) => {
+        if (specs.length !== fds.length) {
+          return Effect.fail(fail(`${fds.length} inherited sockets for ${specs.length} --port/--path options`))
+        }
+        return Effect.forEach(specs, (spec, i) => {
+          const fd = fds[i]!
+          // systemd owns the paths of the sockets it hands us: close, never unlink.
+          const release = options.removePaths ? closeSocket(spec, fd) : Effect.sync(() => libc.close(fd))
+          return Effect.acquireRelease(Effect.succeed({ spec, fd }), () => release)
         })
+      }
     })
   )
+
+/**
+ * systemd socket activation: LISTEN_PID names this process and LISTEN_FDS counts the
+ * sockets at fds 3.. (in the order of the unit's ListenStream= lines). The variables are
+ * removed, so workers never mistake them for their own.
+ */
+export const takeSystemdSockets = (): ReadonlyArray<number> | undefined => {
+  const { LISTEN_PID, LISTEN_FDS } = process.env
+  delete process.env.LISTEN_PID
+  delete process.env.LISTEN_FDS
+  delete process.env.LISTEN_FDNAMES
+  if (LISTEN_PID !== String(process.pid) || LISTEN_FDS === undefined) return undefined
+  const fds = Array.from({ length: Number(LISTEN_FDS) }, (_, i) => 3 + i)
+  for (const fd of fds) libc.setCloexec(fd)
+  return fds
+}
 
 export const layer: Layer.Layer<ListenSockets.ListenSockets> = Layer.succeed(
   ListenSockets.ListenSockets,

@@ -26,8 +26,11 @@ export interface ServiceOptions {
   readonly handleSignals?: boolean
   /** Sockets already open in this process (a daemon's hand-off), instead of binding. */
   readonly adoptedSockets?: ReadonlyArray<number> | undefined
+  /** Sockets handed down by systemd socket activation (their paths are systemd's). */
+  readonly systemdSockets?: ReadonlyArray<number> | undefined
   readonly jsonStatusFile?: string | undefined
   readonly metricsFile?: string | undefined
+  readonly notifySocket?: string | undefined
 }
 
 const noSignals = Layer.succeed(SignalSource.SignalSource, SignalSource.SignalSource.of({ signals: Stream.never }))
@@ -37,20 +40,29 @@ const statusStore = (path: string | undefined): Layer.Layer<StatusStore.StatusSt
     ? Layer.succeed(StatusStore.StatusStore, StatusStore.StatusStore.of({ write: () => Effect.void }))
     : NodeStatusStore.layer(path)
 
-const listenSockets = (adopted: ReadonlyArray<number> | undefined): Layer.Layer<ListenSockets.ListenSockets> =>
-  adopted === undefined ? NodeListenSockets.layer : NodeListenSockets.layerAdopted(adopted)
+const listenSockets = (options: ServiceOptions): Layer.Layer<ListenSockets.ListenSockets> => {
+  if (options.systemdSockets !== undefined) {
+    return NodeListenSockets.layerAdopted(options.systemdSockets, { removePaths: false })
+  }
+  if (options.adoptedSockets !== undefined) return NodeListenSockets.layerAdopted(options.adoptedSockets)
+  return NodeListenSockets.layer
+}
 
 /** Every port of @starter/core's Starter, implemented for Node. */
 export const services = (options: ServiceOptions): Layer.Layer<Starter.StarterServices> =>
   Layer.mergeAll(
-    listenSockets(options.adoptedSockets),
+    listenSockets(options),
     NodePidFile.layer,
     NodeProcessSpawner.layer,
     options.handleSignals === true ? NodeSignalSource.layer : noSignals,
     statusStore(options.statusFile),
     NodeWorkerEnvironment.layer({ envdir: options.envdir }),
     NodeControlServer.layer,
-    NodeStatusObserver.layer({ jsonStatusFile: options.jsonStatusFile, metricsFile: options.metricsFile })
+    NodeStatusObserver.layer({
+      jsonStatusFile: options.jsonStatusFile,
+      metricsFile: options.metricsFile,
+      notifySocket: options.notifySocket
+    })
   )
 
 /** The running supervisor as a layer. */

@@ -36,6 +36,9 @@ const c = {
   fcntl: libc.func("int fcntl(int fd, int cmd, int arg)"),
   pipe: libc.func("int pipe2(_Out_ int *fds, int flags)"),
   inetPton: libc.func("int inet_pton(int af, const char *src, _Out_ uint8_t *dst)"),
+  sendto: libc.func(
+    "intptr_t sendto(int fd, const uint8_t *buf, uintptr_t len, int flags, const uint8_t *addr, uint32_t alen)"
+  ),
   strerror: libc.func("const char *strerror(int errnum)")
 }
 
@@ -146,9 +149,23 @@ export const sockaddrIn6 = (ip: Uint8Array, port: number): Uint8Array => {
 /** `sun_path` holds 108 bytes including the terminating NUL. */
 export const maxUnixPath = 107
 
+/** One datagram to a unix socket (`@name` is the abstract namespace, as in NOTIFY_SOCKET). */
+export const sendDatagram = (path: string, message: string): void => {
+  const fd = socket(AF_UNIX, SOCK_DGRAM)
+  try {
+    const data = new TextEncoder().encode(message)
+    const address = sockaddrUn(path)
+    check("sendto", Number(c.sendto(fd, data, data.length, 0, address, address.length)))
+  } finally {
+    close(fd)
+  }
+}
+
 export const sockaddrUn = (path: string): Uint8Array => {
-  const bytes = new TextEncoder().encode(path)
-  const buf = new Uint8Array(2 + bytes.length + 1)
+  // An abstract name has a leading NUL and no terminating one: its length is exact.
+  const abstract = path.startsWith("@")
+  const bytes = new TextEncoder().encode(abstract ? `\0${path.slice(1)}` : path)
+  const buf = new Uint8Array(2 + bytes.length + (abstract ? 0 : 1))
   new DataView(buf.buffer).setUint16(0, AF_UNIX, true)
   buf.set(bytes, 2)
   return buf

@@ -1,0 +1,41 @@
+/**
+ * start_server under systemd `Type=notify` (or `notify-reload`): READY=1 once the first
+ * generation is up, RELOADING=1 / READY=1 around every restart, STOPPING=1 at shutdown.
+ * The NOTIFY_SOCKET is taken from the environment at startup, so workers never see
+ * systemd's socket (they get their own with --ready=sd-notify).
+ */
+import type { Lifecycle, StatusSnapshot } from "@starter/core"
+import * as Effect from "effect/Effect"
+import * as libc from "./internal/libc.js"
+
+/** Removes NOTIFY_SOCKET from this process's environment and answers it. */
+export const takeNotifySocket = (): string | undefined => {
+  const socket = process.env.NOTIFY_SOCKET
+  delete process.env.NOTIFY_SOCKET
+  return socket === "" ? undefined : socket
+}
+
+const monotonicUsec = () => String(process.hrtime.bigint() / 1000n)
+
+/** The sd_notify message for a lifecycle event, if systemd cares about it. */
+export const messageFor = (event: Lifecycle.Lifecycle | undefined, status: StatusSnapshot.StatusSnapshot) => {
+  if (event === undefined) return undefined
+  const summary = `STATUS=generation ${status.generation}, ${status.workers.length} workers`
+  switch (event._tag) {
+    case "RolloutStarted":
+      return event.epoch > 1 ? `RELOADING=1\nMONOTONIC_USEC=${monotonicUsec()}\nSTATUS=restarting` : undefined
+    case "RolloutCompleted":
+    case "RolloutAbandoned":
+    case "RolloutSuperseded":
+      return `READY=1\n${summary}`
+    case "ShutdownStarted":
+      return "STOPPING=1"
+    default:
+      return undefined
+  }
+}
+
+export const notify = (socket: string, message: string) =>
+  Effect.try(() => libc.sendDatagram(socket, message)).pipe(
+    Effect.catchAll((e) => Effect.logWarning(`failed to notify systemd at ${socket}: ${String(e.error)}`))
+  )
