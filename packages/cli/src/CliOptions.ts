@@ -14,13 +14,13 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { canonicalTokens, GetoptError, getopt } from "./Getopt.js"
+import { canonicalTokens, DURATION, GetoptError, getopt } from "./Getopt.js"
 
 /** `5`, `0.5` (seconds) or `500ms`, `5s`, `2m`: milliseconds. */
 export const DurationMs = Schema.transformOrFail(Schema.String, Schema.NonNegative, {
   strict: true,
   decode: (s, _, ast) => {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(s)
+    const m = DURATION.exec(s)
     if (m === null) return ParseResult.fail(new ParseResult.Type(ast, s, `Value "${s}" is not a duration`))
     const unit = m[2] === "ms" ? 1 : m[2] === "m" ? 60_000 : 1000
     return ParseResult.succeed(Math.round(Number(m[1]) * unit))

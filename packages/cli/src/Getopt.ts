@@ -9,7 +9,7 @@
 import * as Data from "effect/Data"
 import * as Either from "effect/Either"
 
-export type OptionKind = "string" | "integer" | "flag"
+export type OptionKind = "string" | "integer" | "duration" | "flag"
 
 export interface OptionSpec {
   readonly name: string
@@ -48,8 +48,8 @@ export const extendedOptions: ReadonlyArray<OptionSpec> = [
   spec("workers", "integer"),
   spec("max-surge", "integer"),
   spec("ready", "string"),
-  spec("ready-timeout", "string"),
-  spec("kill-timeout", "string"),
+  spec("ready-timeout", "duration"),
+  spec("kill-timeout", "duration"),
   spec("max-start-attempts", "integer"),
   spec("log-format", "string"),
   spec("control-socket", "string"),
@@ -100,6 +100,8 @@ const resolve = (typed: string): OptionSpec | string => {
 }
 
 const INTEGER = /^[-+]?\d+$/
+/** Ours: seconds (`5`, `0.5`) or a number with a unit (`500ms`, `5s`, `2m`). */
+export const DURATION = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/
 
 export const getopt = (
   argv: ReadonlyArray<string>,
@@ -142,6 +144,10 @@ export const getopt = (
     }
     if (option.kind === "integer" && !INTEGER.test(value)) {
       errors.push(`Value "${value}" invalid for option ${option.name} (number expected)`)
+      continue
+    }
+    if (option.kind === "duration" && !DURATION.test(value)) {
+      errors.push(`Value "${value}" invalid for option ${option.name} (duration expected)`)
       continue
     }
     if (option.kind === "integer") value = String(Number(value))

@@ -90,7 +90,12 @@ export const serve = (options: CliOptions, argv: ReadonlyArray<string>): Effect.
       yield* printError("server program not specified")
       return 255
     }
-    const starterOptions = toStarterOptions(options, [program, ...args], startupEnv)
+    const decoded = toStarterOptions(options, [program, ...args], startupEnv)
+    if (Either.isLeft(decoded)) {
+      yield* printError(decoded.left)
+      return 255
+    }
+    const starterOptions = decoded.right
     const config = StarterOptions.toStarterConfig(starterOptions, process.pid)
     if (Either.isLeft(config)) {
       yield* printError(config.left.message)

@@ -3,6 +3,9 @@
  * environment-backed tunables (ENABLE_AUTO_RESTART, AUTO_RESTART_INTERVAL, KILL_OLD_DELAY).
  */
 import { StarterOptions } from "@starter/core"
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import type { CliOptions } from "./CliOptions.js"
 
 /** Perl truthiness for the env-backed switches: unset, "" and "0" are false. */
@@ -25,18 +28,27 @@ export const environmentFromOptions = (options: CliOptions): Record<string, stri
   ...(options.autoRestartInterval !== undefined ? { AUTO_RESTART_INTERVAL: String(options.autoRestartInterval) } : {})
 })
 
+const decode = Schema.decodeUnknownEither(StarterOptions.StarterOptions)
+
+/** `readyTimeoutMs` → `ready-timeout`: the option a user typed. */
+const optionName = (field: string) =>
+  field
+    .replace(/Ms$/, "")
+    .replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+
+/** Left: one line naming the option that is out of range (`workers: Expected …`). */
 export const toStarterOptions = (
   options: CliOptions,
   command: readonly [string, ...Array<string>],
   tunables: Tunables
-): StarterOptions.StarterOptions => {
+): Either.Either<StarterOptions.StarterOptions, string> => {
   const autoRestart = perlTrue(tunables.ENABLE_AUTO_RESTART)
   // Perl: `||= 360`, so 0 and "" mean the default too.
   const autoRestartInterval = seconds(tunables.AUTO_RESTART_INTERVAL) || 360
   const killOldDelay = seconds(tunables.KILL_OLD_DELAY) ?? (autoRestart ? 5 : 0)
   const optional = <K extends string, V>(key: K, value: V | undefined) =>
     (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
-  return StarterOptions.StarterOptions.make({
+  const decoded = decode({
     command,
     ports: options.ports,
     paths: options.paths,
@@ -46,7 +58,8 @@ export const toStarterOptions = (
     workers: options.workers ?? 1,
     maxSurge: Math.max(1, options.maxSurge ?? 1),
     readiness: options.ready ?? "none",
-    intervalMs: (options.interval ?? 1) * 1000,
+    // Perl's sleep() treats a negative interval as no wait.
+    intervalMs: Math.max(0, options.interval ?? 1) * 1000,
     ...optional("readyTimeoutMs", options.readyTimeoutMs),
     signalOnHup: options.signalOnHup ?? "TERM",
     signalOnTerm: options.signalOnTerm ?? "TERM",
@@ -61,5 +74,10 @@ export const toStarterOptions = (
     ...optional("metricsFile", options.metricsFile),
     ...optional("envdir", tunables.ENVDIR),
     listenFds: options.listenFds
+  })
+  return Either.mapLeft(decoded, (error) => {
+    // The first issue is the option's own; later ones restate it for `optional`'s undefined.
+    const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
+    return `--${optionName(String(issue?.path[0] ?? "option"))}: ${issue?.message ?? "invalid"}`
   })
 }

@@ -40,7 +40,13 @@ const HOST_PORT = /^\s*(?:\[\s*|)([^\]]*)\s*(?:\]\s*|):\s*(u?)(\d+)(?:\s*=(\d+))
 
 const optionalInt = (s: string | undefined): number | undefined => (s === undefined ? undefined : Number(s))
 
-export const parsePort = (value: string): Either.Either<InetSpec, InvalidPortSpec> => {
+/** Perl silently truncates ports above 65535 (pack 'n'); a descriptor must fit the fd table. */
+const inRange = (spec: InetSpec): boolean => spec.port <= 65535 && (spec.fd === undefined || spec.fd < 1024)
+
+export const parsePort = (value: string): Either.Either<InetSpec, InvalidPortSpec> =>
+  Either.filterOrLeft(parseGrammar(value), inRange, () => new InvalidPortSpec({ value }))
+
+const parseGrammar = (value: string): Either.Either<InetSpec, InvalidPortSpec> => {
   const bare = BARE.exec(value)
   if (bare !== null) {
     const port = Number(bare[2])

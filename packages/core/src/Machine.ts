@@ -496,7 +496,7 @@ const onRetireDue = (t: Transition, ids: ReadonlyArray<number>): void => {
 const onKillDue = (t: Transition, id: number): void => {
   const w = t.find(id)
   if (w === undefined || w.pid === undefined) return
-  const after = seconds(t.config.killTimeoutMs ?? 0)
+  const after = (t.config.killTimeoutMs ?? 0) / 1000
   t.log(`worker ${w.pid} did not exit ${after} secs after being signalled, sending KILL`, w)
   t.actions.push(A.Signal({ id, signal: "KILL" }))
 }

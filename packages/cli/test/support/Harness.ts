@@ -30,12 +30,16 @@ export const freePort = (): Promise<number> =>
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export const waitFor = async <A>(what: string, check: () => A | undefined, timeoutMs = 10_000): Promise<A> => {
+export const waitFor = async <A>(
+  what: string | (() => string),
+  check: () => A | undefined,
+  timeoutMs = 10_000
+): Promise<A> => {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = check()
     if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`)
     await sleep(20)
   }
 }

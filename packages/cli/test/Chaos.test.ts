@@ -1,0 +1,253 @@
+/**
+ * Chaos: hostile workers, signal storms, a killed supervisor, broken files and hostile
+ * command lines. Each scenario asserts that nothing is lost, and that the supervisor keeps
+ * running or exits cleanly with a clear message.
+ */
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as path from "node:path"
+import { afterEach, describe, expect, it } from "vitest"
+import {
+  ensureStopped,
+  fixtures,
+  freePort,
+  get,
+  type Running,
+  readIfExists,
+  runToExit,
+  startServer,
+  tempDir,
+  waitFor
+} from "./support/Harness.js"
+
+const worker = path.join(fixtures, "http-worker.mjs")
+const running: Array<Running> = []
+afterEach(async () => {
+  await Promise.all(running.splice(0).map(ensureStopped))
+})
+
+const launch = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
+  const server = startServer(args, { env })
+  running.push(server)
+  return server
+}
+
+const generationsIn = (status: string) => [
+  ...new Set((readIfExists(status) ?? "").split("\n").flatMap((l) => (l === "" ? [] : [l.split(":")[0]])))
+]
+
+describe("chaos", () => {
+  it("a worker crash loop backs off and the supervisor keeps running; TERM still exits 0", async () => {
+    // Each worker passes its alive check, then crashes 200 ms later: a crash loop.
+    const server = launch(["--interval=0", "--", "sh", "-c", "sleep 0.2; exit 7"])
+    await server.waitForLine(/^worker \d+ died unexpectedly with status:1792, restarting$/)
+    await new Promise((r) => setTimeout(r, 3000))
+    const spawns = server.lines().filter((l) => l.startsWith("starting new worker")).length
+    // Without a backoff there would be a spawn every ~0.3 s (10 in 3 s); with it, 1 s, 2 s, 4 s…
+    expect(spawns).toBeLessThan(8)
+    server.kill("SIGTERM")
+    expect((await server.exited).code).toBe(0)
+  })
+
+  it("a worker that ignores TERM is killed after --kill-timeout, at a restart and at shutdown", async () => {
+    const port = await freePort()
+    const server = launch(
+      [`--port=127.0.0.1:${port}`, "--interval=0", "--kill-timeout=300ms", "--", process.execPath, worker],
+      { IGNORE_TERM: "1" }
+    )
+    await server.waitForLine(/^starting new worker/)
+    await get(port) // serving: its TERM handler is in place
+    server.kill("SIGHUP")
+    await server.waitForLine(/did not exit 0.3 secs after being signalled, sending KILL$/)
+    await server.waitForLine(/^old worker \d+ died, status:9$/)
+    server.kill("SIGTERM")
+    expect((await server.exited).code).toBe(0)
+    expect(server.lines().at(-2)).toMatch(/^worker \d+ died, status:9$/)
+  })
+
+  it("a worker that never becomes ready is stopped after --ready-timeout; the old generation keeps serving", async () => {
+    const dir = tempDir()
+    const port = await freePort()
+    const flag = path.join(dir, "mute")
+    // Ready on the notify fd unless the flag file exists.
+    const script = `[ -e ${flag} ] || (sleep 0.1; echo READY=1 >&$STARTER_NOTIFY_FD) & exec ${process.execPath} ${worker}`
+    const server = launch([
+      `--port=127.0.0.1:${port}`,
+      "--ready=notify-fd",
+      "--ready-timeout=500ms",
+      "--max-start-attempts=2",
+      "--",
+      "sh",
+      "-c",
+      script
+    ])
+    await server.waitForLine(/^starting new worker/)
+    await waitFor("generation 1 to serve", async () => undefined, 200).catch(() => undefined)
+    const first = await get(port)
+    fs.writeFileSync(flag, "")
+    server.kill("SIGHUP")
+    await server.waitForLine(/^giving up the restart after 2 failed attempts; old workers keep serving:\d+$/, 15_000)
+    expect(await get(port)).toBe(first)
+    server.kill("SIGTERM")
+    expect((await server.exited).code).toBe(0)
+  })
+
+  it("a storm of 50 HUPs in one second coalesces, and every request is still answered", async () => {
+    const dir = tempDir()
+    const port = await freePort()
+    const status = path.join(dir, "status")
+    const server = launch([
+      `--port=127.0.0.1:${port}`,
+      `--status-file=${status}`,
+      "--interval=0",
+      "--",
+      process.execPath,
+      worker
+    ])
+    await waitFor("generation 1", () => (generationsIn(status).length === 1 ? true : undefined))
+    await get(port)
+    let failures = 0
+    let answered = 0
+    const load = (async () => {
+      for (let i = 0; i < 200; i++) {
+        try {
+          await get(port)
+          answered += 1
+        } catch {
+          failures += 1
+        }
+      }
+    })()
+    for (let i = 0; i < 50; i++) {
+      server.kill("SIGHUP")
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    await load
+    await waitFor("one generation left", () => (generationsIn(status).length === 1 ? true : undefined), 15_000)
+    const spawns = server.lines().filter((l) => l.startsWith("starting new worker")).length
+    expect(failures).toBe(0)
+    expect(answered).toBe(200)
+    // 50 HUPs, but far fewer generations: they coalesce while a rollout is in progress.
+    expect(spawns).toBeLessThan(50)
+    expect(server.lines().filter((l) => l.includes("queueing one more")).length).toBeGreaterThan(0)
+  })
+
+  it("after SIGKILL of the supervisor, a fresh start on the same port and files works", async () => {
+    const dir = tempDir()
+    const port = await freePort()
+    const files = [`--pid-file=${dir}/pid`, `--status-file=${dir}/status`, `--path=${dir}/app.sock`]
+    const first = launch([`--port=127.0.0.1:${port}`, ...files, "--interval=0", "--", process.execPath, worker])
+    await waitFor("status", () => readIfExists(`${dir}/status`))
+    const orphan = Number(readIfExists(`${dir}/status`)?.split(":")[1])
+    first.kill("SIGKILL")
+    await first.exited
+    // The orphaned worker still holds the port; it goes the way an operator would send it.
+    process.kill(orphan, "SIGTERM")
+    await waitFor("the orphan to exit", () => {
+      try {
+        process.kill(orphan, 0)
+        return undefined
+      } catch {
+        return true
+      }
+    })
+    const second = launch([`--port=127.0.0.1:${port}`, ...files, "--interval=0", "--", process.execPath, worker])
+    await second.waitForLine(/^removing existing socket file:/)
+    await waitFor("the new generation", () => (readIfExists(`${dir}/pid`) === `${second.pid}\n` ? true : undefined))
+    expect(await get(port)).toMatch(/^hello from generation 1,/)
+    second.kill("SIGTERM")
+    expect((await second.exited).code).toBe(0)
+  })
+
+  it("a status file that cannot be written is reported and the supervisor keeps serving", async () => {
+    const dir = tempDir()
+    const port = await freePort()
+    const status = path.join(dir, "missing-dir", "status")
+    const server = launch([
+      `--port=127.0.0.1:${port}`,
+      `--status-file=${status}`,
+      "--interval=0",
+      "--",
+      process.execPath,
+      worker
+    ])
+    await server.waitForLine(/^failed to create temporary file:.*No such file or directory$/)
+    expect(await get(port)).toMatch(/^hello from generation 1,/)
+    server.kill("SIGTERM")
+    expect((await server.exited).code).toBe(0)
+  })
+
+  it("garbage in the pid file: --stop and --restart fail clearly; a new server takes the file over", async () => {
+    const dir = tempDir()
+    const pidFile = path.join(dir, "pid")
+    fs.writeFileSync(pidFile, "not a pid\n")
+    expect(await runToExit(["--stop", `--pid-file=${pidFile}`])).toMatchObject({
+      code: 255,
+      stderr: `no pid found in ${pidFile}: "not a pid"`
+    })
+    fs.writeFileSync(`${dir}/status`, "1:1\n")
+    expect((await runToExit(["--restart", `--pid-file=${pidFile}`, `--status-file=${dir}/status`])).code).toBe(255)
+    const server = launch([`--pid-file=${pidFile}`, "--interval=0", "--", "sleep", "30"])
+    await waitFor("the pid file", () => (readIfExists(pidFile) === `${server.pid}\n` ? true : undefined))
+    server.kill("SIGTERM")
+    expect((await server.exited).code).toBe(0)
+  })
+
+  it("a stale unix socket is replaced; a regular file at --path is refused and kept", async () => {
+    const dir = tempDir()
+    const stale = path.join(dir, "stale.sock")
+    const server0 = net.createServer().listen(stale)
+    await new Promise((r) => server0.once("listening", r))
+    const replaced = launch([`--path=${stale}`, "--interval=0", "--", "sleep", "30"])
+    await replaced.waitForLine(new RegExp(`^removing existing socket file:${stale}$`))
+    replaced.kill("SIGTERM")
+    expect((await replaced.exited).code).toBe(0)
+    server0.close()
+
+    const precious = path.join(dir, "notes.txt")
+    fs.writeFileSync(precious, "keep me")
+    const refused = await runToExit([`--path=${precious}`, "--", "sleep", "30"])
+    expect(refused.code).toBe(255)
+    expect(refused.stderr).toContain(`refusing to replace ${precious}: not a socket`)
+    expect(fs.readFileSync(precious, "utf8")).toBe("keep me")
+  })
+
+  it("an envdir with odd files: empty, blank line, hidden, binary junk, a directory", async () => {
+    const dir = tempDir()
+    const envdir = path.join(dir, "env")
+    fs.mkdirSync(envdir)
+    fs.writeFileSync(path.join(envdir, "EMPTY"), "")
+    fs.writeFileSync(path.join(envdir, "BLANK"), "\n")
+    fs.writeFileSync(path.join(envdir, ".HIDDEN"), "x")
+    fs.writeFileSync(path.join(envdir, "MULTI"), "first\nsecond\n")
+    fs.writeFileSync(path.join(envdir, "JUNK"), Buffer.from([0xff, 0x00, 0x41]))
+    fs.mkdirSync(path.join(envdir, "SUBDIR"))
+    const out = path.join(dir, "out")
+    const result = await runToExit([
+      `--envdir=${envdir}`,
+      "--interval=0",
+      "--",
+      "sh",
+      "-c",
+      `echo "E=\${EMPTY-unset} B=[$BLANK] H=\${HIDDEN-unset} M=$MULTI D=\${SUBDIR-unset}" > ${out}; kill -TERM $PPID`
+    ])
+    expect(result.code).toBe(0)
+    expect(readIfExists(out)).toBe("E=unset B=[] H=unset M=first D=unset\n")
+  })
+
+  it.each([
+    [["--port=99999999999", "--", "true"], 255, /^invalid ``port'' value:99999999999$/],
+    [["--port=", "--", "true"], 1, /^Option port requires an argument$/],
+    [["--workers=0", "--", "true"], 255, /^--workers: Expected a number between 1 and 1024, actual 0$/],
+    [["--kill-timeout=-5", "--", "true"], 1, /^Value "-5" invalid for option kill-timeout \(duration expected\)$/],
+    [["--signal-on-hup=KILLALL", "--", "true"], 255, /^Unrecognized signal name "KILLALL"$/],
+    [[`--port=${"9".repeat(5000)}`, "--", "true"], 255, /^invalid ``port'' value:9+$/],
+    [["--path=" + "x".repeat(200), "--", "true"], 255, /too long/]
+  ] as const)("hostile command line %j fails with one clear line", async (args, code, message) => {
+    const result = await runToExit(args)
+    expect(result.code).toBe(code)
+    const lines = result.stderr.split("\n").filter((l) => !l.startsWith("start_server (pid:"))
+    expect(lines.length).toBe(1)
+    expect(lines[0]).toMatch(message)
+  })
+})
