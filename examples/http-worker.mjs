@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // A minimal Server::Starter worker using only node:http. It serves on every socket that
 // start_server lists in SERVER_STARTER_PORT and drains gracefully on SIGTERM.
+import fs from "node:fs"
 import http from "node:http"
 import net from "node:net"
 
@@ -28,6 +29,11 @@ const servers = fds.map((fd) => {
   return server
 })
 console.error(`[worker ${process.pid} gen ${generation}] serving SERVER_STARTER_PORT=${spec}`)
+
+// Under `start_server --ready=notify-fd`, say so once listening: the restart need not wait
+// for --interval, and the old generation is retired as soon as this one can serve.
+const notifyFd = process.env.STARTER_NOTIFY_FD
+if (notifyFd !== undefined) fs.writeSync(Number(notifyFd), "READY=1\n")
 
 process.on("SIGTERM", () => {
   draining = true

@@ -90,6 +90,9 @@ export const serve = (options: CliOptions, argv: ReadonlyArray<string>): Effect.
       yield* printError("server program not specified")
       return 255
     }
+    // Perl prints this first (before its socket errors, and before redirecting to
+    // --log-file, so it stays on the terminal).
+    if (handoff === undefined) yield* Effect.logInfo(`start_server (pid:${process.pid}) starting now...`)
     const decoded = toStarterOptions(options, [program, ...args], startupEnv)
     if (Either.isLeft(decoded)) {
       yield* printError(decoded.left)
@@ -101,8 +104,6 @@ export const serve = (options: CliOptions, argv: ReadonlyArray<string>): Effect.
       yield* printError(config.left.message)
       return 255
     }
-    // Perl prints this before redirecting to --log-file, so it stays on the terminal.
-    if (handoff === undefined) yield* Effect.logInfo(`start_server (pid:${process.pid}) starting now...`)
     if (options.daemonize && handoff === undefined) return yield* daemonize(config.right, argv)
     if (options.logFile !== undefined) {
       const redirected = yield* Effect.either(LogFile.redirectOutput(options.logFile))

@@ -22,12 +22,19 @@ export const kernelSomaxconn = (): number => {
 
 const fail = (message: string, errno?: number) => new ListenSockets.ListenError({ message, errno })
 
-/** Perl resolves with gethostbyname: IPv4 only, first address. */
-const resolveIPv4 = (host: string) =>
-  Effect.tryPromise({
-    try: () => dns.lookup(host, { family: 4 }),
-    catch: () => fail(`failed to resolve host:${host}`)
-  }).pipe(Effect.map(({ address }) => address.split(".").map(Number)))
+/**
+ * Perl resolves with gethostbyname: IPv4 only, first address. Its message ends with an
+ * empty `$!`, hence the trailing colon.
+ */
+const resolveIPv4 = (host: string) => {
+  const unresolved = fail(`failed to resolve host:${host}:`)
+  return Effect.tryPromise({ try: () => dns.lookup(host, { family: 4 }), catch: () => unresolved }).pipe(
+    // An empty host "resolves" to no address at all.
+    Effect.flatMap(({ address }) =>
+      host === "" || typeof address !== "string" ? Effect.fail(unresolved) : Effect.succeed(address.split(".").map(Number))
+    )
+  )
+}
 
 const inetAddress = (spec: ListenSpec.InetSpec) => {
   if (spec.family === 6) {
@@ -124,6 +131,11 @@ const open = (specs: ReadonlyArray<ListenSpec.ListenSpec>, options: ListenSocket
     return Effect.acquireRelease(
       Effect.map(acquire, (fd): ListenSockets.BoundSocket => ({ spec, fd })),
       ({ fd }) => closeSocket(spec, fd)
+    ).pipe(
+      // Perl's line for `=N` (it dup2s there; we place the socket there in each worker).
+      Effect.tap(() =>
+        spec.fd === undefined ? Effect.void : Effect.logInfo(`socket is duplicated to file descriptor ${spec.fd}`)
+      )
     )
   })
 
