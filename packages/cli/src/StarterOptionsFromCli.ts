@@ -31,10 +31,7 @@ export const environmentFromOptions = (options: CliOptions): Record<string, stri
 const decode = Schema.decodeUnknownEither(StarterOptions.StarterOptions)
 
 /** `readyTimeoutMs` → `ready-timeout`: the option a user typed. */
-const optionName = (field: string) =>
-  field
-    .replace(/Ms$/, "")
-    .replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+const optionName = (field: string) => field.replace(/Ms$/, "").replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
 
 /** Left: one line naming the option that is out of range (`workers: Expected …`). */
 export const toStarterOptions = (

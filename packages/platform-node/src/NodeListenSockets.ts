@@ -31,7 +31,9 @@ const resolveIPv4 = (host: string) => {
   return Effect.tryPromise({ try: () => dns.lookup(host, { family: 4 }), catch: () => unresolved }).pipe(
     // An empty host "resolves" to no address at all.
     Effect.flatMap(({ address }) =>
-      host === "" || typeof address !== "string" ? Effect.fail(unresolved) : Effect.succeed(address.split(".").map(Number))
+      host === "" || typeof address !== "string"
+        ? Effect.fail(unresolved)
+        : Effect.succeed(address.split(".").map(Number))
     )
   )
 }
