@@ -464,6 +464,8 @@ const onExited = (t: Transition, id: number, status: ExitStatus): void => {
   t.log(`old worker ${w.pid} died, status:${waitStatus(status)}`, w)
   t.remove(id)
   reconcile(t)
+  // Perl checks the auto-restart clock whenever it wakes up, an old worker's death included.
+  if (t.config.autoRestart !== undefined && !t.state.workers.some((x) => x.phase === "draining")) onAutoRestartDue(t)
 }
 
 const onReadyDeadline = (t: Transition, id: number): void => {

@@ -370,3 +370,56 @@ describe("Supervisor (embedded: closing its scope)", () => {
     )
   })
 })
+
+describe("Supervisor (--enable-auto-restart)", () => {
+  it.scoped("follows Perl's timeline (spec §15.7): interval 3 s, kill-old-delay 5 s", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        yield* start(config({ autoRestart: { intervalMs: 3000 }, killOldDelayMs: 5000 }))
+        yield* advance(1000) // generation 1 passes its alive check: the auto-restart clock starts
+        yield* advance(2999)
+        expect(world.processes.length).toBe(1)
+        yield* advance(1) // t=4 s
+        expect(world.logs.at(-2)).toBe("autorestart triggered (interval=3)")
+        expect(world.processes.length).toBe(2)
+        yield* advance(1000) // t=5 s: generation 2 is up
+        expect(world.logs.slice(-2)).toEqual([
+          "new worker is now running, sending TERM to old workers:1000",
+          "sleeping 5 secs before killing old workers"
+        ])
+        yield* advance(4999)
+        expect(world.processes[0]!.received).toEqual([])
+        yield* advance(1) // t=10 s: killed, and the next auto restart follows at once
+        expect(world.processes[0]!.received).toEqual(["TERM"])
+        expect(world.logs.slice(-3)).toEqual([
+          "old worker 1000 died, status:15",
+          "autorestart triggered (interval=3)",
+          "starting new worker 1002"
+        ])
+      })
+    )
+  })
+
+  it.scoped("forces a restart at twice the interval while old workers linger (spec §15.8)", () => {
+    const world = makeWorld()
+    world.onSignal = "ignore"
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        yield* start(config({ autoRestart: { intervalMs: 2000 } }))
+        yield* advance(1000)
+        yield* advance(2000) // t=3 s
+        expect(world.logs).toContain("autorestart triggered (interval=2)")
+        yield* advance(1000) // t=4 s: generation 2 up, generation 1 signalled but alive
+        expect(world.processes[0]!.received).toEqual(["TERM"])
+        yield* advance(3999)
+        expect(world.logs.filter((l) => l.startsWith("autorestart")).length).toBe(1)
+        yield* advance(1) // t=8 s = 4 s + 2 × interval
+        expect(world.logs).toContain("autorestart triggered (forced, interval=2)")
+        world.onSignal = "exit" // so that closing the scope (no clock running) can stop them
+      })
+    )
+  })
+})
