@@ -1,0 +1,28 @@
+/** `pnpm soak` runs on a tiny configuration (the full run is a benchmark, not a test). */
+import { execFile } from "node:child_process"
+import * as path from "node:path"
+import { promisify } from "node:util"
+import { describe, expect, it } from "vitest"
+import { repoRoot } from "./support/Harness.js"
+import { perlMissing } from "./support/Perl.js"
+
+const run = promisify(execFile)
+
+describe("pnpm soak --tiny", () => {
+  it("restarts under load with 0 failed and 0 reset requests", async () => {
+    const kinds = perlMissing() === undefined ? "node,starlet" : "node"
+    const { stdout } = await run(process.execPath, [
+      path.join(repoRoot, "scripts/soak.mjs"),
+      "--tiny",
+      `--kind=${kinds}`
+    ])
+    const rows = stdout.split("\n").filter((l) => /^\| (node|starlet) \|/.test(l))
+    expect(rows.length).toBe(kinds.split(",").length)
+    for (const row of rows) {
+      const [, , restarts, , requests, failed, reset] = row.split("|").map((c) => c.trim())
+      expect(Number(restarts)).toBe(2)
+      expect(Number(requests)).toBeGreaterThan(0)
+      expect([failed, reset]).toEqual(["0", "0"])
+    }
+  }, 120_000)
+})
