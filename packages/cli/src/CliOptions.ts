@@ -65,6 +65,7 @@ export const options = Options.all({
   metricsFile: text("metrics-file"),
   json: flag("json"),
   listenFds: flag("listen-fds"),
+  signalProcessGroup: flag("signal-process-group"),
   timeoutMs: duration("timeout")
 })
 

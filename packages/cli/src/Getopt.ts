@@ -57,6 +57,7 @@ export const extendedOptions: ReadonlyArray<OptionSpec> = [
   spec("metrics-file", "string"),
   spec("json", "flag"),
   spec("listen-fds", "flag"),
+  spec("signal-process-group", "flag"),
   spec("timeout", "string")
 ]
 

@@ -70,7 +70,8 @@ export const toStarterOptions = (
     ...optional("jsonStatusFile", options.jsonStatusFile),
     ...optional("metricsFile", options.metricsFile),
     ...optional("envdir", tunables.ENVDIR),
-    listenFds: options.listenFds
+    listenFds: options.listenFds,
+    signalProcessGroup: options.signalProcessGroup
   })
   return Either.mapLeft(decoded, (error) => {
     // The first issue is the option's own; later ones restate it for `optional`'s undefined.

@@ -141,6 +141,10 @@ Options beyond Perl's start_server:
     latency, drain time, exits by code and signal, crash loop) on every
     change, e.g. for node_exporter's textfile collector
 
+  --signal-process-group:
+    start each worker in its own process group and send every signal to the
+    whole group, so that processes a worker started stop with it
+
   --listen-fds:
     also describe the sockets with systemd's LISTEN_FDS, LISTEN_FDNAMES and
     LISTEN_PID, for workers written for socket activation (sd_listen_fds).

@@ -252,3 +252,31 @@ describe("chaos", () => {
     expect(lines[0]).toMatch(message)
   })
 })
+
+describe("--signal-process-group", () => {
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0)
+      return !/^\S+ \S+ Z/.test(readIfExists(`/proc/${pid}/stat`)?.replace(/\(.*\)/, "x") ?? "")
+    } catch {
+      return false
+    }
+  }
+
+  it.each([
+    [true, "stops the worker's own children with it"],
+    [false, "without it, a worker's children outlive it (as with Perl)"]
+  ])("%s: %s", async (group) => {
+    const dir = tempDir()
+    const child = path.join(dir, "child.pid")
+    // The worker starts a child of its own and waits; TERM reaches the child only through the group.
+    const script = `sleep 60 & echo $! > ${child}; wait`
+    const server = launch([...(group ? ["--signal-process-group"] : []), "--interval=0", "--", "sh", "-c", script])
+    const grandchild = Number(await waitFor("the worker's child", () => readIfExists(child)?.trim() || undefined))
+    server.kill("SIGTERM")
+    expect((await server.exited).code).toBe(0)
+    await new Promise((r) => setTimeout(r, 200))
+    expect(alive(grandchild)).toBe(!group)
+    if (!group) process.kill(grandchild, "SIGKILL")
+  })
+})

@@ -19,6 +19,11 @@ export interface SpawnRequest {
   /** `childFd` in the worker is the supervisor's `fd`. */
   readonly fds: ReadonlyArray<{ readonly childFd: number; readonly fd: number }>
   readonly readiness: ReadinessChannel
+  /**
+   * Start the worker as the leader of its own process group (and session), and deliver
+   * every signal to the whole group, so a worker's children stop with it.
+   */
+  readonly processGroup: boolean
 }
 
 export interface WorkerProcess {

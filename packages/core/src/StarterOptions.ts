@@ -44,7 +44,9 @@ export class StarterOptions extends Schema.Class<StarterOptions>("StarterOptions
   metricsFile: optional(Schema.String),
   envdir: optional(Schema.String),
   /** Also pass systemd's LISTEN_FDS / LISTEN_FDNAMES / LISTEN_PID (sockets at fds 3.. in order). */
-  listenFds: Schema.optionalWith(Schema.Boolean, { default: () => false })
+  listenFds: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /** Signal each worker's whole process group, so its children stop with it. */
+  signalProcessGroup: Schema.optionalWith(Schema.Boolean, { default: () => false })
 }) {}
 
 /** A value that parses as a schema but makes no sense (a bad `--port`, an unknown signal). */
@@ -93,7 +95,8 @@ export const toStarterConfig = (options: StarterOptions, pid: number): Either.Ei
         autoRestart:
           options.autoRestartIntervalMs === undefined ? undefined : { intervalMs: options.autoRestartIntervalMs },
         maxStartAttempts: options.maxStartAttempts,
-        listenFds: options.listenFds
+        listenFds: options.listenFds,
+        signalProcessGroup: options.signalProcessGroup
       })
     }
   })

@@ -100,7 +100,8 @@ export const make = (
             env: systemd === undefined ? env : { ...env, ...systemd },
             cwd: config.cwd,
             fds: sockets.fds,
-            readiness: config.readiness
+            readiness: config.readiness,
+            processGroup: config.signalProcessGroup
           })
         )
         if (result._tag === "Left") return Event.SpawnFailed({ id, message: result.left.message })

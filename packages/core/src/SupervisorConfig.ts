@@ -39,6 +39,8 @@ export interface SupervisorConfig {
   readonly maxStartAttempts: number | undefined
   /** Also describe the sockets with systemd's LISTEN_FDS / LISTEN_FDNAMES / LISTEN_PID. */
   readonly listenFds: boolean
+  /** Signal each worker's whole process group (`--signal-process-group`). */
+  readonly signalProcessGroup: boolean
 }
 
 export const defaults = {
@@ -53,7 +55,8 @@ export const defaults = {
   backoff: { initialMs: 1000, maxMs: 30_000 },
   crashWindowMs: 10_000,
   maxStartAttempts: undefined,
-  listenFds: false
+  listenFds: false,
+  signalProcessGroup: false
 } as const satisfies Partial<SupervisorConfig>
 
 export const make = (

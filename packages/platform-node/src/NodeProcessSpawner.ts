@@ -144,7 +144,8 @@ const spawnWorker = (
     const child = yield* Effect.async<ChildProcess, ProcessSpawner.SpawnError>((resume) => {
       let child: ChildProcess
       try {
-        child = spawn(argv0, args, { cwd: request.cwd, env, stdio, detached: false, shell: false })
+        // detached = setsid: the worker leads its own process group, which we then signal whole.
+        child = spawn(argv0, args, { cwd: request.cwd, env, stdio, detached: request.processGroup, shell: false })
       } catch (error) {
         // libuv reports most exec failures synchronously as a throw...
         return resume(Effect.fail(execError(argv0, error)))
@@ -170,7 +171,11 @@ const spawnWorker = (
       signal: (name) =>
         Effect.sync(() => {
           try {
-            child.kill(`SIG${name}` as NodeJS.Signals)
+            // The group outlives its leader only while members remain; once the leader is
+            // reaped its pid may be reused, so the group is signalled only before that.
+            if (request.processGroup && child.exitCode === null && child.signalCode === null) {
+              process.kill(-pid, `SIG${name}` as NodeJS.Signals)
+            } else child.kill(`SIG${name}` as NodeJS.Signals)
           } catch {
             // nothing to do: the worker is gone or the signal cannot be delivered
           }

@@ -18,6 +18,7 @@ const request = (
   cwd: undefined,
   fds: [],
   readiness: "none",
+  processGroup: false,
   ...overrides
 })
 
