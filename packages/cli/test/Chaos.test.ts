@@ -280,3 +280,18 @@ describe("--signal-process-group", () => {
     if (!group) process.kill(grandchild, "SIGKILL")
   })
 })
+
+describe("the lifeline", () => {
+  it("tells workers that the supervisor died, even by SIGKILL (its pipe reaches EOF)", async () => {
+    const dir = tempDir()
+    const marker = path.join(dir, "orphaned")
+    // The worker blocks reading its lifeline; EOF means the supervisor is gone.
+    const script = `cat <&$STARTER_SUPERVISOR_FD >/dev/null; echo eof > ${marker}`
+    const server = launch(["--interval=0", "--", "sh", "-c", script])
+    await server.waitForLine(/^starting new worker/)
+    await new Promise((r) => setTimeout(r, 300))
+    expect(fs.existsSync(marker)).toBe(false)
+    server.kill("SIGKILL")
+    await waitFor("the worker to notice", () => readIfExists(marker))
+  })
+})

@@ -14,10 +14,17 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as libc from "./internal/libc.js"
 import { strerror } from "./SystemError.js"
 
 /** The variable that tells a `notify-fd` worker where to write `READY=1`. */
 export const notifyFdVariable = "STARTER_NOTIFY_FD"
+
+/**
+ * The variable naming the worker's end of the lifeline: a pipe whose other end only the
+ * supervisor holds, so reading it reaches EOF when the supervisor dies (even by SIGKILL).
+ */
+export const lifelineFdVariable = "STARTER_SUPERVISOR_FD"
 
 /** Perl dies in the child with `failed to chdir:$dir:$!`; we check before spawning instead. */
 const chdirProblem = (cwd: string): string | undefined => {
@@ -49,24 +56,29 @@ interface Layout {
  * highest socket that carry nothing are closed in the worker ('ignore'). The readiness
  * channel takes the first fd after the sockets.
  */
-const layout = (request: ProcessSpawner.SpawnRequest): Layout => {
+const layout = (request: ProcessSpawner.SpawnRequest, lifeline: number): Layout => {
   const highest = request.fds.reduce((max, { childFd }) => Math.max(max, childFd), 2)
   const stdio: Array<"inherit" | "ignore" | "pipe" | "ipc" | number> = []
   for (let i = 0; i <= highest; i++) stdio.push(i < 3 ? "inherit" : "ignore")
   for (const { childFd, fd } of request.fds) stdio[childFd] = fd
   const env = { ...request.env }
   const channelFd = highest + 1
+  const withLifeline = (next: number, channel: number | undefined): Layout => {
+    stdio[next] = lifeline
+    env[lifelineFdVariable] = String(next)
+    return { stdio, env, channelFd: channel }
+  }
   switch (request.readiness) {
     case "notify-fd":
       stdio[channelFd] = "pipe"
       env[notifyFdVariable] = String(channelFd)
-      return { stdio, env, channelFd }
+      return withLifeline(channelFd + 1, channelFd)
     case "ipc":
       // Node announces the channel to the worker itself (NODE_CHANNEL_FD).
       stdio[channelFd] = "ipc"
-      return { stdio, env, channelFd }
+      return withLifeline(channelFd + 1, channelFd)
     default:
-      return { stdio, env, channelFd: undefined }
+      return withLifeline(channelFd, undefined)
   }
 }
 
@@ -128,7 +140,8 @@ const execError = (argv0: string, error: unknown) =>
   new ProcessSpawner.SpawnError({ message: `failed to exec ${argv0}:${strerror(error)}` })
 
 const spawnWorker = (
-  request: ProcessSpawner.SpawnRequest
+  request: ProcessSpawner.SpawnRequest,
+  lifeline: number
 ): Effect.Effect<ProcessSpawner.WorkerProcess, ProcessSpawner.SpawnError> =>
   Effect.gen(function* () {
     const [argv0, ...args] = request.argv
@@ -140,7 +153,7 @@ const spawnWorker = (
     }
     const exit = yield* Deferred.make<ExitStatus.ExitStatus>()
     const ready = yield* Deferred.make<void>()
-    const { stdio, env, channelFd } = layout(request)
+    const { stdio, env, channelFd } = layout(request, lifeline)
     const child = yield* Effect.async<ChildProcess, ProcessSpawner.SpawnError>((resume) => {
       let child: ChildProcess
       try {
@@ -189,7 +202,16 @@ const spawnWorker = (
  * The `sd-notify` channel (a NOTIFY_SOCKET datagram socket) is provided by a separate layer;
  * this spawner reports no readiness for it, like `none`.
  */
-export const layer: Layer.Layer<ProcessSpawner.ProcessSpawner> = Layer.succeed(
+export const layer: Layer.Layer<ProcessSpawner.ProcessSpawner> = Layer.scoped(
   ProcessSpawner.ProcessSpawner,
-  ProcessSpawner.ProcessSpawner.of({ spawn: spawnWorker })
+  Effect.map(
+    // One lifeline for all workers: we keep the write end (close-on-exec, never written).
+    Effect.acquireRelease(Effect.sync(libc.pipe), ([read, write]) =>
+      Effect.sync(() => {
+        libc.close(read)
+        libc.close(write)
+      })
+    ),
+    ([read]) => ProcessSpawner.ProcessSpawner.of({ spawn: (request) => spawnWorker(request, read) })
+  )
 )

@@ -111,7 +111,8 @@ describe("NodeProcessSpawner", () => {
       Effect.gen(function* () {
         const dir = yield* tempDir
         const a = yield* openFile(dir, "a")
-        const script = `[ "$(readlink /proc/self/fd/0)" = "${a.path}" ] && [ ! -e /proc/self/fd/3 ]`
+        // fd 3 is the first free one: the lifeline takes it.
+        const script = `[ "$(readlink /proc/self/fd/0)" = "${a.path}" ] && [ "$STARTER_SUPERVISOR_FD" = 3 ]`
         const worker = yield* spawnScoped(request(["sh", "-c", script], { fds: [{ childFd: 0, fd: a.fd }] }))
         expect(yield* worker.exit).toEqual({ code: 0, signal: null })
       })
@@ -128,7 +129,11 @@ describe("NodeProcessSpawner", () => {
           request([process.execPath, fixture("spawner-env.mjs"), out], { env, cwd: dir })
         )
         expect(yield* worker.exit).toEqual({ code: 0, signal: null })
-        expect(JSON.parse(fs.readFileSync(out, "utf8"))).toEqual({ env, cwd: dir })
+        // Exactly what was asked, plus the lifeline's fd (the first free one: 3).
+        expect(JSON.parse(fs.readFileSync(out, "utf8"))).toEqual({
+          env: { ...env, STARTER_SUPERVISOR_FD: "3" },
+          cwd: dir
+        })
       })
     )
   )
