@@ -3,7 +3,7 @@
  * with Perl's messages and exit codes (`failed to open file:…` exits with errno, 2).
  */
 import * as fs from "node:fs"
-import { SystemError } from "@starter/platform-node"
+import { Stderr, SystemError } from "@starter/platform-node"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 
@@ -11,6 +11,15 @@ export class WrapperError extends Data.TaggedError("WrapperError")<{
   readonly message: string
   readonly exitCode: number
 }> {}
+
+/** A wrapper command's failure: its one line on stderr, and its exit status. */
+export const exitWithMessage = <R>(program: Effect.Effect<number, WrapperError, R>): Effect.Effect<number, never, R> =>
+  Effect.catchAll(program, (error) =>
+    Effect.sync(() => {
+      Stderr.writeStderr(`${error.message}\n`)
+      return error.exitCode
+    })
+  )
 
 // Perl's die exits with errno when there is one (ENOENT → 2, ESRCH → 3).
 const errno = (error: unknown): number => SystemError.errnoOf(error) ?? 255

@@ -9,7 +9,7 @@ import * as fs from "node:fs"
 import * as Effect from "effect/Effect"
 import type { CliOptions } from "./CliOptions.js"
 import { request } from "./ControlClient.js"
-import { isAlive, readPid, sendSignal, WrapperError } from "./PidFileReader.js"
+import { exitWithMessage, isAlive, readPid, sendSignal, WrapperError } from "./PidFileReader.js"
 import { waitUntil } from "./Wait.js"
 
 export const defaultTimeoutMs = 60_000
@@ -91,11 +91,4 @@ export const restart = (options: CliOptions): Effect.Effect<number> =>
       })
     }
     return 0
-  }).pipe(
-    Effect.catchAll((error) =>
-      Effect.sync(() => {
-        process.stderr.write(`${error.message}\n`)
-        return error.exitCode
-      })
-    )
-  )
+  }).pipe(exitWithMessage)

@@ -6,7 +6,7 @@ import type { StatusSnapshot } from "@starter/core"
 import * as Effect from "effect/Effect"
 import type { CliOptions } from "./CliOptions.js"
 import { request } from "./ControlClient.js"
-import { WrapperError } from "./PidFileReader.js"
+import { exitWithMessage, WrapperError } from "./PidFileReader.js"
 
 const ago = (iso: string | null, now: number) => {
   if (iso === null) return "-"
@@ -58,11 +58,4 @@ export const status = (options: CliOptions): Effect.Effect<number> =>
       : table(reply.result as StatusSnapshot.StatusSnapshot, Date.now())
     process.stdout.write(`${text}\n`)
     return 0
-  }).pipe(
-    Effect.catchAll((error) =>
-      Effect.sync(() => {
-        process.stderr.write(`${error.message}\n`)
-        return error.exitCode
-      })
-    )
-  )
+  }).pipe(exitWithMessage)

@@ -5,7 +5,7 @@
  */
 import * as Effect from "effect/Effect"
 import type { CliOptions } from "./CliOptions.js"
-import { isAlive, readPid, sendSignal, WrapperError } from "./PidFileReader.js"
+import { exitWithMessage, isAlive, readPid, sendSignal, WrapperError } from "./PidFileReader.js"
 import { waitUntil } from "./Wait.js"
 
 /** Done once the process has exited (it removes its pid file on the way out). */
@@ -25,11 +25,4 @@ export const stop = (options: CliOptions): Effect.Effect<number> =>
       })
     }
     return 0
-  }).pipe(
-    Effect.catchAll((error) =>
-      Effect.sync(() => {
-        process.stderr.write(`${error.message}\n`)
-        return error.exitCode
-      })
-    )
-  )
+  }).pipe(exitWithMessage)

@@ -15,7 +15,7 @@ import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { StarterLive } from "../src/StarterLive.js"
 
-const worker = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures/starter-http-worker.mjs")
+const worker = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../examples/http-worker.mjs")
 
 const freePort = () =>
   new Promise<number>((resolve) => {
