@@ -295,3 +295,21 @@ describe("the lifeline", () => {
     await waitFor("the worker to notice", () => readIfExists(marker))
   })
 })
+
+describe("a worker that cannot be started", () => {
+  it.each([
+    [["--", "/nonexistent/prog", "arg1"], /^failed to exec \/nonexistent\/prog:No such file or directory$/],
+    [["--dir=/nonexistent-dir", "--", "true"], /^failed to chdir:\/nonexistent-dir:No such file or directory$/]
+  ])("%j never deletes the supervisor's pid file or sockets (Perl quirk 1)", async (args, message) => {
+    const dir = tempDir()
+    const files = [`--pid-file=${dir}/pid`, `--status-file=${dir}/status`, `--path=${dir}/app.sock`]
+    const server = launch([...files, ...args])
+    await server.waitForLine(message)
+    await server.waitForLine(/seems to have failed to start, exit status:65280$/)
+    expect(readIfExists(`${dir}/pid`)).toBe(`${server.pid}\n`)
+    expect(fs.statSync(`${dir}/app.sock`).isSocket()).toBe(true)
+    server.kill("SIGTERM")
+    expect((await server.exited).code).toBe(0)
+    expect(fs.existsSync(`${dir}/pid`)).toBe(false)
+  })
+})

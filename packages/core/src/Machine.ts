@@ -402,6 +402,8 @@ const onShutdownRequested = (t: Transition, signal: "TERM" | "INT"): void => {
   const sent = signal === "TERM" ? t.config.signalOnTerm : { signal: "TERM" as const, label: "TERM" }
   t.set({ shutdown: { signal }, queuedRestart: undefined })
   t.publish(Lifecycle.ShutdownStarted({ signal }))
+  // Workers that already died before their alive check are gone: nothing to wait for.
+  for (const w of t.state.workers) if (w.diedEarly !== undefined) t.remove(w.id)
   t.log(`received ${signal}, sending ${sent.label} to all workers:${pidList(t.state.workers)}`)
   for (const w of t.state.workers) t.stop(w, sent)
   finishIfIdle(t)

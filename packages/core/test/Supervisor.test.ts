@@ -423,3 +423,22 @@ describe("Supervisor (--enable-auto-restart)", () => {
     )
   })
 })
+
+describe("Supervisor (shutdown while a start is failing)", () => {
+  it.scoped.each(["exits at once", "cannot be executed"])("TERM exits although the new worker %s", (fate) => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        world.plan.push(fate === "exits at once" ? "exit-at-once" : "exec-fails")
+        const sup = yield* start(config())
+        yield* advance(500) // inside the interval: the failure is not reported yet
+        yield* sup.shutdown("TERM")
+        yield* advance(0)
+        expect((yield* sup.state).finished).toBe(true)
+        expect(yield* sup.exitCode).toBe(0)
+        expect(world.logs.at(-1)).toBe("exiting")
+      })
+    )
+  })
+})
