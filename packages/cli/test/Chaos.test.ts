@@ -6,29 +6,26 @@
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import {
-  ensureStopped,
   fixtures,
   freePort,
   get,
-  type Running,
+  isRunning,
   readIfExists,
   runToExit,
   startServer,
   tempDir,
+  trackSupervisors,
   waitFor
 } from "./support/Harness.js"
 
 const worker = path.join(fixtures, "http-worker.mjs")
-const running: Array<Running> = []
-afterEach(async () => {
-  await Promise.all(running.splice(0).map(ensureStopped))
-})
+const track = trackSupervisors()
 
 const launch = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
   const server = startServer(args, { env })
-  running.push(server)
+  track(server)
   return server
 }
 
@@ -254,15 +251,6 @@ describe("chaos", () => {
 })
 
 describe("--signal-process-group", () => {
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0)
-      return !/^\S+ \S+ Z/.test(readIfExists(`/proc/${pid}/stat`)?.replace(/\(.*\)/, "x") ?? "")
-    } catch {
-      return false
-    }
-  }
-
   it.each([
     [true, "stops the worker's own children with it"],
     [false, "without it, a worker's children outlive it (as with Perl)"]
@@ -276,7 +264,7 @@ describe("--signal-process-group", () => {
     server.kill("SIGTERM")
     expect((await server.exited).code).toBe(0)
     await new Promise((r) => setTimeout(r, 200))
-    expect(alive(grandchild)).toBe(!group)
+    expect(isRunning(grandchild)).toBe(!group)
     if (!group) process.kill(grandchild, "SIGKILL")
   })
 })

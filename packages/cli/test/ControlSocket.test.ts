@@ -7,25 +7,21 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import type { StatusSnapshot } from "@starter/core"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import {
-  ensureStopped,
   fixtures,
   freePort,
   get,
-  type Running,
   runToExit,
   startServer,
   startServerBin,
   tempDir,
+  trackSupervisors,
   waitFor
 } from "./support/Harness.js"
 
 const worker = path.join(fixtures, "http-worker.mjs")
-const running: Array<Running> = []
-afterEach(async () => {
-  await Promise.all(running.splice(0).map(ensureStopped))
-})
+const track = trackSupervisors()
 
 /** `start_server status --json`, or undefined while the supervisor cannot answer yet. */
 const statusJson = (control: string): StatusSnapshot.StatusSnapshot | undefined => {
@@ -71,7 +67,7 @@ const boot = async (extra: ReadonlyArray<string> = [], env: Record<string, strin
     ],
     { env }
   )
-  running.push(server)
+  track(server)
   await waitFor("the control socket", () => (fs.existsSync(control) ? true : undefined))
   return { dir, port, control, server }
 }

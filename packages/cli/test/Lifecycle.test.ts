@@ -5,25 +5,21 @@
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import {
-  ensureStopped,
   fixtures,
   freePort,
   get,
-  type Running,
   readIfExists,
   repoRoot,
   startServer,
   tempDir,
+  trackSupervisors,
   waitFor
 } from "./support/Harness.js"
 
 const worker = path.join(repoRoot, "examples/http-worker.mjs")
-const running: Array<Running> = []
-afterEach(async () => {
-  await Promise.all(running.splice(0).map(ensureStopped))
-})
+const track = trackSupervisors()
 
 const statusPids = (content: string | undefined) =>
   (content ?? "")
@@ -51,7 +47,7 @@ describe("start_server with a Node HTTP worker", () => {
       ],
       { env: { EXIT_DELAY_MS: "300" } }
     )
-    running.push(server)
+    track(server)
     await server.waitForLine(/^starting new worker \d+$/)
     expect(server.lines()[0]).toBe(`start_server (pid:${server.pid}) starting now...`)
     expect(readIfExists(pidFile)).toBe(`${server.pid}\n`)
@@ -104,7 +100,7 @@ describe("start_server with a Node HTTP worker", () => {
     const port = await freePort()
     const status = path.join(dir, "status")
     const server = startServer([`--port=127.0.0.1:${port}`, `--status-file=${status}`, "--", process.execPath, worker])
-    running.push(server)
+    track(server)
     const first = await waitFor("gen 1", () => statusPids(readIfExists(status))[0]?.[1])
     process.kill(Number(first), "SIGKILL")
     await server.waitForLine(new RegExp(`^worker ${first} died unexpectedly with status:9, restarting$`))
@@ -124,7 +120,7 @@ describe("start_server with a Node HTTP worker", () => {
     // The worker refuses to start until the marker exists: nobody accepts meanwhile.
     const gate = `while [ ! -e ${marker} ]; do sleep 0.05; done; exec ${process.execPath} ${worker}`
     const server = startServer([`--port=127.0.0.1:${port}`, "--interval=0", "--", "sh", "-c", gate])
-    running.push(server)
+    track(server)
     await server.waitForLine(/^starting new worker/)
     const socket = net.connect(port, "127.0.0.1")
     await new Promise<void>((resolve, reject) => {

@@ -6,23 +6,11 @@
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
-import { afterEach, describe, expect, it } from "vitest"
-import {
-  ensureStopped,
-  fixtures,
-  freePort,
-  type Running,
-  readIfExists,
-  startServer,
-  tempDir,
-  waitFor
-} from "./support/Harness.js"
+import { describe, expect, it } from "vitest"
+import { fixtures, freePort, readIfExists, startServer, tempDir, trackSupervisors, waitFor } from "./support/Harness.js"
 
 const worker = path.join(fixtures, "counting-worker.mjs")
-const running: Array<Running> = []
-afterEach(async () => {
-  await Promise.all(running.splice(0).map(ensureStopped))
-})
+const track = trackSupervisors()
 
 /** Connects and collects whatever the peer sends until it closes. */
 const exchange = (port: number): { connected: Promise<void>; reply: Promise<string>; socket: net.Socket } => {
@@ -76,7 +64,7 @@ describe("the supervisor never accepts", () => {
     const marker = path.join(dir, "go")
     const gate = `while [ ! -e ${marker} ]; do sleep 0.05; done; exec ${process.execPath} ${worker}`
     const server = startServer([`--port=127.0.0.1:${port}`, "--interval=0", "--", "sh", "-c", gate])
-    running.push(server)
+    track(server)
     await server.waitForLine(/^starting new worker/)
 
     const early = Array.from({ length: 5 }, () => exchange(port))
@@ -104,7 +92,7 @@ describe("the supervisor never accepts", () => {
     const port = await freePort()
     const status = path.join(dir, "status")
     const server = startServer([`--port=127.0.0.1:${port}`, `--status-file=${status}`, "--", process.execPath, worker])
-    running.push(server)
+    track(server)
     const workerPid = await waitFor("the worker to be up", () => readIfExists(status)?.split(":")[1]?.trim())
 
     const total = 400

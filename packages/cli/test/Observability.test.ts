@@ -2,23 +2,19 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { StatusSnapshot } from "@starter/core"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import {
-  ensureStopped,
   fixtures,
   freePort,
   get,
-  type Running,
   readIfExists,
   startServer,
   tempDir,
+  trackSupervisors,
   waitFor
 } from "./support/Harness.js"
 
-const running: Array<Running> = []
-afterEach(async () => {
-  await Promise.all(running.splice(0).map(ensureStopped))
-})
+const track = trackSupervisors()
 
 describe("--json-status-file and --metrics-file", () => {
   it("describe every generation and restart, and are removed at exit", async () => {
@@ -35,7 +31,7 @@ describe("--json-status-file and --metrics-file", () => {
       process.execPath,
       path.join(fixtures, "http-worker.mjs")
     ])
-    running.push(server)
+    track(server)
     const read = () => JSON.parse(readIfExists(json) ?? "null") as StatusSnapshot.StatusSnapshot | null
     await waitFor("generation 1 serving", () => (read()?.state === "serving" ? true : undefined))
     // --interval=0 calls a worker up at once; wait until it has its TERM handler (it serves).

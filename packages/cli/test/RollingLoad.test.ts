@@ -4,22 +4,10 @@
  */
 import * as http from "node:http"
 import * as path from "node:path"
-import { afterEach, describe, expect, it } from "vitest"
-import {
-  ensureStopped,
-  freePort,
-  type Running,
-  readIfExists,
-  repoRoot,
-  startServer,
-  tempDir,
-  waitFor
-} from "./support/Harness.js"
+import { describe, expect, it } from "vitest"
+import { freePort, readIfExists, repoRoot, startServer, tempDir, trackSupervisors, waitFor } from "./support/Harness.js"
 
-const running: Array<Running> = []
-afterEach(async () => {
-  await Promise.all(running.splice(0).map(ensureStopped))
-})
+const track = trackSupervisors()
 
 const request = (port: number, agent: http.Agent | false) =>
   new Promise<string>((resolve, reject) => {
@@ -57,7 +45,7 @@ describe("--workers 4 with rolling restarts under load", () => {
       process.execPath,
       path.join(repoRoot, "examples/http-worker.mjs")
     ])
-    running.push(server)
+    track(server)
     await waitFor("4 workers", () =>
       (readIfExists(status) ?? "").split("\n").filter(Boolean).length === 4 ? true : undefined
     )

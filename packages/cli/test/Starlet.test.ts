@@ -4,24 +4,20 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import {
-  ensureStopped,
   fixtures,
   freePort,
   get,
-  type Running,
   readIfExists,
   startServer,
   tempDir,
+  trackSupervisors,
   waitFor
 } from "./support/Harness.js"
 import { perlMissing, plackup } from "./support/Perl.js"
 
-const running: Array<Running> = []
-afterEach(async () => {
-  await Promise.all(running.splice(0).map(ensureStopped))
-})
+const track = trackSupervisors()
 
 describe.skipIf(perlMissing() !== undefined)("start_server with Starlet (plackup -s Starlet)", () => {
   it("serves, restarts on HUP and exits 0 on TERM", async () => {
@@ -40,7 +36,7 @@ describe.skipIf(perlMissing() !== undefined)("start_server with Starlet (plackup
       "--max-workers=2",
       path.join(fixtures, "app.psgi")
     ])
-    running.push(server)
+    track(server)
     await waitFor("generation 1 in the status file", () => (readIfExists(status)?.startsWith("1:") ? true : undefined))
     expect(await get(port)).toMatch(/^hello from generation 1, pid \d+\n$/)
 

@@ -6,26 +6,22 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import {
-  ensureStopped,
   fixtures,
   freePort,
   get,
-  type Running,
   readIfExists,
   repoRoot,
   runToExit,
   startServer,
   startServerBin,
   tempDir,
+  trackSupervisors,
   waitFor
 } from "./support/Harness.js"
 
-const running: Array<Running> = []
-afterEach(async () => {
-  await Promise.all(running.splice(0).map(ensureStopped))
-})
+const track = trackSupervisors()
 
 const worker = path.join(repoRoot, "examples/http-worker.mjs")
 const socketActivate = "/usr/bin/systemd-socket-activate"
@@ -58,7 +54,7 @@ describe("systemd", () => {
       ["--interval=0", "--", "sh", "-c", `echo "NOTIFY_SOCKET=$NOTIFY_SOCKET" >> ${marker}; exec sleep 30`],
       { env: { NOTIFY_SOCKET: notify } }
     )
-    running.push(server)
+    track(server)
     await waitFor("READY=1", () => (received.includes("READY=1") ? true : undefined))
     server.kill("SIGHUP")
     await waitFor("the second READY=1", () => (received.split("READY=1").length > 2 ? true : undefined))

@@ -8,28 +8,25 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import {
-  ensureStopped,
   freePort,
-  type Running,
+  isRunning,
   readIfExists,
   runToExit,
   startServer,
   tempDir,
+  trackSupervisors,
   waitFor
 } from "./support/Harness.js"
 import { parityWorker } from "./support/Parity.js"
 import { perlMissing } from "./support/Perl.js"
 
-const running: Array<Running> = []
-afterEach(async () => {
-  await Promise.all(running.splice(0).map(ensureStopped))
-})
+const track = trackSupervisors()
 
 const launch = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
   const server = startServer(args, { env })
-  running.push(server)
+  track(server)
   return server
 }
 
@@ -39,14 +36,6 @@ const generationsOf = (file: string) =>
     .split("\n")
     .filter(Boolean)
     .map((l) => Number(l.split(":")[0]))
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return !/\) Z /.test(readIfExists(`/proc/${pid}/stat`) ?? "")
-  } catch {
-    return false
-  }
-}
 
 /** A Perl worker that appends "generation FOO" to $OUT, then sleeps until TERM. */
 const envWorker = [
@@ -84,10 +73,10 @@ describe.skipIf(perlMissing() !== undefined)("Server::Starter's own scenarios, w
     await waitFor("generation 3 to fail", () => (failures().length >= 2 ? true : undefined))
     // While generations 3 and 4 fail, generation 2 keeps serving.
     expect(status(file)).toBe(`2:${second}\n`)
-    expect(alive(second)).toBe(true)
+    expect(isRunning(second)).toBe(true)
     await waitFor("generation 5 alone", () => (status(file).match(/^5:\d+\n$/) ? true : undefined), 15_000)
     expect(server.lines().filter((l) => l.includes("seems to have failed to start, exit status:768")).length).toBe(3)
-    expect(alive(second)).toBe(false)
+    expect(isRunning(second)).toBe(false)
   })
 
   it("t/05-killolddelay: the old worker gets TERM only --kill-old-delay after the new one is up", async () => {
@@ -107,8 +96,8 @@ describe.skipIf(perlMissing() !== undefined)("Server::Starter's own scenarios, w
     await server.waitForLine(/^sleeping 2 secs before killing old workers$/)
     const up = Date.now()
     await new Promise((r) => setTimeout(r, 1500))
-    expect(alive(first)).toBe(true)
-    await waitFor("the old worker to exit", () => (alive(first) ? undefined : true))
+    expect(isRunning(first)).toBe(true)
+    await waitFor("the old worker to exit", () => (isRunning(first) ? undefined : true))
     expect(Date.now() - up).toBeGreaterThanOrEqual(1900)
     expect(server.lines()).toContain("killing old workers")
   })

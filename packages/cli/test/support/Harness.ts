@@ -9,6 +9,7 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { afterEach } from "vitest"
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..")
 export const startServerBin = path.join(repoRoot, "node_modules/.bin/start_server")
@@ -130,6 +131,31 @@ export const get = (port: number, pathname = "/"): Promise<string> =>
     req.on("error", reject)
     req.on("timeout", () => req.destroy(new Error("timeout")))
   })
+
+/**
+ * Registers an afterEach that stops every supervisor a test started (even a failed test);
+ * answers the function that registers one.
+ */
+export const trackSupervisors = (): ((server: Running) => Running) => {
+  const running: Array<Running> = []
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map(ensureStopped))
+  })
+  return (server) => {
+    running.push(server)
+    return server
+  }
+}
+
+/** Whether `pid` runs (a zombie waiting to be reaped does not). */
+export const isRunning = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+  } catch {
+    return false
+  }
+  return !/\) Z /.test(readIfExists(`/proc/${pid}/stat`) ?? "")
+}
 
 /** Ends a supervisor that a failed test left behind: TERM, then KILL after 5 s. */
 export const ensureStopped = async (running: Running) => {
