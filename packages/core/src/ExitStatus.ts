@@ -16,7 +16,3 @@ export const killedBy = (signal: SignalName): ExitStatus => ({ code: null, signa
 /** The raw wait status: `code << 8` for an exit, the signal number for a signal death. */
 export const waitStatus = (status: ExitStatus): number =>
   status.signal !== null ? signalNumber(status.signal) : ((status.code ?? 0) & 0xff) << 8
-
-/** Human form for structured logs and `status` output: `exit 3`, `signal KILL`. */
-export const describe = (status: ExitStatus): string =>
-  status.signal !== null ? `signal ${status.signal}` : `exit ${status.code ?? 0}`

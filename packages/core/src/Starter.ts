@@ -96,10 +96,6 @@ export const start = (
     return supervisor
   })
 
-/** Runs until shutdown and answers the process exit code. */
-export const run = (config: StarterConfig): Effect.Effect<number, StarterError, StarterServices> =>
-  Effect.scoped(Effect.flatMap(start(config), (supervisor) => supervisor.exitCode))
-
 /** The embedded supervisor as a service: what `StarterLive` provides to an application. */
 export class Starter extends Context.Tag("@starter/core/Starter")<Starter, Supervisor.Supervisor>() {}
 
