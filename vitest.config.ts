@@ -3,6 +3,10 @@ import { defineConfig } from "vitest/config"
 // vitest >= 3.2: `test.projects` replaces vitest.workspace.ts
 export default defineConfig({
   test: {
-    projects: ["packages/*/vitest.config.ts"]
+    projects: ["packages/*/vitest.config.ts"],
+    // Most integration tests wait on real time (intervals, restarts), not on the CPU: run
+    // more test files at once than the 2 cores CI has.
+    maxWorkers: 4,
+    minWorkers: 1
   }
 })
