@@ -55,7 +55,7 @@ export const options = Options.all({
   version: flag("version"),
   workers: integer("workers"),
   maxSurge: integer("max-surge"),
-  ready: Options.choice("ready", ["none", "notify-fd", "ipc"]).pipe(Options.optional),
+  ready: text("ready"),
   readyTimeoutMs: duration("ready-timeout"),
   killTimeoutMs: duration("kill-timeout"),
   maxStartAttempts: integer("max-start-attempts"),

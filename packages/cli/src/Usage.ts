@@ -107,10 +107,15 @@ Options beyond Perl's start_server:
     during a restart, how many new processes may start at once (default: 1).
     The count of ready processes never drops below --workers.
 
-  --ready=(none|notify-fd|ipc):
+  --ready=(none|notify-fd|ipc|sd-notify|tcp:HOST:PORT|unix:PATH|URL):
     how a new process tells it is ready (default: none, meaning "still alive
     after --interval"). notify-fd: write "READY=1" to the fd named in
     STARTER_NOTIFY_FD. ipc: process.send("ready") from a Node.js worker.
+    sd-notify: sd_notify(3) "READY=1" on the NOTIFY_SOCKET each process gets
+    (systemd-notify --ready works). A probe is tried every 100ms until it
+    passes: tcp: and unix: connect, an http:// URL must answer 2xx or 3xx.
+    {pid}, {index} and {generation} in a probe are the process's own, so that
+    each one can be probed on an address of its own.
 
   --ready-timeout=duration:
     with --ready, how long a new process may take (default: 60s). One that is

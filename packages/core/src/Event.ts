@@ -15,8 +15,11 @@ export type Event = Data.TaggedEnum<{
   SpawnFailed: { readonly id: number; readonly message: string }
   Exited: { readonly id: number; readonly status: ExitStatus }
   Ready: { readonly id: number }
-  /** `--interval` elapsed (Perl's alive check) or the readiness timeout expired. */
-  ReadyDeadline: { readonly id: number }
+  /**
+   * `--interval` elapsed (Perl's alive check) or the readiness timeout expired; `detail` is
+   * what the readiness channel knows about why the worker is not ready.
+   */
+  ReadyDeadline: { readonly id: number; readonly detail?: string | undefined }
   /** A backoff delay is over: spawning may resume. */
   RetryDue: {}
   /** `--kill-old-delay` is over for these retiring workers. */

@@ -8,7 +8,7 @@ import { type ExitStatus, waitStatus } from "./ExitStatus.js"
 
 export type RolloutFailure = Data.TaggedEnum<{
   Exited: { readonly status: ExitStatus }
-  ReadyTimeout: { readonly timeoutMs: number }
+  ReadyTimeout: { readonly timeoutMs: number; readonly detail: string | undefined }
   SpawnFailed: { readonly message: string }
 }>
 export const RolloutFailure = Data.taggedEnum<RolloutFailure>()
@@ -34,6 +34,7 @@ export const Lifecycle = Data.taggedEnum<Lifecycle>()
 export const describeFailure = (failure: RolloutFailure): string =>
   RolloutFailure.$match(failure, {
     Exited: ({ status }) => `exit status:${waitStatus(status)}`,
-    ReadyTimeout: ({ timeoutMs }) => `not ready within ${timeoutMs / 1000}s`,
+    ReadyTimeout: ({ timeoutMs, detail }) =>
+      `not ready within ${timeoutMs / 1000}s${detail === undefined ? "" : ` (${detail})`}`,
     SpawnFailed: ({ message }) => message
   })

@@ -20,6 +20,7 @@ import { Action as A } from "./Action.js"
 import { Event, type Event as EventT, type RestartReason } from "./Event.js"
 import { type ExitStatus, exited, waitStatus } from "./ExitStatus.js"
 import { describeFailure, Lifecycle, RolloutFailure } from "./Lifecycle.js"
+import { isInterval } from "./Readiness.js"
 import type { SupervisorConfig } from "./SupervisorConfig.js"
 
 export type Phase = "starting" | "serving" | "draining"
@@ -103,10 +104,13 @@ export const pidList = (workers: ReadonlyArray<WorkerRecord>): string =>
     .sort(byPerlOrder)
     .join(",")
 
-/** Status-file content: `gen:pid` for every running worker past its start, sorted as strings. */
+/**
+ * Status-file content: `gen:pid` for every running worker that was ever ready, sorted as
+ * strings. A new worker stopped before it was ready (a timeout, a shutdown) never served.
+ */
 export const statusContent = (workers: ReadonlyArray<WorkerRecord>): string =>
   workers
-    .flatMap((w) => (w.pid !== undefined && w.phase !== "starting" ? [`${w.generation}:${w.pid}`] : []))
+    .flatMap((w) => (w.pid !== undefined && w.readyAt !== undefined ? [`${w.generation}:${w.pid}`] : []))
     .sort(byPerlOrder)
     .map((line) => `${line}\n`)
     .join("")
@@ -320,7 +324,8 @@ const becomeReady = (t: Transition, w: WorkerRecord): void => {
 const failStart = (t: Transition, w: WorkerRecord, failure: RolloutFailure): void => {
   const pid = w.pid === undefined ? "" : `${w.pid} `
   if (failure._tag === "ReadyTimeout") {
-    t.log(`new worker ${pid}did not become ready within ${failure.timeoutMs / 1000} secs, stopping it`, w)
+    const why = failure.detail === undefined ? "" : ` (${failure.detail})`
+    t.log(`new worker ${pid}did not become ready within ${failure.timeoutMs / 1000} secs${why}, stopping it`, w)
     t.stop(w, { signal: "TERM", label: "TERM" })
   } else {
     t.log(`new worker ${pid}seems to have failed to start, ${describeFailure(failure)}`, w)
@@ -331,7 +336,7 @@ const failStart = (t: Transition, w: WorkerRecord, failure: RolloutFailure): voi
   t.publish(Lifecycle.StartFailed({ generation: w.generation, attempt, failure }))
   const limit = t.config.maxStartAttempts
   if (limit !== undefined && attempt >= limit) return giveUp(t, attempt, failure)
-  if (t.config.readiness !== "none") t.holdSpawning(t.backoffDelay(attempt))
+  if (!isInterval(t.config.readiness)) t.holdSpawning(t.backoffDelay(attempt))
   // A restart requested meanwhile need not wait for this rollout: the retry runs the program
   // from disk anyway, so it becomes the queued rollout, and this one is superseded.
   const queued = t.state.queuedRestart
@@ -420,7 +425,7 @@ const onSpawned = (t: Transition, id: number, pid: number): void => {
       t.state.shutdown?.signal === "TERM" ? t.config.signalOnTerm : { signal: "TERM" as const, label: "TERM" }
     return t.stop(w, signal)
   }
-  const wait = t.config.readiness === "none" ? t.config.intervalMs : t.config.readyTimeoutMs
+  const wait = isInterval(t.config.readiness) ? t.config.intervalMs : t.config.readyTimeoutMs
   t.schedule(wait, Event.ReadyDeadline({ id }))
 }
 
@@ -432,7 +437,7 @@ const onSpawnFailed = (t: Transition, id: number, message: string): void => {
     t.remove(id)
     return finishIfIdle(t)
   }
-  if (t.config.readiness === "none") {
+  if (isInterval(t.config.readiness)) {
     // Perl's child exits 255 after a failed exec and is noticed at the alive check.
     t.update(id, { diedEarly: exited(255) })
     t.schedule(t.config.intervalMs, Event.ReadyDeadline({ id }))
@@ -452,7 +457,7 @@ const onExited = (t: Transition, id: number, status: ExitStatus): void => {
   }
   switch (w.phase) {
     case "starting":
-      if (t.config.readiness === "none") {
+      if (isInterval(t.config.readiness)) {
         t.update(id, { diedEarly: status })
         return
       }
@@ -470,11 +475,11 @@ const onExited = (t: Transition, id: number, status: ExitStatus): void => {
   if (t.config.autoRestart !== undefined && !t.state.workers.some((x) => x.phase === "draining")) onAutoRestartDue(t)
 }
 
-const onReadyDeadline = (t: Transition, id: number): void => {
+const onReadyDeadline = (t: Transition, id: number, detail: string | undefined): void => {
   const w = t.find(id)
   if (w === undefined || w.phase !== "starting" || t.state.shutdown !== undefined) return
-  if (t.config.readiness !== "none") {
-    return failStart(t, w, RolloutFailure.ReadyTimeout({ timeoutMs: t.config.readyTimeoutMs }))
+  if (!isInterval(t.config.readiness)) {
+    return failStart(t, w, RolloutFailure.ReadyTimeout({ timeoutMs: t.config.readyTimeoutMs, detail }))
   }
   if (w.diedEarly !== undefined) return failStart(t, w, RolloutFailure.Exited({ status: w.diedEarly }))
   becomeReady(t, w)
@@ -483,7 +488,7 @@ const onReadyDeadline = (t: Transition, id: number): void => {
 const onReady = (t: Transition, id: number): void => {
   const w = t.find(id)
   if (w === undefined || w.phase !== "starting" || t.state.shutdown !== undefined) return
-  if (t.config.readiness === "none") return
+  if (isInterval(t.config.readiness)) return
   becomeReady(t, w)
 }
 
@@ -545,7 +550,7 @@ export const step = (state: State, event: EventT, clock: Clock): Step => {
     SpawnFailed: ({ id, message }) => onSpawnFailed(t, id, message),
     Exited: ({ id, status }) => onExited(t, id, status),
     Ready: ({ id }) => onReady(t, id),
-    ReadyDeadline: ({ id }) => onReadyDeadline(t, id),
+    ReadyDeadline: ({ id, detail }) => onReadyDeadline(t, id, detail),
     RetryDue: () => reconcile(t),
     RetireDue: ({ ids }) => onRetireDue(t, ids),
     KillDue: ({ id }) => onKillDue(t, id),

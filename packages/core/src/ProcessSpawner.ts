@@ -6,10 +6,8 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type { ExitStatus } from "./ExitStatus.js"
+import type { Readiness } from "./Readiness.js"
 import type { SignalName } from "./Signal.js"
-
-/** How a worker may announce readiness; `none` means "alive after --interval" (Perl). */
-export type ReadinessChannel = "none" | "notify-fd" | "ipc" | "sd-notify"
 
 export interface SpawnRequest {
   readonly argv: readonly [string, ...Array<string>]
@@ -18,7 +16,7 @@ export interface SpawnRequest {
   readonly cwd: string | undefined
   /** `childFd` in the worker is the supervisor's `fd`. */
   readonly fds: ReadonlyArray<{ readonly childFd: number; readonly fd: number }>
-  readonly readiness: ReadinessChannel
+  readonly readiness: Readiness
   /**
    * Start the worker as the leader of its own process group (and session), and deliver
    * every signal to the whole group, so a worker's children stop with it.
@@ -32,8 +30,10 @@ export interface WorkerProcess {
   readonly signal: (signal: SignalName) => Effect.Effect<void>
   /** Completes when the worker has exited and been reaped. */
   readonly exit: Effect.Effect<ExitStatus>
-  /** Completes when the worker reports ready on its channel; never, for `none`. */
+  /** Completes when the worker reports ready on its channel or passes its probe; never, for `Interval`. */
   readonly ready: Effect.Effect<void>
+  /** Why the worker is not ready yet, if the channel can tell (the last probe error, its sd_notify STATUS). */
+  readonly readinessDetail: Effect.Effect<string | undefined>
 }
 
 /** The program could not be started at all (exec or chdir failed). */

@@ -6,6 +6,7 @@
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as ListenSpec from "./ListenSpec.js"
+import * as Readiness from "./Readiness.js"
 import * as Signal from "./Signal.js"
 import type { StarterConfig } from "./Starter.js"
 import * as SupervisorConfig from "./SupervisorConfig.js"
@@ -24,9 +25,11 @@ export class StarterOptions extends Schema.Class<StarterOptions>("StarterOptions
   dir: optional(Schema.String),
   workers: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 1024)), { default: () => 1 }),
   maxSurge: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1 }),
-  readiness: Schema.optionalWith(Schema.Literal("none", "notify-fd", "ipc", "sd-notify"), {
-    default: () => "none" as const
-  }),
+  /**
+   * `--ready`: `none` (Perl: alive after the interval), `notify-fd`, `ipc`, `sd-notify`, or a
+   * probe: `tcp:HOST:PORT`, `unix:PATH`, `http://…` (`{pid}`, `{index}`, `{generation}` expand).
+   */
+  readiness: Schema.optionalWith(Schema.String, { default: () => "none" }),
   intervalMs: Schema.optionalWith(Millis, { default: () => 1000 }),
   readyTimeoutMs: Schema.optionalWith(Millis, { default: () => SupervisorConfig.defaults.readyTimeoutMs }),
   signalOnHup: Schema.optionalWith(Schema.String, { default: () => "TERM" }),
@@ -69,6 +72,20 @@ export const toStarterConfig = (options: StarterOptions, pid: number): Either.Ei
       ListenSpec.parseListenSpecs(options.ports, options.paths),
       (e) => new InvalidOptions({ message: e.message })
     )
+    const readiness = yield* Either.mapLeft(
+      Readiness.parse(options.readiness),
+      (message) => new InvalidOptions({ message })
+    )
+    if (readiness._tag === "Probe") {
+      const held = Readiness.probedListenSocket(readiness.probe, listen)
+      if (held !== undefined) {
+        return yield* Either.left(
+          new InvalidOptions({
+            message: `--ready=${options.readiness} probes ${held.key}, a socket start_server holds: it answers while no worker runs, and any generation may serve it; probe an address of the worker's own (see {pid} and {index})`
+          })
+        )
+      }
+    }
     const signalOnHup = yield* signalOption(options.signalOnHup)
     const signalOnTerm = yield* signalOption(options.signalOnTerm)
     if (options.listenFds && listen.some((spec) => spec.fd !== undefined)) {
@@ -85,7 +102,7 @@ export const toStarterConfig = (options: StarterOptions, pid: number): Either.Ei
         cwd: options.dir,
         workers: options.workers,
         maxSurge: Math.min(options.maxSurge, options.workers),
-        readiness: options.readiness,
+        readiness,
         intervalMs: options.intervalMs,
         readyTimeoutMs: options.readyTimeoutMs,
         signalOnHup,

@@ -20,6 +20,7 @@ import * as FdLayout from "./FdLayout.js"
 import * as Lifecycle from "./Lifecycle.js"
 import * as Machine from "./Machine.js"
 import { ProcessSpawner, type WorkerProcess } from "./ProcessSpawner.js"
+import * as Readiness from "./Readiness.js"
 import type { SignalName } from "./Signal.js"
 import * as StatusSnapshot from "./StatusSnapshot.js"
 import { StatusStore } from "./StatusStore.js"
@@ -116,11 +117,24 @@ export const make = (
             )
           )
         )
-        if (config.readiness !== "none") {
-          yield* FiberSet.run(fibers, Effect.zipRight(worker.ready, Queue.offer(inbox, Event.Ready({ id }))))
+        if (!Readiness.isInterval(config.readiness)) {
+          // A probe keeps probing until it succeeds: it must end when the worker does.
+          const ready = Effect.raceFirst(Effect.as(worker.ready, true), Effect.as(worker.exit, false))
+          yield* FiberSet.run(
+            fibers,
+            Effect.flatMap(ready, (isReady) => (isReady ? Queue.offer(inbox, Event.Ready({ id })) : Effect.void))
+          )
         }
         return Event.Spawned({ id, pid: worker.pid })
       })
+
+    /** A readiness deadline carries what the worker's channel knows about why it is not ready. */
+    const withDetail = (event: Event): Effect.Effect<Event> => {
+      if (event._tag !== "ReadyDeadline") return Effect.succeed(event)
+      const worker = processes.get(event.id)
+      if (worker === undefined) return Effect.succeed(event)
+      return Effect.map(worker.readinessDetail, (detail) => Event.ReadyDeadline({ id: event.id, detail }))
+    }
 
     /** Performs one action; a spawn answers with the event that must be stepped next. */
     const perform = (action: Action): Effect.Effect<Event | undefined> => {
@@ -147,7 +161,13 @@ export const make = (
           )
         case "Schedule":
           return Effect.as(
-            FiberSet.run(fibers, Effect.zipRight(Effect.sleep(action.delayMs), Queue.offer(inbox, action.event))),
+            FiberSet.run(
+              fibers,
+              Effect.sleep(action.delayMs).pipe(
+                Effect.zipRight(withDetail(action.event)),
+                Effect.flatMap((event) => Queue.offer(inbox, event))
+              )
+            ),
             undefined
           )
         case "Publish":

@@ -2,7 +2,7 @@
  * Everything the generation state machine needs to know, already validated.
  * Durations are milliseconds: the machine is pure arithmetic over the clock.
  */
-import type { ReadinessChannel } from "./ProcessSpawner.js"
+import { Readiness } from "./Readiness.js"
 import type { SignalName } from "./Signal.js"
 
 export interface SignalOption {
@@ -18,8 +18,8 @@ export interface SupervisorConfig {
   readonly workers: number
   /** New workers started at once during a rolling restart (`--max-surge`). */
   readonly maxSurge: number
-  /** `none` = Perl: a worker is up when it is still alive `intervalMs` after spawn. */
-  readonly readiness: ReadinessChannel
+  /** `Interval` = Perl: a worker is up when it is still alive `intervalMs` after spawn. */
+  readonly readiness: Readiness
   readonly intervalMs: number
   /** With a readiness channel: how long a new worker may take to report ready. */
   readonly readyTimeoutMs: number
@@ -46,7 +46,7 @@ export interface SupervisorConfig {
 export const defaults = {
   workers: 1,
   maxSurge: 1,
-  readiness: "none",
+  readiness: Readiness.Interval(),
   intervalMs: 1000,
   readyTimeoutMs: 60_000,
   killOldDelayMs: 0,

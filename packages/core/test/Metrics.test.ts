@@ -28,7 +28,11 @@ describe("Metrics", () => {
       [Lifecycle.WorkerExited({ pid: 9, generation: 1, status: { code: null, signal: "KILL" } }), 1300],
       [Lifecycle.RolloutCompleted({ epoch: 2, generation: 2 }), 1300],
       [
-        Lifecycle.RolloutAbandoned({ epoch: 3, attempts: 3, failure: RolloutFailure.ReadyTimeout({ timeoutMs: 5 }) }),
+        Lifecycle.RolloutAbandoned({
+          epoch: 3,
+          attempts: 3,
+          failure: RolloutFailure.ReadyTimeout({ timeoutMs: 5, detail: undefined })
+        }),
         2000
       ],
       [Lifecycle.RolloutSuperseded({ epoch: 4, by: 5 }), 2100]

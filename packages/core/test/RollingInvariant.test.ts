@@ -8,6 +8,7 @@ import fc from "fast-check"
 import type { Action } from "../src/Action.js"
 import { Event } from "../src/Event.js"
 import * as Machine from "../src/Machine.js"
+import { Readiness } from "../src/Readiness.js"
 import * as SupervisorConfig from "../src/SupervisorConfig.js"
 
 type Fault = "healthy" | "exits-early" | "never-ready"
@@ -50,7 +51,7 @@ const simulate = (
         const fault = faults.shift() ?? "healthy"
         procs.set(action.id, { id: action.id, alive: true })
         if (fault === "exits-early") at(now + 10, Event.Exited({ id: action.id, status: { code: 1, signal: null } }))
-        if (fault === "healthy" && config.readiness !== "none")
+        if (fault === "healthy" && config.readiness._tag !== "Interval")
           at(now + options.readyMs, Event.Ready({ id: action.id }))
         return [Event.Spawned({ id: action.id, pid: nextPid++ })]
       }
@@ -138,7 +139,7 @@ const configOf = (p: { workers: number; surge: number; readiness: "none" | "noti
     argv: ["worker"],
     workers: p.workers,
     maxSurge: Math.min(p.surge, p.workers),
-    readiness: p.readiness,
+    readiness: p.readiness === "none" ? Readiness.Interval() : Readiness.NotifyFd(),
     readyTimeoutMs: 5000,
     killTimeoutMs: 10_000
   })

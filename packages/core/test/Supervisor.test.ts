@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Scope } from "effect"
+import { Readiness } from "../src/Readiness.js"
 import { advance, config, layer, makeWorld, pids, start, type World } from "./support/Simulation.js"
 
 const inWorld = <A, E, R>(world: World, body: Effect.Effect<A, E, R>) => body.pipe(Effect.provide(layer(world)))
@@ -300,7 +301,7 @@ describe("Supervisor (readiness channel)", () => {
     return inWorld(
       world,
       Effect.gen(function* () {
-        const sup = yield* start(config({ readiness: "notify-fd" }))
+        const sup = yield* start(config({ readiness: Readiness.NotifyFd() }))
         yield* advance(100)
         expect(world.statusWrites).toEqual(["1:1000\n"])
         yield* sup.restart("hup")
@@ -317,7 +318,7 @@ describe("Supervisor (readiness channel)", () => {
     return inWorld(
       world,
       Effect.gen(function* () {
-        const sup = yield* start(config({ readiness: "notify-fd", readyTimeoutMs: 5000 }))
+        const sup = yield* start(config({ readiness: Readiness.NotifyFd(), readyTimeoutMs: 5000 }))
         yield* world.processes[0]!.becomeReady
         yield* advance(0)
         yield* sup.restart("hup")
@@ -335,12 +336,36 @@ describe("Supervisor (readiness channel)", () => {
     )
   })
 
+  it.scoped("a timeout says what the channel last knew (a probe's error), in the log and the restart's outcome", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        const sup = yield* start(config({ readiness: Readiness.NotifyFd(), readyTimeoutMs: 2000, maxStartAttempts: 1 }))
+        yield* world.processes[0]!.becomeReady
+        yield* advance(0)
+        world.readinessDetail = "tcp:127.0.0.1:9001: connect ECONNREFUSED 127.0.0.1:9001"
+        const outcome = yield* Effect.fork(sup.restartAndWait("control"))
+        yield* advance(2000)
+        expect(world.logs).toContain(
+          "new worker 1001 did not become ready within 2 secs (tcp:127.0.0.1:9001: connect ECONNREFUSED 127.0.0.1:9001), stopping it"
+        )
+        expect(yield* Fiber.join(outcome)).toEqual({
+          _tag: "Failed",
+          epoch: 2,
+          reason: "not ready within 2s (tcp:127.0.0.1:9001: connect ECONNREFUSED 127.0.0.1:9001)"
+        })
+        expect(world.processes[0]!.received).toEqual([])
+      })
+    )
+  })
+
   it.scoped("a crash before ready is a failed start, reported at once", () => {
     const world = makeWorld()
     return inWorld(
       world,
       Effect.gen(function* () {
-        yield* start(config({ readiness: "ipc" }))
+        yield* start(config({ readiness: Readiness.Ipc() }))
         yield* world.processes[0]!.exit({ code: 2, signal: null })
         yield* advance(0)
         expect(world.logs).toContain("new worker 1000 seems to have failed to start, exit status:512")

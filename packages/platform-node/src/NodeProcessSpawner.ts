@@ -9,12 +9,14 @@
 import { type ChildProcess, type StdioOptions, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import { Readable } from "node:stream"
-import { ExitStatus, ProcessSpawner, Signal } from "@starter/core"
+import { ExitStatus, ProcessSpawner, Readiness, Signal } from "@starter/core"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as libc from "./internal/libc.js"
+import * as NotifySockets from "./internal/NotifySockets.js"
+import * as NodeReadinessProbe from "./NodeReadinessProbe.js"
 import { strerror } from "./SystemError.js"
 
 /** The variable that tells a `notify-fd` worker where to write `READY=1`. */
@@ -54,9 +56,10 @@ interface Layout {
 /**
  * fds 0-2 inherit the supervisor's unless a socket replaces them; fds between 3 and the
  * highest socket that carry nothing are closed in the worker ('ignore'). The readiness
- * channel takes the first fd after the sockets.
+ * channel takes the first fd after the sockets; an sd_notify socket is named in the
+ * environment instead.
  */
-const layout = (request: ProcessSpawner.SpawnRequest, lifeline: number): Layout => {
+const layout = (request: ProcessSpawner.SpawnRequest, lifeline: number, notifySocket: string | undefined): Layout => {
   const highest = request.fds.reduce((max, { childFd }) => Math.max(max, childFd), 2)
   const stdio: Array<"inherit" | "ignore" | "pipe" | "ipc" | number> = []
   for (let i = 0; i <= highest; i++) stdio.push(i < 3 ? "inherit" : "ignore")
@@ -68,16 +71,22 @@ const layout = (request: ProcessSpawner.SpawnRequest, lifeline: number): Layout 
     env[lifelineFdVariable] = String(next)
     return { stdio, env, channelFd: channel }
   }
-  switch (request.readiness) {
-    case "notify-fd":
+  // Only the worker's own socket: never one inherited from the supervisor's environment.
+  delete env.NOTIFY_SOCKET
+  switch (request.readiness._tag) {
+    case "NotifyFd":
       stdio[channelFd] = "pipe"
       env[notifyFdVariable] = String(channelFd)
       return withLifeline(channelFd + 1, channelFd)
-    case "ipc":
+    case "Ipc":
       // Node announces the channel to the worker itself (NODE_CHANNEL_FD).
       stdio[channelFd] = "ipc"
       return withLifeline(channelFd + 1, channelFd)
-    default:
+    case "SdNotify":
+      if (notifySocket !== undefined) env.NOTIFY_SOCKET = notifySocket
+      return withLifeline(channelFd, undefined)
+    case "Interval":
+    case "Probe":
       return withLifeline(channelFd, undefined)
   }
 }
@@ -116,22 +125,23 @@ const watchNotifyStream = (stream: Readable, onReady: () => void): void => {
 const attach = (
   child: ChildProcess,
   channel: Layout["channelFd"],
-  readiness: ProcessSpawner.ReadinessChannel,
+  readiness: Readiness.Readiness,
   exit: Deferred.Deferred<ExitStatus.ExitStatus>,
-  ready: Deferred.Deferred<void>
+  markReady: () => void,
+  release: () => void
 ): void => {
-  const markReady = () => void Deferred.unsafeDone(ready, Exit.void)
-  const notifyStream = readiness === "notify-fd" && channel !== undefined ? child.stdio[channel] : undefined
+  const notifyStream = readiness._tag === "NotifyFd" && channel !== undefined ? child.stdio[channel] : undefined
   if (notifyStream instanceof Readable) watchNotifyStream(notifyStream, markReady)
   const onMessage = (message: unknown) => {
     if (isReadyMessage(message)) markReady()
   }
-  if (readiness === "ipc") child.on("message", onMessage)
+  if (readiness._tag === "Ipc") child.on("message", onMessage)
   child.once("exit", (code, signal) => {
     child.off("message", onMessage)
     // A grandchild may still hold the channel: close our end so nothing keeps the loop alive.
     if (notifyStream instanceof Readable) notifyStream.destroy()
     if (child.connected) child.disconnect()
+    release()
     Deferred.unsafeDone(exit, Exit.succeed(toExitStatus(code, signal)))
   })
 }
@@ -139,9 +149,32 @@ const attach = (
 const execError = (argv0: string, error: unknown) =>
   new ProcessSpawner.SpawnError({ message: `failed to exec ${argv0}:${strerror(error)}` })
 
+/** What the worker's readiness channel has said so far. */
+interface ReadinessState {
+  readonly ready: Deferred.Deferred<void>
+  /** The last probe failure, or the worker's last sd_notify STATUS. */
+  detail: string | undefined
+}
+
+/** The worker's own NOTIFY_SOCKET, reporting into `state`. */
+const openNotifySocket = (
+  sockets: NotifySockets.NotifySockets,
+  state: ReadinessState
+): Effect.Effect<NotifySockets.Endpoint, ProcessSpawner.SpawnError> =>
+  Effect.try({
+    try: () =>
+      sockets.open((fields) => {
+        const status = fields.get("STATUS")
+        if (status !== undefined) state.detail = `STATUS=${status}`
+        if (fields.get("READY") === "1") Deferred.unsafeDone(state.ready, Exit.void)
+      }),
+    catch: (error) => new ProcessSpawner.SpawnError({ message: `failed to create NOTIFY_SOCKET:${strerror(error)}` })
+  })
+
 const spawnWorker = (
   request: ProcessSpawner.SpawnRequest,
-  lifeline: number
+  lifeline: number,
+  notifySockets: () => NotifySockets.NotifySockets
 ): Effect.Effect<ProcessSpawner.WorkerProcess, ProcessSpawner.SpawnError> =>
   Effect.gen(function* () {
     const [argv0, ...args] = request.argv
@@ -152,8 +185,10 @@ const spawnWorker = (
       }
     }
     const exit = yield* Deferred.make<ExitStatus.ExitStatus>()
-    const ready = yield* Deferred.make<void>()
-    const { stdio, env, channelFd } = layout(request, lifeline)
+    const state: ReadinessState = { ready: yield* Deferred.make<void>(), detail: undefined }
+    const endpoint = request.readiness._tag === "SdNotify" ? yield* openNotifySocket(notifySockets(), state) : undefined
+    const release = () => endpoint?.close()
+    const { stdio, env, channelFd } = layout(request, lifeline, endpoint?.path)
     const child = yield* Effect.async<ChildProcess, ProcessSpawner.SpawnError>((resume) => {
       let child: ChildProcess
       try {
@@ -161,6 +196,7 @@ const spawnWorker = (
         child = spawn(argv0, args, { cwd: request.cwd, env, stdio, detached: request.processGroup, shell: false })
       } catch (error) {
         // libuv reports most exec failures synchronously as a throw...
+        release()
         return resume(Effect.fail(execError(argv0, error)))
       }
       // ...and ENOENT/EACCES/EAGAIN/EMFILE as an 'error' event with no 'exit' after it.
@@ -170,13 +206,23 @@ const spawnWorker = (
         if (child.pid !== undefined || failed) return
         failed = true
         for (const stream of child.stdio) stream?.destroy()
+        release()
         resume(Effect.fail(execError(argv0, error)))
       })
       if (child.pid === undefined) return
-      attach(child, channelFd, request.readiness, exit, ready)
+      attach(child, channelFd, request.readiness, exit, () => Deferred.unsafeDone(state.ready, Exit.void), release)
       resume(Effect.succeed(child))
     })
     const pid = child.pid ?? 0
+    const { readiness } = request
+    const probe =
+      readiness._tag === "Probe"
+        ? Readiness.expandProbe(readiness.probe, {
+            pid,
+            index: Number(request.env.SERVER_STARTER_WORKER_INDEX ?? 0),
+            generation: Number(request.env.SERVER_STARTER_GENERATION ?? 0)
+          })
+        : undefined
     return {
       pid,
       // child.kill (not process.kill) is a no-op once Node has reaped the child, so a
@@ -194,24 +240,35 @@ const spawnWorker = (
           }
         }),
       exit: Deferred.await(exit),
-      ready: request.readiness === "notify-fd" || request.readiness === "ipc" ? Deferred.await(ready) : Effect.never
+      ready:
+        readiness._tag === "Interval"
+          ? Effect.never
+          : probe !== undefined
+            ? NodeReadinessProbe.untilReady(probe, (why) => {
+                state.detail = why
+              })
+            : Deferred.await(state.ready),
+      readinessDetail: Effect.sync(() => state.detail)
     } satisfies ProcessSpawner.WorkerProcess
   })
 
-/**
- * The `sd-notify` channel (a NOTIFY_SOCKET datagram socket) is provided by a separate layer;
- * this spawner reports no readiness for it, like `none`.
- */
 export const layer: Layer.Layer<ProcessSpawner.ProcessSpawner> = Layer.scoped(
   ProcessSpawner.ProcessSpawner,
-  Effect.map(
+  Effect.gen(function* () {
     // One lifeline for all workers: we keep the write end (close-on-exec, never written).
-    Effect.acquireRelease(Effect.sync(libc.pipe), ([read, write]) =>
+    const [read] = yield* Effect.acquireRelease(Effect.sync(libc.pipe), ([read, write]) =>
       Effect.sync(() => {
         libc.close(read)
         libc.close(write)
       })
-    ),
-    ([read]) => ProcessSpawner.ProcessSpawner.of({ spawn: (request) => spawnWorker(request, read) })
-  )
+    )
+    // Created on the first sd-notify worker: other modes need no socket and no waiting thread.
+    let sockets: NotifySockets.NotifySockets | undefined
+    yield* Effect.addFinalizer(() => Effect.sync(() => sockets?.close()))
+    const notifySockets = () => {
+      sockets ??= NotifySockets.make()
+      return sockets
+    }
+    return ProcessSpawner.ProcessSpawner.of({ spawn: (request) => spawnWorker(request, read, notifySockets) })
+  })
 )

@@ -1,11 +1,34 @@
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as nodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
-import { ProcessSpawner } from "@starter/core"
-import { Effect, Option } from "effect"
+import { ProcessSpawner, Readiness } from "@starter/core"
+import { Effect, Fiber, Option, Schedule } from "effect"
 import * as NodeProcessSpawner from "../src/NodeProcessSpawner.js"
+
+const { Interval, NotifyFd, Ipc, SdNotify, Probe } = Readiness.Readiness
+
+const systemdNotify = "/usr/bin/systemd-notify"
+
+/** CI installs systemd (`.ci/run`) and sets STARTER_REQUIRE_PERL=1: there a missing tool fails. */
+const noSystemdNotify = (): boolean => {
+  if (fs.existsSync(systemdNotify)) return false
+  if (process.env.STARTER_REQUIRE_PERL === "1")
+    throw new Error(`${systemdNotify} is not installed (apt-get install -y systemd)`)
+  return true
+}
+
+const freePort = Effect.promise(
+  () =>
+    new Promise<number>((resolve) => {
+      const server = net.createServer().listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as net.AddressInfo
+        server.close(() => resolve(port))
+      })
+    })
+)
 
 const fixture = (name: string) => fileURLToPath(new URL(`fixtures/${name}`, import.meta.url))
 
@@ -17,7 +40,7 @@ const request = (
   env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
   cwd: undefined,
   fds: [],
-  readiness: "none",
+  readiness: Interval(),
   processGroup: false,
   ...overrides
 })
@@ -174,7 +197,7 @@ describe("NodeProcessSpawner", () => {
         Effect.gen(function* () {
           const worker = yield* spawnScoped(
             request([process.execPath, fixture("spawner-notify.mjs"), "STATUS=starting\\nREADY=1\\n"], {
-              readiness: "notify-fd"
+              readiness: NotifyFd()
             })
           )
           yield* worker.ready.pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "not ready" }))
@@ -197,7 +220,7 @@ describe("NodeProcessSpawner", () => {
                 fixture("spawner-notify.mjs"),
                 "READY=1"
               ],
-              { readiness: "notify-fd", fds: [{ childFd: 5, fd: a.fd }] }
+              { readiness: NotifyFd(), fds: [{ childFd: 5, fd: a.fd }] }
             )
           )
           yield* worker.ready.pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "not ready" }))
@@ -210,10 +233,10 @@ describe("NodeProcessSpawner", () => {
         Effect.gen(function* () {
           const other = yield* spawnScoped(
             request([process.execPath, fixture("spawner-notify.mjs"), "STATUS=READY=1\\nREADY=0\\n"], {
-              readiness: "notify-fd"
+              readiness: NotifyFd()
             })
           )
-          const silent = yield* spawnScoped(request(["sleep", "30"], { readiness: "notify-fd" }))
+          const silent = yield* spawnScoped(request(["sleep", "30"], { readiness: NotifyFd() }))
           expect(yield* Effect.timeoutOption(other.ready, "400 millis")).toEqual(Option.none())
           expect(yield* Effect.timeoutOption(silent.ready, "10 millis")).toEqual(Option.none())
         })
@@ -223,7 +246,7 @@ describe("NodeProcessSpawner", () => {
     it.scopedLive("notify-fd: a worker that exits without reporting stays not ready", () =>
       live(
         Effect.gen(function* () {
-          const worker = yield* spawnScoped(request(["true"], { readiness: "notify-fd" }))
+          const worker = yield* spawnScoped(request(["true"], { readiness: NotifyFd() }))
           expect(yield* worker.exit).toEqual({ code: 0, signal: null })
           expect(yield* Effect.timeoutOption(worker.ready, "50 millis")).toEqual(Option.none())
         })
@@ -234,7 +257,7 @@ describe("NodeProcessSpawner", () => {
       live(
         Effect.gen(function* () {
           const worker = yield* spawnScoped(
-            request([process.execPath, fixture("spawner-ipc.mjs")], { readiness: "ipc" })
+            request([process.execPath, fixture("spawner-ipc.mjs")], { readiness: Ipc() })
           )
           yield* worker.ready.pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "not ready" }))
           yield* worker.signal("TERM")
@@ -247,10 +270,10 @@ describe("NodeProcessSpawner", () => {
       live(
         Effect.gen(function* () {
           const typed = yield* spawnScoped(
-            request([process.execPath, fixture("spawner-ipc.mjs"), `{"type":"ready"}`], { readiness: "ipc" })
+            request([process.execPath, fixture("spawner-ipc.mjs"), `{"type":"ready"}`], { readiness: Ipc() })
           )
           const other = yield* spawnScoped(
-            request([process.execPath, fixture("spawner-ipc.mjs"), `{"ready":false}`], { readiness: "ipc" })
+            request([process.execPath, fixture("spawner-ipc.mjs"), `{"ready":false}`], { readiness: Ipc() })
           )
           yield* typed.ready.pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "not ready" }))
           expect(yield* Effect.timeoutOption(other.ready, "300 millis")).toEqual(Option.none())
@@ -265,8 +288,8 @@ describe("NodeProcessSpawner", () => {
             process.getActiveResourcesInfo().filter((r) => r === "PipeWrap" || r === "ProcessWrap").length
           const before = handles()
           // a grandchild keeps the notify fd open after the worker itself has exited
-          const notify = yield* spawnScoped(request(["sh", "-c", "sleep 2 & exit 0"], { readiness: "notify-fd" }))
-          const ipc = yield* spawnScoped(request([process.execPath, fixture("spawner-ipc.mjs")], { readiness: "ipc" }))
+          const notify = yield* spawnScoped(request(["sh", "-c", "sleep 2 & exit 0"], { readiness: NotifyFd() }))
+          const ipc = yield* spawnScoped(request([process.execPath, fixture("spawner-ipc.mjs")], { readiness: Ipc() }))
           yield* ipc.ready
           expect(handles()).toBeGreaterThan(before)
           yield* ipc.signal("KILL")
@@ -276,6 +299,138 @@ describe("NodeProcessSpawner", () => {
         })
       )
     )
+
+    describe("sd-notify", () => {
+      it.scopedLive.skipIf(noSystemdNotify())(
+        "systemd-notify --ready: READY=1 completes ready, and its BARRIER=1 is answered (it exits 0)",
+        () =>
+          live(
+            Effect.gen(function* () {
+              // Without --no-block, systemd-notify waits up to 5 s for the barrier and exits 1 unanswered.
+              const worker = yield* spawnScoped(
+                request(["sh", "-c", `${systemdNotify} --ready; code=$?; sleep 0.2; exit $code`], {
+                  readiness: SdNotify()
+                })
+              )
+              yield* worker.ready.pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "not ready" }))
+              const exit = yield* worker.exit.pipe(
+                Effect.timeoutFail({ duration: "3 seconds", onTimeout: () => "hung" })
+              )
+              expect(exit).toEqual({ code: 0, signal: null })
+            })
+          )
+      )
+
+      it.scopedLive.skipIf(noSystemdNotify())("systemd-notify --ready --no-block completes ready too", () =>
+        live(
+          Effect.gen(function* () {
+            const worker = yield* spawnScoped(
+              request(["sh", "-c", `${systemdNotify} --ready --no-block || exit 9; exec sleep 30`], {
+                readiness: SdNotify()
+              })
+            )
+            yield* worker.ready.pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "not ready" }))
+          })
+        )
+      )
+
+      it.scopedLive.skipIf(noSystemdNotify())(
+        "STATUS= is the readiness detail; no READY=1, no ready; the socket goes away with the worker",
+        () =>
+          live(
+            Effect.gen(function* () {
+              const dir = yield* tempDir
+              const seen = nodePath.join(dir, "socket")
+              const worker = yield* spawnScoped(
+                request(
+                  [
+                    "sh",
+                    "-c",
+                    `echo "$NOTIFY_SOCKET" > ${seen}; ${systemdNotify} --no-block --status="loading 40%" READY=0; exec sleep 30`
+                  ],
+                  { readiness: SdNotify(), env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NOTIFY_SOCKET: "/x" } }
+                )
+              )
+              const detail = yield* worker.readinessDetail.pipe(
+                Effect.filterOrFail((d) => d !== undefined),
+                Effect.retry(Schedule.spaced("20 millis")),
+                Effect.timeout("5 seconds")
+              )
+              expect(detail).toBe("STATUS=loading 40%")
+              expect(yield* Effect.timeoutOption(worker.ready, "200 millis")).toEqual(Option.none())
+              const socket = fs.readFileSync(seen, "utf8").trim()
+              expect(socket).not.toBe("/x")
+              expect(fs.statSync(socket).isSocket()).toBe(true)
+              yield* worker.signal("KILL")
+              yield* worker.exit
+              expect(fs.existsSync(socket)).toBe(false)
+            })
+          )
+      )
+
+      it.scopedLive("other modes never pass the supervisor's own NOTIFY_SOCKET on", () =>
+        live(
+          Effect.gen(function* () {
+            const worker = yield* spawnScoped(
+              request(["sh", "-c", `[ -z "$NOTIFY_SOCKET" ]`], {
+                env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NOTIFY_SOCKET: "/run/systemd/notify" }
+              })
+            )
+            expect(yield* worker.exit).toEqual({ code: 0, signal: null })
+          })
+        )
+      )
+    })
+
+    describe("probes", () => {
+      const listenAfter = (ms: number, port: number, status = 200) =>
+        [
+          process.execPath,
+          "-e",
+          `setTimeout(() => require("http").createServer((q, s) => { s.statusCode = ${status}; s.end() }).listen(${port}, "127.0.0.1"), ${ms})`
+        ] as const
+
+      it.scopedLive("tcp: ready once the worker listens; until then the detail is the connect error", () =>
+        live(
+          Effect.gen(function* () {
+            const port = yield* freePort
+            const worker = yield* spawnScoped(
+              request([...listenAfter(400, port)], {
+                readiness: Probe({ probe: Readiness.Probe.Tcp({ host: "127.0.0.1", port: String(port) }) })
+              })
+            )
+            const racing = yield* Effect.fork(worker.ready)
+            yield* Effect.sleep("250 millis")
+            expect(yield* worker.readinessDetail).toBe(`tcp:127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`)
+            yield* Fiber.join(racing).pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "not ready" }))
+          })
+        )
+      )
+
+      it.scopedLive("http: a 503 is not ready, a 200 is; {pid} expands to the worker's pid", () =>
+        live(
+          Effect.gen(function* () {
+            const dir = yield* tempDir
+            const port = yield* freePort
+            const failing = yield* spawnScoped(
+              request([...listenAfter(0, port, 503)], {
+                readiness: Probe({ probe: Readiness.Probe.Http({ url: `http://127.0.0.1:${port}/health` }) })
+              })
+            )
+            expect(yield* Effect.timeoutOption(failing.ready, "600 millis")).toEqual(Option.none())
+            expect(yield* failing.readinessDetail).toBe(`http://127.0.0.1:${port}/health answered HTTP 503`)
+            // A unix socket named after the worker's own pid: the probe finds exactly this worker.
+            const server = `require("http").createServer((q, s) => s.end()).listen("${dir}/" + process.pid + ".sock")`
+            const worker = yield* spawnScoped(
+              request([process.execPath, "-e", server], {
+                readiness: Probe({ probe: Readiness.Probe.Unix({ path: `${dir}/{pid}.sock` }) })
+              })
+            )
+            yield* worker.ready.pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "not ready" }))
+          })
+        )
+      )
+    })
 
     it.scopedLive("none: ready never completes", () =>
       live(

@@ -35,6 +35,8 @@ export interface World {
   onSignal: OnSignal
   /** Fake processes that report readiness by themselves this long after spawn (channel modes). */
   readyAfterMs: number | undefined
+  /** What every fake process's readiness channel says about why it is not ready. */
+  readinessDetail: string | undefined
 }
 
 export const makeWorld = (): World => ({
@@ -43,7 +45,8 @@ export const makeWorld = (): World => ({
   logs: [],
   plan: [],
   onSignal: "exit",
-  readyAfterMs: undefined
+  readyAfterMs: undefined,
+  readinessDetail: undefined
 })
 
 const fakeSpawner = (world: World) =>
@@ -80,7 +83,8 @@ const fakeSpawner = (world: World) =>
               return world.onSignal === "exit" ? proc.exit({ code: null, signal }) : Effect.void
             }),
           exit: Deferred.await(exited),
-          ready: Deferred.await(ready)
+          ready: Deferred.await(ready),
+          readinessDetail: Effect.sync(() => world.readinessDetail)
         }
       })
   })

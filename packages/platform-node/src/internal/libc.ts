@@ -25,6 +25,17 @@ const LOCK_NB = 4
 const LOCK_UN = 8
 const EINTR = 4
 
+koffi.struct("iovec", { base: "void *", len: "size_t" })
+koffi.struct("msghdr", {
+  name: "void *",
+  namelen: "uint32_t",
+  iov: "iovec *",
+  iovlen: "size_t",
+  control: "void *",
+  controllen: "size_t",
+  flags: "int"
+})
+
 const c = {
   socket: libc.func("int socket(int domain, int type, int protocol)"),
   setsockopt: libc.func("int setsockopt(int fd, int level, int name, _In_ int *value, uint32_t len)"),
@@ -39,7 +50,14 @@ const c = {
   sendto: libc.func(
     "intptr_t sendto(int fd, const uint8_t *buf, uintptr_t len, int flags, const uint8_t *addr, uint32_t alen)"
   ),
-  strerror: libc.func("const char *strerror(int errnum)")
+  strerror: libc.func("const char *strerror(int errnum)"),
+  write: libc.func("intptr_t write(int fd, const uint8_t *buf, uintptr_t len)"),
+  read: libc.func("intptr_t read(int fd, _Out_ uint8_t *buf, uintptr_t len)"),
+  eventfd: libc.func("int eventfd(unsigned int initval, int flags)"),
+  epollCreate: libc.func("int epoll_create1(int flags)"),
+  epollCtl: libc.func("int epoll_ctl(int epfd, int op, int fd, const uint8_t *event)"),
+  epollWait: libc.func("int epoll_wait(int epfd, _Out_ uint8_t *events, int max, int timeout)"),
+  recvmsg: libc.func("intptr_t recvmsg(int fd, _Inout_ msghdr *message, int flags)")
 }
 
 /** A failed libc call: `errno` and glibc's `strerror` text (what Perl's `$!` prints). */
@@ -169,4 +187,138 @@ export const sockaddrUn = (path: string): Uint8Array => {
   new DataView(buf.buffer).setUint16(0, AF_UNIX, true)
   buf.set(bytes, 2)
   return buf
+}
+
+// ---------------------------------------------------------------------------------------
+// Readiness notification for fds Node cannot watch (unix datagram sockets): one epoll set,
+// waited on in a thread of libuv's pool so the event loop itself never polls.
+
+const EPOLL_CTL_ADD = 1
+const EPOLL_CTL_DEL = 2
+const EPOLLIN = 1
+const O_NONBLOCK = 0o4000
+/** `struct epoll_event` is packed on x86_64 (12 bytes) and naturally aligned elsewhere (16). */
+const epollEventSize = process.arch === "x64" ? 12 : 16
+const epollDataOffset = process.arch === "x64" ? 4 : 8
+
+export const epollCreate = (): number => check("epoll_create1", c.epollCreate(SOCK_CLOEXEC))
+
+const epollEvent = (fd: number): Uint8Array => {
+  const event = new Uint8Array(epollEventSize)
+  const view = new DataView(event.buffer)
+  view.setUint32(0, EPOLLIN, true)
+  view.setBigUint64(epollDataOffset, BigInt(fd), true)
+  return event
+}
+
+export const epollAdd = (epfd: number, fd: number): void => {
+  check("epoll_ctl", c.epollCtl(epfd, EPOLL_CTL_ADD, fd, epollEvent(fd)))
+}
+
+export const epollRemove = (epfd: number, fd: number): void => {
+  c.epollCtl(epfd, EPOLL_CTL_DEL, fd, epollEvent(fd))
+}
+
+/**
+ * Waits (in a pool thread, without a timeout) until some fds in the set are readable;
+ * answers them. `epoll_wait` may be woken by a signal: that answers no fds.
+ */
+export const epollWait = (epfd: number, maxEvents: number, callback: (fds: ReadonlyArray<number>) => void): void => {
+  const events = new Uint8Array(epollEventSize * maxEvents)
+  c.epollWait.async(epfd, events, maxEvents, -1, (_error: unknown, count: number) => {
+    const view = new DataView(events.buffer)
+    const fds: Array<number> = []
+    for (let i = 0; i < count; i++) fds.push(Number(view.getBigUint64(i * epollEventSize + epollDataOffset, true)))
+    callback(fds)
+  })
+}
+
+/** A non-blocking eventfd: writing it wakes an `epollWait` on a set that contains it. */
+export const eventfd = (): number => check("eventfd", c.eventfd(0, SOCK_CLOEXEC | O_NONBLOCK))
+
+export const signalEventfd = (fd: number): void => {
+  const one = new Uint8Array(8)
+  one[0] = 1
+  c.write(fd, one, 8)
+}
+
+/** Resets an eventfd's counter (it stays readable until read). */
+export const drainEventfd = (fd: number): void => {
+  c.read(fd, new Uint8Array(8), 8)
+}
+
+// ---------------------------------------------------------------------------------------
+// Datagrams with passed fds (sd_notify)
+
+const MSG_DONTWAIT = 0x40
+const MSG_CMSG_CLOEXEC = 0x40000000
+const SCM_RIGHTS = 1
+const EAGAIN = 11
+const maxDatagram = 4096
+const controlSize = 512
+
+/** A unix datagram socket bound to `path`, non-blocking and close-on-exec. */
+export const bindDatagram = (path: string): number => {
+  const fd = socket(AF_UNIX, SOCK_DGRAM | O_NONBLOCK)
+  try {
+    bind(fd, sockaddrUn(path))
+  } catch (error) {
+    close(fd)
+    throw error
+  }
+  return fd
+}
+
+export interface Datagram {
+  readonly text: string
+  /** fds passed with it (SCM_RIGHTS), already open in this process. */
+  readonly fds: ReadonlyArray<number>
+}
+
+/** The next datagram waiting on a non-blocking socket; `undefined` when there is none. */
+export const receiveDatagram = (fd: number): Datagram | undefined => {
+  const data = koffi.alloc("uint8_t", maxDatagram)
+  const control = koffi.alloc("uint8_t", controlSize)
+  try {
+    for (;;) {
+      const message = {
+        name: null,
+        namelen: 0,
+        iov: [{ base: data, len: maxDatagram }],
+        iovlen: 1,
+        control,
+        controllen: controlSize,
+        flags: 0
+      }
+      const n = Number(c.recvmsg(fd, message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC))
+      if (n < 0) {
+        const errno = koffi.errno()
+        if (errno === EINTR) continue
+        if (errno === EAGAIN) return undefined
+        throw new SysError("recvmsg", errno)
+      }
+      const bytes = Uint8Array.from(koffi.decode(data, "uint8_t", n) as ArrayLike<number>)
+      const cmsgs = Uint8Array.from(koffi.decode(control, "uint8_t", Number(message.controllen)) as ArrayLike<number>)
+      return { text: new TextDecoder().decode(bytes), fds: passedFds(cmsgs) }
+    }
+  } finally {
+    koffi.free(data)
+    koffi.free(control)
+  }
+}
+
+/** The SCM_RIGHTS fds in a control buffer (`struct cmsghdr`: size_t len, int level, int type). */
+const passedFds = (control: Uint8Array): Array<number> => {
+  const view = new DataView(control.buffer, control.byteOffset, control.byteLength)
+  const fds: Array<number> = []
+  const header = 16
+  for (let offset = 0; offset + header <= control.length; ) {
+    const length = Number(view.getBigUint64(offset, true))
+    if (length < header) break
+    if (view.getInt32(offset + 8, true) === SOL_SOCKET && view.getInt32(offset + 12, true) === SCM_RIGHTS) {
+      for (let p = offset + header; p + 4 <= offset + length; p += 4) fds.push(view.getInt32(p, true))
+    }
+    offset += (length + 7) & ~7
+  }
+  return fds
 }

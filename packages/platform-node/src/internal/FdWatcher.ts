@@ -1,0 +1,70 @@
+/**
+ * Calls back when raw fds become readable, for the fds Node cannot watch itself (unix
+ * datagram sockets). One `epoll_wait` runs at a time, in a thread of libuv's pool, and only
+ * while some fd is watched: the event loop never polls, and an idle supervisor costs nothing.
+ */
+import * as libc from "./libc.js"
+
+export interface FdWatcher {
+  /** `onReadable` runs on the main thread each time `fd` has data; read it until EAGAIN. */
+  readonly watch: (fd: number, onReadable: () => void) => void
+  readonly unwatch: (fd: number) => void
+  /** Stops watching everything and releases the epoll set once its waiting thread returns. */
+  readonly close: () => void
+}
+
+const maxEvents = 64
+
+export const make = (): FdWatcher => {
+  const epfd = libc.epollCreate()
+  const wake = libc.eventfd()
+  libc.epollAdd(epfd, wake)
+  const handlers = new Map<number, () => void>()
+  let waiting = false
+  let closed = false
+
+  // Node joins the pool's threads at exit: a wait still blocked would hang the process.
+  const onExit = () => libc.signalEventfd(wake)
+  process.on("exit", onExit)
+
+  const release = () => {
+    process.off("exit", onExit)
+    libc.close(wake)
+    libc.close(epfd)
+  }
+
+  const arm = () => {
+    if (waiting || closed || handlers.size === 0) return
+    waiting = true
+    libc.epollWait(epfd, maxEvents, (fds) => {
+      waiting = false
+      if (closed) return release()
+      for (const fd of fds) {
+        if (fd === wake) libc.drainEventfd(wake)
+        else handlers.get(fd)?.()
+      }
+      arm()
+    })
+  }
+
+  return {
+    watch: (fd, onReadable) => {
+      libc.epollAdd(epfd, fd)
+      handlers.set(fd, onReadable)
+      arm()
+    },
+    unwatch: (fd) => {
+      if (!handlers.delete(fd)) return
+      libc.epollRemove(epfd, fd)
+      // Nothing left to watch: let the waiting thread go back to the pool.
+      if (handlers.size === 0 && waiting) libc.signalEventfd(wake)
+    },
+    close: () => {
+      if (closed) return
+      closed = true
+      handlers.clear()
+      if (waiting) libc.signalEventfd(wake)
+      else release()
+    }
+  }
+}
