@@ -7,12 +7,18 @@ import type { BoundSocket } from "./ListenSockets.js"
 
 export interface FdLayout {
   readonly serverStarterPort: string
+  /**
+   * `--backlog`, when given: workers are told (STARTER_BACKLOG), because a Node worker's
+   * listen() on an inherited socket sets the backlog again. Otherwise it is the kernel's
+   * SOMAXCONN, which a worker can read itself.
+   */
+  readonly backlog: number | undefined
   /** The SERVER_STARTER_PORT keys, in the same order as `fds`. */
   readonly keys: ReadonlyArray<string>
   readonly fds: ReadonlyArray<{ readonly childFd: number; readonly fd: number }>
 }
 
-export const layout = (sockets: ReadonlyArray<BoundSocket>): FdLayout => {
+export const layout = (sockets: ReadonlyArray<BoundSocket>, backlog?: number): FdLayout => {
   const claimed = new Set(sockets.flatMap((s) => (s.spec.fd === undefined ? [] : [s.spec.fd])))
   let next = 3
   const nextFree = (): number => {
@@ -23,6 +29,7 @@ export const layout = (sockets: ReadonlyArray<BoundSocket>): FdLayout => {
   const placed = sockets.map((s) => ({ key: s.spec.key, childFd: s.spec.fd ?? nextFree(), fd: s.fd }))
   return {
     serverStarterPort: placed.map((p) => `${p.key}=${p.childFd}`).join(";"),
+    backlog,
     keys: placed.map((p) => p.key),
     fds: placed.map(({ childFd, fd }) => ({ childFd, fd }))
   }

@@ -81,7 +81,7 @@ export const start = (
     const sockets = yield* ListenSockets
     const bound = yield* sockets.open(config.listen, { backlog: config.backlog })
     if (config.pidFile !== undefined) yield* (yield* PidFile).acquire(config.pidFile, config.pid)
-    const supervisor = yield* Supervisor.make(config.supervisor, FdLayout.layout(bound))
+    const supervisor = yield* Supervisor.make(config.supervisor, FdLayout.layout(bound, config.backlog))
     const { signals } = yield* SignalSource
     yield* Effect.forkScoped(Stream.runForEach(signals, (signal) => onSignal(supervisor, signal)))
     const observer = yield* StatusObserver

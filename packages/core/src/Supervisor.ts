@@ -92,7 +92,8 @@ export const make = (
           ...base,
           SERVER_STARTER_PORT: sockets.serverStarterPort,
           SERVER_STARTER_GENERATION: String(generation),
-          SERVER_STARTER_WORKER_INDEX: String(index)
+          SERVER_STARTER_WORKER_INDEX: String(index),
+          ...(sockets.backlog === undefined ? {} : { STARTER_BACKLOG: String(sockets.backlog) })
         }
         const systemd = config.listenFds ? FdLayout.systemdEnv(sockets, sockets.keys) : undefined
         const result = yield* Effect.either(

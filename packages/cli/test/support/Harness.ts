@@ -97,7 +97,7 @@ export const startServer = (
     stdout: () => stdout,
     waitForLine: (pattern, timeoutMs) =>
       waitFor(
-        `a line matching ${pattern} (got: ${JSON.stringify(lines())})`,
+        () => `a line matching ${pattern} (got: ${JSON.stringify(lines())})`,
         () => lines().find((l) => pattern.test(l)),
         timeoutMs
       ),

@@ -1,0 +1,159 @@
+/**
+ * The drain, in one process: the servers listen on ephemeral loopback ports and the clients
+ * are raw sockets, so the test sees exactly what a client would (a response, a FIN or a reset).
+ */
+import * as http from "node:http"
+import * as http2 from "node:http2"
+import * as net from "node:net"
+import { afterEach, describe, expect, it } from "vitest"
+import { track } from "../src/GracefulShutdown.js"
+
+const servers: Array<net.Server> = []
+afterEach(() => {
+  for (const server of servers.splice(0)) server.close()
+})
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+const listening = async <S extends net.Server>(server: S): Promise<number> => {
+  servers.push(server)
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  return (server.address() as net.AddressInfo).port
+}
+
+/** A raw client: what it received, and how the connection ended. */
+const connect = (port: number) => {
+  const socket = net.connect(port, "127.0.0.1")
+  let received = ""
+  socket.on("data", (chunk: Buffer) => {
+    received += chunk.toString()
+  })
+  const ended = new Promise<"closed" | "reset">((resolve) => {
+    socket.on("error", (error: NodeJS.ErrnoException) => resolve(error.code === "ECONNRESET" ? "reset" : "closed"))
+    socket.on("close", () => resolve("closed"))
+  })
+  const connected = new Promise<void>((resolve) => socket.once("connect", () => resolve()))
+  return { socket, connected, ended, received: () => received }
+}
+
+const request = (path = "/") => `GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`
+
+/** An HTTP server answering `/slow` after 300 ms, anything else at once. */
+const app = () =>
+  http.createServer((req, res) => {
+    if (req.url === "/slow") setTimeout(() => res.end("slow\n"), 300)
+    else res.end("fast\n")
+  })
+
+describe("track(server).drain()", () => {
+  it("answers a request on a connection accepted just before the drain, with Connection: close", async () => {
+    const server = app()
+    const drainable = track(server)
+    const port = await listening(server)
+    const client = connect(port)
+    await client.connected
+    await sleep(50) // accepted by the server, no request yet
+    const drained = drainable.drain({ idleMs: 1000 })
+    await sleep(200)
+    client.socket.write(request())
+    expect(await client.ended).toBe("closed")
+    expect(client.received()).toMatch(/^HTTP\/1.1 200 OK\r\n/)
+    expect(client.received()).toMatch(/\r\nConnection: close\r\n/i)
+    expect(client.received()).toMatch(/fast\n$/)
+    await drained
+  })
+
+  it("lets requests in flight finish, and stops accepting at once", async () => {
+    const server = app()
+    const drainable = track(server)
+    const port = await listening(server)
+    const client = connect(port)
+    client.socket.write(request("/slow"))
+    await sleep(100)
+    const drained = drainable.drain()
+    await sleep(20)
+    // A new connection is no longer accepted by this server (another worker would take it).
+    const late = connect(port)
+    expect(await late.ended).toBe("closed")
+    expect(late.received()).toBe("")
+    expect(await client.ended).toBe("closed")
+    expect(client.received()).toMatch(/\r\nConnection: close\r\n/i)
+    expect(client.received()).toMatch(/slow\n$/)
+    await drained
+  })
+
+  it("ends an idle keep-alive connection once it has been idle for idleMs, then resolves", async () => {
+    const server = app()
+    const drainable = track(server)
+    const port = await listening(server)
+    const client = connect(port)
+    client.socket.write(request())
+    await sleep(50)
+    expect(client.received()).toMatch(/\r\nConnection: keep-alive\r\n/i)
+    const started = Date.now()
+    await drainable.drain({ idleMs: 300 })
+    expect(await client.ended).toBe("closed")
+    // Idle since its response, about 50 ms before the drain began.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200)
+    expect(Date.now() - started).toBeLessThan(2000)
+  })
+
+  it("ends a keep-alive connection whose response was under way when the drain began", async () => {
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { "content-length": "5" })
+      res.write("sl")
+      setTimeout(() => res.end("ow\n"), 200)
+    })
+    const drainable = track(server)
+    const port = await listening(server)
+    const client = connect(port)
+    client.socket.write(request())
+    await sleep(50)
+    const started = Date.now()
+    await drainable.drain({ idleMs: 5000 })
+    expect(await client.ended).toBe("closed")
+    expect(client.received()).toMatch(/slow\n$/)
+    expect(Date.now() - started).toBeLessThan(1000)
+  })
+
+  it("destroys what is still open at timeoutMs", async () => {
+    const server = http.createServer(() => {}) // never answers
+    const drainable = track(server)
+    const port = await listening(server)
+    const client = connect(port)
+    client.socket.write(request())
+    await sleep(50)
+    const started = Date.now()
+    await drainable.drain({ timeoutMs: 300 })
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250)
+    await client.ended
+    expect(client.received()).toBe("")
+  })
+
+  it("HTTP/2: sends GOAWAY and lets the open stream finish", async () => {
+    const server = http2.createServer()
+    server.on("stream", (stream) => {
+      setTimeout(() => {
+        stream.respond({ ":status": 200 })
+        stream.end("h2\n")
+      }, 200)
+    })
+    const drainable = track(server)
+    const port = await listening(server)
+    const session = http2.connect(`http://127.0.0.1:${port}`)
+    const goaway = new Promise<void>((resolve) => session.once("goaway", () => resolve()))
+    const stream = session.request({ ":path": "/" })
+    let body = ""
+    stream.on("data", (chunk: Buffer) => {
+      body += chunk.toString()
+    })
+    const ended = new Promise<void>((resolve) => stream.on("end", () => resolve()))
+    await sleep(50)
+    const drained = drainable.drain()
+    await goaway
+    await ended
+    expect(body).toBe("h2\n")
+    await drained
+    session.close()
+  })
+})
