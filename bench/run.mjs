@@ -53,14 +53,23 @@ const waitUntil = async (what, check, timeoutMs = 60_000) => {
   }
 }
 
-/** A worker script: serves HTTP on the inherited fds; READY=1 after READY_DELAY_MS if asked. */
+/**
+ * A worker script: serves HTTP on the inherited fds (or binds BIND_PORT itself); writes
+ * READY=1 READY_DELAY_MS after it started, if asked, first appending the time to READY_LOG.
+ */
 const workerScript = path.join(os.tmpdir(), `bench-worker-${process.pid}.mjs`)
 fs.writeFileSync(
   workerScript,
   `import http from "node:http"; import fs from "node:fs"
+const answer = (q, r) => r.end("ok")
+if (process.env.BIND_PORT) http.createServer(answer).listen(Number(process.env.BIND_PORT), "127.0.0.1", 4096)
 const fds = (process.env.SERVER_STARTER_PORT ?? "").split(";").filter(Boolean).map((e) => Number(e.slice(e.lastIndexOf("=") + 1)))
-const servers = fds.map((fd) => http.createServer((q, r) => r.end("ok")).listen({ fd }, 4096))
-if (process.env.STARTER_NOTIFY_FD) setTimeout(() => fs.writeSync(Number(process.env.STARTER_NOTIFY_FD), "READY=1\\n"), Number(process.env.READY_DELAY_MS ?? 0))
+const servers = fds.map((fd) => http.createServer(answer).listen({ fd }, 4096))
+const ready = () => {
+  if (process.env.READY_LOG) fs.appendFileSync(process.env.READY_LOG, (performance.timeOrigin + performance.now()) + "\\n")
+  fs.writeSync(Number(process.env.STARTER_NOTIFY_FD), "READY=1\\n")
+}
+if (process.env.STARTER_NOTIFY_FD) setTimeout(ready, Number(process.env.READY_DELAY_MS ?? 0))
 process.on("SIGTERM", () => process.exit(0))
 `
 )
@@ -84,20 +93,89 @@ const stop = async ({ child }) => {
   await new Promise((resolve) => (child.exitCode === null ? child.once("exit", resolve) : resolve()))
 }
 
-/** HUP → the old generation's worker has exited, in ms. */
-const hupToOldExit = async (bin, args, env) => {
-  const server = await launch(bin, args, env)
-  const times = []
+const now = () => performance.timeOrigin + performance.now()
+
+/**
+ * HUP → the old generation's worker has exited, in ms; and, for a worker that says when it is
+ * ready, HUP → that moment (the readiness time no supervisor can beat).
+ */
+const hupToOldExit = async (bin, args, env = {}) => {
+  const readyLog = path.join(os.tmpdir(), `bench-ready-${process.pid}-${Math.random()}`)
+  const server = await launch(bin, args, { ...env, READY_LOG: readyLog })
+  const exits = []
+  const readies = []
   for (let i = 0; i < samples; i++) {
     const old = statusLines(server.status).map((l) => Number(l.split(":")[1]))
-    const t0 = performance.now()
+    const t0 = now()
     server.child.kill("SIGHUP")
     await waitUntil("the old worker to exit", () => old.every((pid) => !isRunning(pid)))
-    times.push(performance.now() - t0)
+    exits.push(now() - t0)
+    const readyAt = Number((fs.existsSync(readyLog) ? fs.readFileSync(readyLog, "utf8") : "").trim().split("\n").at(-1))
+    if (readyAt > t0) readies.push(readyAt - t0)
     await waitUntil("one generation", () => statusLines(server.status).length === 1)
   }
   await stop(server)
-  return median(times)
+  fs.rmSync(readyLog, { force: true })
+  return { exit: median(exits), ready: readies.length === samples ? median(readies) : undefined }
+}
+
+/** The load generator: wrk when installed (C, multi-threaded), else autocannon (npm). */
+const wrk = spawnSync("sh", ["-c", "command -v wrk"]).status === 0
+const loadTool = wrk ? "wrk" : "autocannon"
+const loadSeconds = tiny ? 1 : 10
+
+/** Requests per second against 127.0.0.1:port, 32 connections, keep-alive or one per request. */
+const requestsPerSecond = async (port, keepAlive) => {
+  const url = `http://127.0.0.1:${port}/`
+  if (wrk) {
+    const header = keepAlive ? [] : ["-H", "Connection: close"]
+    const out = spawnSync("wrk", ["-t1", "-c32", `-d${loadSeconds}s`, ...header, url], { encoding: "utf8" }).stdout
+    return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN)
+  }
+  const { default: autocannon } = await import("autocannon")
+  const result = await autocannon({
+    url,
+    connections: 32,
+    duration: loadSeconds,
+    headers: keepAlive ? {} : { connection: "close" }
+  })
+  return result.requests.average
+}
+
+const listening = (port) =>
+  new Promise((resolve) => {
+    const probe = net.connect(port, "127.0.0.1")
+    probe.once("connect", () => {
+      probe.destroy()
+      resolve(true)
+    })
+    probe.once("error", () => resolve(false))
+  })
+
+/** The same worker binding the port itself (no supervisor), and on each supervisor's inherited socket. */
+const throughput = async (keepAlive) => {
+  const samplesOf = { bound: [], ours: [], perl: [] }
+  for (let i = 0; i < (tiny ? 1 : 3); i++) {
+    const port = await freePort()
+    const alone = spawn(process.execPath, [workerScript], {
+      stdio: "ignore",
+      env: { ...process.env, BIND_PORT: String(port) }
+    })
+    started.push(alone)
+    while (!(await listening(port))) await sleep(5)
+    samplesOf.bound.push(await requestsPerSecond(port, keepAlive))
+    alone.kill("SIGTERM")
+    for (const [name, bin] of [
+      ["ours", ours],
+      ["perl", perl]
+    ]) {
+      if (bin === undefined) continue
+      const server = await launch(bin, ["--", process.execPath, workerScript])
+      samplesOf[name].push(await requestsPerSecond(server.port, keepAlive))
+      await stop(server)
+    }
+  }
+  return { bound: median(samplesOf.bound), ours: median(samplesOf.ours), perl: perl && median(samplesOf.perl) }
 }
 
 const restartWall = async (bin) => {
@@ -168,6 +246,7 @@ const rolling = async (n) => {
 }
 
 const rows = []
+const throughputRows = []
 const row = (what, oursValue, perlValue, unit) => {
   const ratio = perlValue === undefined || perlValue === 0 ? "" : (oursValue / perlValue).toFixed(2)
   rows.push(
@@ -178,18 +257,23 @@ const row = (what, oursValue, perlValue, unit) => {
 
 try {
   const plain = ["--", process.execPath, workerScript]
+  const perlDefault = perl && (await hupToOldExit(perl, plain))
+  row("HUP → old worker exited, --interval=1", (await hupToOldExit(ours, plain)).exit, perlDefault?.exit, "ms")
+  // A worker ready 100 ms after it started: ours retires the old one when it says so, Perl after --interval.
+  const ready100 = await hupToOldExit(ours, ["--ready=notify-fd", ...plain], { READY_DELAY_MS: "100" })
   row(
-    "HUP → old worker exited, --interval=1",
-    await hupToOldExit(ours, plain),
-    perl && (await hupToOldExit(perl, plain)),
+    "HUP → new worker ready (worker ready 100 ms after start; its own time)",
+    ready100.ready ?? Number.NaN,
+    undefined,
     "ms"
   )
   row(
     "HUP → old worker exited, worker ready after 100 ms (ours: --ready=notify-fd)",
-    await hupToOldExit(ours, ["--ready=notify-fd", ...plain], { READY_DELAY_MS: "100" }),
-    perl && (await hupToOldExit(perl, plain)),
+    ready100.exit,
+    perlDefault?.exit,
     "ms"
   )
+  row("  of which after the worker was ready", ready100.exit - ready100.ready, undefined, "ms")
   row("--restart wall time", await restartWall(ours), perl && (await restartWall(perl)), "ms")
   const oursFoot = await footprint(ours, [])
   const perlFoot = perl && (await footprint(perl, []))
@@ -201,6 +285,14 @@ try {
   row("`start_server --version` cold start", coldStart(ours), perl && coldStart(perl), "ms")
   for (const n of tiny ? [1, 4] : [1, 4, 16])
     row(`rolling restart, --workers=${n} --ready=notify-fd`, await rolling(n), undefined, "ms")
+  for (const keepAlive of [true, false]) {
+    const r = await throughput(keepAlive)
+    const cell = (value) => (value === undefined ? "—" : `${value.toFixed(0)} (${(value / r.bound).toFixed(2)})`)
+    throughputRows.push(
+      `| ${keepAlive ? "keep-alive" : "a new connection per request"} | ${r.bound.toFixed(0)} | ${cell(r.ours)} | ${cell(r.perl)} |`
+    )
+    console.log(throughputRows.at(-1))
+  }
 } finally {
   for (const child of started) if (child.exitCode === null) child.kill("SIGKILL")
   fs.rmSync(workerScript, { force: true })
@@ -219,8 +311,15 @@ worker is a minimal Node HTTP server (the script is inlined in bench/run.mjs).
 | --- | --- | --- | --- |
 ${rows.join("\n")}
 
-Not measured yet: throughput through an inherited socket versus the worker binding the port
-itself (needs a real load generator such as autocannon or wrk).
+Throughput: requests per second to one worker process, binding the port itself (no
+supervisor at all) or serving on a supervisor's inherited socket; in brackets the ratio to the
+first. A supervisor that never accepts is not in the data path, so it should be ≈ 1.00. Load:
+\`${loadTool}\`, 32 connections, ${loadSeconds} s per sample, medians of ${tiny ? 1 : 3}, on the same machine (the
+generator and the worker share its ${os.cpus().length} cores).
+
+| connections | worker binding the port itself | under our start_server | under Perl's start_server |
+| --- | --- | --- | --- |
+${throughputRows.join("\n")}
 `
 // The tiny run (what CI does) only shows that the benchmark works; it keeps the real figures.
 if (tiny) console.log("\n(--tiny: bench/RESULTS.md left as it is)")
