@@ -2,23 +2,14 @@
  * The command line as StarterOptions, with Perl's defaults and Perl's reading of the
  * environment-backed tunables (ENABLE_AUTO_RESTART, AUTO_RESTART_INTERVAL, KILL_OLD_DELAY).
  */
-import { StarterOptions } from "@starter/core"
+import { StarterOptions, Tunables } from "@starter/core"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type { CliOptions } from "./CliOptions.js"
 
-/** Perl truthiness for the env-backed switches: unset, "" and "0" are false. */
-const perlTrue = (value: string | undefined): boolean => value !== undefined && value !== "" && value !== "0"
-
-const seconds = (value: string | undefined): number | undefined => {
-  if (value === undefined || value.trim() === "") return undefined
-  const n = Number(value)
-  return Number.isFinite(n) ? n : undefined
-}
-
 /** The environment as the tunables see it: options copied in, startup envdir applied. */
-export type Tunables = Readonly<Record<string, string | undefined>>
+export type Environment = Readonly<Record<string, string | undefined>>
 
 /** Perl copies these options into the environment, so workers see them too. */
 export const environmentFromOptions = (options: CliOptions): Record<string, string> => ({
@@ -37,12 +28,9 @@ const optionName = (field: string) => field.replace(/Ms$/, "").replace(/[A-Z]/g,
 export const toStarterOptions = (
   options: CliOptions,
   command: readonly [string, ...Array<string>],
-  tunables: Tunables
+  environment: Environment
 ): Either.Either<StarterOptions.StarterOptions, string> => {
-  const autoRestart = perlTrue(tunables.ENABLE_AUTO_RESTART)
-  // Perl: `||= 360`, so 0 and "" mean the default too.
-  const autoRestartInterval = seconds(tunables.AUTO_RESTART_INTERVAL) || 360
-  const killOldDelay = seconds(tunables.KILL_OLD_DELAY) ?? (autoRestart ? 5 : 0)
+  const { autoRestart, killOldDelayMs } = Tunables.fromEnvironment(environment)
   const optional = <K extends string, V>(key: K, value: V | undefined) =>
     (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
   const decoded = decode({
@@ -60,18 +48,20 @@ export const toStarterOptions = (
     ...optional("readyTimeoutMs", options.readyTimeoutMs),
     signalOnHup: options.signalOnHup ?? "TERM",
     signalOnTerm: options.signalOnTerm ?? "TERM",
-    killOldDelayMs: killOldDelay * 1000,
+    killOldDelayMs,
     ...optional("killTimeoutMs", options.killTimeoutMs),
-    ...optional("autoRestartIntervalMs", autoRestart ? autoRestartInterval * 1000 : undefined),
+    ...optional("autoRestartIntervalMs", autoRestart?.intervalMs),
     ...optional("maxStartAttempts", options.maxStartAttempts),
     ...optional("pidFile", options.pidFile),
     ...optional("statusFile", options.statusFile),
     ...optional("controlSocket", options.controlSocket),
     ...optional("jsonStatusFile", options.jsonStatusFile),
     ...optional("metricsFile", options.metricsFile),
-    ...optional("envdir", tunables.ENVDIR),
+    ...optional("envdir", environment.ENVDIR),
     listenFds: options.listenFds,
-    signalProcessGroup: options.signalProcessGroup
+    signalProcessGroup: options.signalProcessGroup,
+    // Without an envdir nothing can change them while we run.
+    reloadTunables: environment.ENVDIR !== undefined
   })
   return Either.mapLeft(decoded, (error) => {
     // The first issue is the option's own; later ones restate it for `optional`'s undefined.

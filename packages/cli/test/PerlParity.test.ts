@@ -493,6 +493,34 @@ describe.skipIf(skipReason !== undefined)(
       })
     })
 
+    it("envdir: KILL_OLD_DELAY written while running applies to the next HUP, and removed, no longer", async (context) => {
+      const runs = await both(async (impl) => {
+        const dir = tempDir()
+        const envdir = path.join(dir, "env")
+        fs.mkdirSync(envdir)
+        const status = path.join(dir, "status")
+        const port = await freePort()
+        const server = launch(context, impl, [
+          `--port=127.0.0.1:${port}`,
+          `--status-file=${status}`,
+          `--envdir=${envdir}`
+        ])
+        await waitForStatus(status, /^1:\d+\n$/)
+        fs.writeFileSync(path.join(envdir, "KILL_OLD_DELAY"), "1\n")
+        server.kill("SIGHUP")
+        await waitForStatus(status, /^2:\d+\n$/, 15_000)
+        fs.rmSync(path.join(envdir, "KILL_OLD_DELAY"))
+        server.kill("SIGHUP")
+        await waitForStatus(status, /^3:\d+\n$/, 15_000)
+        server.kill("SIGTERM")
+        await server.exited
+        return normalizeLog(server.lines())
+      })
+      context.expect(runs.ours).toContain("sleeping 1 secs before killing old workers")
+      context.expect(runs.ours.filter((l) => l.startsWith("sleeping")).length).toBe(1)
+      context.expect(runs.ours).toEqual(runs.perl)
+    })
+
     // ---------------------------------------------------------------------------------------
     // 5. --stop, across implementations
     // ---------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
  */
 import * as Data from "effect/Data"
 import type { ExitStatus } from "./ExitStatus.js"
+import type { Tunables } from "./Tunables.js"
 
 export type RestartReason = "hup" | "auto" | "control"
 
@@ -26,7 +27,10 @@ export type Event = Data.TaggedEnum<{
   RetireDue: { readonly ids: ReadonlyArray<number> }
   /** `--kill-timeout` is over for a signalled worker. */
   KillDue: { readonly id: number }
-  AutoRestartDue: {}
+  /** The auto-restart clock's check; `timer` tells a current check from a cancelled one. */
+  AutoRestartDue: { readonly timer: number }
+  /** ENABLE_AUTO_RESTART, AUTO_RESTART_INTERVAL or KILL_OLD_DELAY changed (an envdir file). */
+  TunablesChanged: { readonly tunables: Tunables }
   /** Change the number of workers per generation (control socket `scale`). */
   Scale: { readonly workers: number }
 }>

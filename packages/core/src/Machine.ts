@@ -21,6 +21,7 @@ import { Event, type Event as EventT, type RestartReason } from "./Event.js"
 import { type ExitStatus, exited, waitStatus } from "./ExitStatus.js"
 import { describeFailure, Lifecycle, RolloutFailure } from "./Lifecycle.js"
 import { isInterval } from "./Readiness.js"
+import type { Tunables } from "./Tunables.js"
 import type { SupervisorConfig } from "./SupervisorConfig.js"
 
 export type Phase = "starting" | "serving" | "draining"
@@ -62,6 +63,8 @@ export interface State {
   readonly holdUntil: number
   /** When the last rollout completed: the auto-restart clock (Perl's `last_restart_time`). */
   readonly lastRestartAt: number
+  /** The auto-restart check that counts; an earlier scheduled one was cancelled. */
+  readonly autoRestartTimer: number
   readonly shutdown: { readonly signal: "TERM" | "INT" | "give-up" } | undefined
   readonly status: string
   readonly finished: boolean
@@ -86,6 +89,7 @@ export const initial = (config: SupervisorConfig): State => ({
   crashes: 0,
   holdUntil: 0,
   lastRestartAt: 0,
+  autoRestartTimer: 0,
   shutdown: undefined,
   // Perl writes nothing until the first worker is up: the empty file is never written first.
   status: "",
@@ -199,6 +203,12 @@ class Transition {
     // "Equal jitter": half fixed, half random, so delays grow but restarts never synchronise.
     return Math.round(base / 2 + (base / 2) * this.clock.random)
   }
+  /** (Re)arms the auto-restart check; a check armed earlier no longer counts. */
+  scheduleAutoRestart(delayMs: number): void {
+    const timer = this.state.autoRestartTimer + 1
+    this.set({ autoRestartTimer: timer })
+    this.schedule(Math.max(0, delayMs), Event.AutoRestartDue({ timer }))
+  }
   holdSpawning(delayMs: number): void {
     if (delayMs <= 0) return
     this.set({ holdUntil: this.clock.now + delayMs })
@@ -283,7 +293,7 @@ const completeRollout = (t: Transition): void => {
   if (!s.rolledOut) {
     t.set({ rolledOut: true, lastRestartAt: t.clock.now })
     t.publish(Lifecycle.RolloutCompleted({ epoch: s.epoch, generation: s.generation }))
-    if (s.config.autoRestart !== undefined) t.schedule(s.config.autoRestart.intervalMs, Event.AutoRestartDue())
+    if (s.config.autoRestart !== undefined) t.scheduleAutoRestart(s.config.autoRestart.intervalMs)
   }
   const queued = t.state.queuedRestart
   if (queued !== undefined) {
@@ -472,7 +482,9 @@ const onExited = (t: Transition, id: number, status: ExitStatus): void => {
   t.remove(id)
   reconcile(t)
   // Perl checks the auto-restart clock whenever it wakes up, an old worker's death included.
-  if (t.config.autoRestart !== undefined && !t.state.workers.some((x) => x.phase === "draining")) onAutoRestartDue(t)
+  if (t.config.autoRestart !== undefined && !t.state.workers.some((x) => x.phase === "draining")) {
+    onAutoRestartDue(t, t.state.autoRestartTimer)
+  }
 }
 
 const onReadyDeadline = (t: Transition, id: number, detail: string | undefined): void => {
@@ -511,20 +523,30 @@ const onKillDue = (t: Transition, id: number): void => {
 }
 
 /** Perl: restart once `interval` has passed with no old worker left, forced at twice it. */
-const onAutoRestartDue = (t: Transition): void => {
+const onAutoRestartDue = (t: Transition, timer: number): void => {
   const auto = t.config.autoRestart
   const s = t.state
-  if (auto === undefined || s.shutdown !== undefined) return
+  if (auto === undefined || s.shutdown !== undefined || timer !== s.autoRestartTimer) return
   const elapsed = t.clock.now - s.lastRestartAt
   if (elapsed < auto.intervalMs || inRollout(s)) {
-    if (!inRollout(s)) t.schedule(auto.intervalMs - elapsed, Event.AutoRestartDue())
+    if (!inRollout(s)) t.scheduleAutoRestart(auto.intervalMs - elapsed)
     return
   }
   const lingering = s.workers.some((w) => w.phase === "draining")
-  if (lingering && elapsed < 2 * auto.intervalMs)
-    return t.schedule(2 * auto.intervalMs - elapsed, Event.AutoRestartDue())
+  if (lingering && elapsed < 2 * auto.intervalMs) return t.scheduleAutoRestart(2 * auto.intervalMs - elapsed)
   t.log(`autorestart triggered (${lingering ? "forced, " : ""}interval=${seconds(auto.intervalMs)})`)
   beginEpoch(t, "auto")
+}
+
+/** An envdir file changed a tunable: later restarts and auto-restart checks use the new value. */
+const onTunablesChanged = (t: Transition, tunables: Tunables): void => {
+  const before = t.config.autoRestart?.intervalMs
+  t.set({ config: { ...t.config, ...tunables } })
+  const after = tunables.autoRestart?.intervalMs
+  if (after === before) return
+  // Disabled: no check counts any more. Enabled or changed: check against the new interval.
+  if (after === undefined) t.set({ autoRestartTimer: t.state.autoRestartTimer + 1 })
+  else if (t.state.rolledOut) t.scheduleAutoRestart(after - (t.clock.now - t.state.lastRestartAt))
 }
 
 const onScale = (t: Transition, workers: number): void => {
@@ -554,7 +576,8 @@ export const step = (state: State, event: EventT, clock: Clock): Step => {
     RetryDue: () => reconcile(t),
     RetireDue: ({ ids }) => onRetireDue(t, ids),
     KillDue: ({ id }) => onKillDue(t, id),
-    AutoRestartDue: () => onAutoRestartDue(t),
+    AutoRestartDue: ({ timer }) => onAutoRestartDue(t, timer),
+    TunablesChanged: ({ tunables }) => onTunablesChanged(t, tunables),
     Scale: ({ workers }) => onScale(t, workers)
   })
   return { state: t.state, actions: t.actions }

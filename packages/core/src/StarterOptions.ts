@@ -49,7 +49,12 @@ export class StarterOptions extends Schema.Class<StarterOptions>("StarterOptions
   /** Also pass systemd's LISTEN_FDS / LISTEN_FDNAMES / LISTEN_PID (sockets at fds 3.. in order). */
   listenFds: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   /** Signal each worker's whole process group, so its children stop with it. */
-  signalProcessGroup: Schema.optionalWith(Schema.Boolean, { default: () => false })
+  signalProcessGroup: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /**
+   * Re-read ENABLE_AUTO_RESTART, AUTO_RESTART_INTERVAL and KILL_OLD_DELAY from the environment
+   * and the envdir whenever something happens, as Perl does (they override the values above).
+   */
+  reloadTunables: Schema.optionalWith(Schema.Boolean, { default: () => false })
 }) {}
 
 /** A value that parses as a schema but makes no sense (a bad `--port`, an unknown signal). */
@@ -113,7 +118,8 @@ export const toStarterConfig = (options: StarterOptions, pid: number): Either.Ei
           options.autoRestartIntervalMs === undefined ? undefined : { intervalMs: options.autoRestartIntervalMs },
         maxStartAttempts: options.maxStartAttempts,
         listenFds: options.listenFds,
-        signalProcessGroup: options.signalProcessGroup
+        signalProcessGroup: options.signalProcessGroup,
+        reloadTunables: options.reloadTunables
       })
     }
   })

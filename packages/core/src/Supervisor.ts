@@ -23,6 +23,7 @@ import { ProcessSpawner, type WorkerProcess } from "./ProcessSpawner.js"
 import * as Readiness from "./Readiness.js"
 import type { SignalName } from "./Signal.js"
 import * as StatusSnapshot from "./StatusSnapshot.js"
+import * as Tunables from "./Tunables.js"
 import { StatusStore } from "./StatusStore.js"
 import type { SupervisorConfig } from "./SupervisorConfig.js"
 import { WorkerEnvironment } from "./WorkerEnvironment.js"
@@ -186,10 +187,20 @@ export const make = (
       }
     }
 
+    /** Perl re-reads its tunables on every loop iteration: a change becomes an event of its own. */
+    const tunablesChange = (state: Machine.State): Effect.Effect<Event | undefined> =>
+      config.reloadTunables
+        ? Effect.map(environment.load, (env) => {
+            const tunables = Tunables.fromEnvironment(env)
+            return Tunables.equals(tunables, state.config) ? undefined : Event.TunablesChanged({ tunables })
+          })
+        : Effect.succeed(undefined)
+
     /** Steps one event, then any events its actions answer with, before taking the next. */
     const handle = (first: Event): Effect.Effect<void> =>
       Effect.gen(function* () {
-        const pending: Array<Event> = [first]
+        const changed = yield* tunablesChange(yield* Ref.get(stateRef))
+        const pending: Array<Event> = changed === undefined ? [first] : [changed, first]
         for (let event = pending.shift(); event !== undefined; event = pending.shift()) {
           const now = yield* Clock.currentTimeMillis
           const random = yield* Random.next

@@ -41,6 +41,11 @@ export interface SupervisorConfig {
   readonly listenFds: boolean
   /** Signal each worker's whole process group (`--signal-process-group`). */
   readonly signalProcessGroup: boolean
+  /**
+   * Re-read `killOldDelayMs` and `autoRestart` from the worker environment (envdir included)
+   * before every event, as Perl re-reads its tunables on every loop iteration.
+   */
+  readonly reloadTunables: boolean
 }
 
 export const defaults = {
@@ -56,7 +61,8 @@ export const defaults = {
   crashWindowMs: 10_000,
   maxStartAttempts: undefined,
   listenFds: false,
-  signalProcessGroup: false
+  signalProcessGroup: false,
+  reloadTunables: false
 } as const satisfies Partial<SupervisorConfig>
 
 export const make = (

@@ -449,6 +449,75 @@ describe("Supervisor (--enable-auto-restart)", () => {
   })
 })
 
+describe("Supervisor (tunables from an envdir, re-read as Perl does)", () => {
+  it.scoped("KILL_OLD_DELAY written at runtime applies to the next restart; removed, it no longer does", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        const sup = yield* start(config({ reloadTunables: true }))
+        yield* advance(1000)
+        world.environment.KILL_OLD_DELAY = "2"
+        yield* sup.restart("hup")
+        yield* advance(1000)
+        expect(world.logs.slice(-1)).toEqual(["sleeping 2 secs before killing old workers"])
+        yield* advance(2000)
+        expect(world.processes[0]!.received).toEqual(["TERM"])
+        delete world.environment.KILL_OLD_DELAY
+        yield* sup.restart("hup")
+        yield* advance(1000)
+        expect(world.processes[1]!.received).toEqual(["TERM"])
+        expect(world.logs.filter((l) => l.startsWith("sleeping")).length).toBe(1)
+      })
+    )
+  })
+
+  it.scoped("ENABLE_AUTO_RESTART turned on, shortened, then off", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        const sup = yield* start(config({ reloadTunables: true }))
+        yield* advance(1000) // generation 1 up at t=1 s
+        world.environment.ENABLE_AUTO_RESTART = "1"
+        world.environment.AUTO_RESTART_INTERVAL = "10"
+        world.environment.KILL_OLD_DELAY = "0"
+        // Perl notices an envdir change when its loop wakes up: here, at the next event.
+        yield* sup.scale(1)
+        yield* advance(9999) // t=11 s - 1 ms
+        expect(world.processes.length).toBe(1)
+        yield* advance(1) // t=11 s: 10 s after generation 1 was up
+        expect(world.logs).toContain("autorestart triggered (interval=10)")
+        yield* advance(1000) // t=12 s: generation 2 up, the clock restarts
+        world.environment.AUTO_RESTART_INTERVAL = "3"
+        yield* sup.scale(1)
+        yield* advance(3000) // t=15 s: 3 s after generation 2, not 10
+        expect(world.logs.filter((l) => l.startsWith("autorestart")).length).toBe(2)
+        yield* advance(1000)
+        world.environment.ENABLE_AUTO_RESTART = "0"
+        yield* sup.scale(1)
+        yield* advance(60_000)
+        expect(world.logs.filter((l) => l.startsWith("autorestart")).length).toBe(2)
+      })
+    )
+  })
+
+  it.scoped("without reloadTunables the startup values stay, whatever the environment says", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        const sup = yield* start(config())
+        yield* advance(1000)
+        world.environment.KILL_OLD_DELAY = "2"
+        yield* sup.restart("hup")
+        yield* advance(1000)
+        expect(world.processes[0]!.received).toEqual(["TERM"])
+      })
+    )
+  })
+})
+
 describe("Supervisor (shutdown while a start is failing)", () => {
   it.scoped.each(["exits at once", "cannot be executed"])("TERM exits although the new worker %s", (fate) => {
     const world = makeWorld()

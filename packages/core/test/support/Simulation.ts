@@ -37,6 +37,8 @@ export interface World {
   readyAfterMs: number | undefined
   /** What every fake process's readiness channel says about why it is not ready. */
   readinessDetail: string | undefined
+  /** The worker environment (an envdir would change it between events). */
+  readonly environment: Record<string, string>
 }
 
 export const makeWorld = (): World => ({
@@ -46,7 +48,8 @@ export const makeWorld = (): World => ({
   plan: [],
   onSignal: "exit",
   readyAfterMs: undefined,
-  readinessDetail: undefined
+  readinessDetail: undefined,
+  environment: { PATH: "/bin" }
 })
 
 const fakeSpawner = (world: World) =>
@@ -96,7 +99,7 @@ export const layer = (world: World) =>
       StatusStore,
       StatusStore.of({ write: (content) => Effect.sync(() => void world.statusWrites.push(content)) })
     ),
-    Layer.succeed(WorkerEnvironment, WorkerEnvironment.of({ load: Effect.succeed({ PATH: "/bin" }) })),
+    Layer.succeed(WorkerEnvironment, WorkerEnvironment.of({ load: Effect.sync(() => ({ ...world.environment })) })),
     Logger.replace(
       Logger.defaultLogger,
       Logger.make(({ message }) => {
