@@ -202,15 +202,25 @@ const cpuTicks = (pid) => {
 }
 const hz = Number(execSync("getconf CLK_TCK").toString().trim())
 
+/**
+ * RSS and CPU of an idle supervisor: RSS just after start and after two idle windows; CPU in
+ * each window (V8 collects garbage once, some seconds after startup, in the first).
+ */
+const settleMs = tiny ? 300 : 1500
 const footprint = async (bin, args) => {
   const server = await launch(bin, [...args, "--", process.execPath, workerScript])
-  await sleep(tiny ? 300 : 1500)
-  const rss = procStatus(server.child.pid)
-  const before = cpuTicks(server.child.pid)
-  await sleep(idleSeconds * 1000)
-  const cpuMs = ((cpuTicks(server.child.pid) - before) / hz) * 1000
+  await sleep(settleMs)
+  const pid = server.child.pid
+  const rss = procStatus(pid)
+  const cpu = []
+  for (let window = 0; window < 2; window++) {
+    const before = cpuTicks(pid)
+    await sleep(idleSeconds * 1000)
+    cpu.push(((cpuTicks(pid) - before) / hz) * 1000)
+  }
+  const settledRss = procStatus(pid)
   await stop(server)
-  return { rss, cpuMs }
+  return { rss, settledRss, firstCpuMs: cpu[0], nextCpuMs: cpu[1] }
 }
 
 const coldStart = (bin) => {
@@ -277,11 +287,15 @@ try {
   row("--restart wall time", await restartWall(ours), perl && (await restartWall(perl)), "ms")
   const oursFoot = await footprint(ours, [])
   const perlFoot = perl && (await footprint(perl, []))
-  row("supervisor RSS, 1 worker", oursFoot.rss, perlFoot?.rss, "MB")
-  row(`supervisor CPU over ${idleSeconds} s idle`, oursFoot.cpuMs, perlFoot?.cpuMs, "ms")
   const sixteen = await footprint(ours, ["--workers=16"])
-  row("supervisor RSS, 16 workers", sixteen.rss, undefined, "MB")
-  row(`supervisor CPU over ${idleSeconds} s idle, 16 workers`, sixteen.cpuMs, undefined, "ms")
+  row(`supervisor RSS, 1 worker, ${settleMs / 1000} s after start`, oursFoot.rss, perlFoot?.rss, "MB")
+  row(`supervisor RSS, 1 worker, after ${2 * idleSeconds} s idle`, oursFoot.settledRss, perlFoot?.settledRss, "MB")
+  row(`supervisor CPU, first ${idleSeconds} s idle`, oursFoot.firstCpuMs, perlFoot?.firstCpuMs, "ms")
+  row(`supervisor CPU, next ${idleSeconds} s idle`, oursFoot.nextCpuMs, perlFoot?.nextCpuMs, "ms")
+  row(`supervisor RSS, 16 workers, ${settleMs / 1000} s after start`, sixteen.rss, undefined, "MB")
+  row(`supervisor RSS, 16 workers, after ${2 * idleSeconds} s idle`, sixteen.settledRss, undefined, "MB")
+  row(`supervisor CPU, first ${idleSeconds} s idle, 16 workers`, sixteen.firstCpuMs, undefined, "ms")
+  row(`supervisor CPU, next ${idleSeconds} s idle, 16 workers`, sixteen.nextCpuMs, undefined, "ms")
   row("`start_server --version` cold start", coldStart(ours), perl && coldStart(perl), "ms")
   for (const n of tiny ? [1, 4] : [1, 4, 16])
     row(`rolling restart, --workers=${n} --ready=notify-fd`, await rolling(n), undefined, "ms")
