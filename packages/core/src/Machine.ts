@@ -21,8 +21,8 @@ import { Event, type Event as EventT, type RestartReason } from "./Event.js"
 import { type ExitStatus, exited, waitStatus } from "./ExitStatus.js"
 import { describeFailure, Lifecycle, RolloutFailure } from "./Lifecycle.js"
 import { isInterval } from "./Readiness.js"
-import type { Tunables } from "./Tunables.js"
 import type { SupervisorConfig } from "./SupervisorConfig.js"
+import type { Tunables } from "./Tunables.js"
 
 export type Phase = "starting" | "serving" | "draining"
 

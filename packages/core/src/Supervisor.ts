@@ -23,9 +23,9 @@ import { ProcessSpawner, type WorkerProcess } from "./ProcessSpawner.js"
 import * as Readiness from "./Readiness.js"
 import type { SignalName } from "./Signal.js"
 import * as StatusSnapshot from "./StatusSnapshot.js"
-import * as Tunables from "./Tunables.js"
 import { StatusStore } from "./StatusStore.js"
 import type { SupervisorConfig } from "./SupervisorConfig.js"
+import * as Tunables from "./Tunables.js"
 import { WorkerEnvironment } from "./WorkerEnvironment.js"
 
 /** How a requested restart ended, as `--restart` and the control socket report it. */
