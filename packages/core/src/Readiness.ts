@@ -140,13 +140,16 @@ export const httpUnixSocket = (url: string): { readonly socketPath: string; read
   return match === null ? undefined : { socketPath: match[1] ?? "", path: match[2] ?? "/" }
 }
 
-const probedPort = (probe: Probe): number | "unix" | undefined =>
+/** Where a probe connects: a unix socket path, or a TCP port. */
+const probedAddress = (probe: Probe): { readonly path: string } | { readonly port: number } =>
   Probe.$match(probe, {
-    Tcp: ({ port }) => Number(port),
-    Unix: () => "unix" as const,
+    Tcp: ({ port }) => ({ port: Number(port) }),
+    Unix: ({ path }) => ({ path }),
     Http: ({ url }) => {
+      const unix = httpUnixSocket(url)
+      if (unix !== undefined) return { path: unix.socketPath }
       const parsed = new URL(url)
-      return parsed.port !== "" ? Number(parsed.port) : parsed.protocol === "https:" ? 443 : 80
+      return { port: parsed.port !== "" ? Number(parsed.port) : parsed.protocol === "https:" ? 443 : 80 }
     }
   })
 
@@ -157,12 +160,10 @@ const probedPort = (probe: Probe): number | "unix" | undefined =>
  */
 export const probedListenSocket = (probe: Probe, listen: ReadonlyArray<ListenSpec>): ListenSpec | undefined => {
   if (isPerWorker(probe)) return undefined
-  const port = probedPort(probe)
-  const unixPath =
-    probe._tag === "Unix" ? probe.path : probe._tag === "Http" ? httpUnixSocket(probe.url)?.socketPath : undefined
+  const address = probedAddress(probe)
   return listen.find((spec) =>
-    spec._tag === "Unix"
-      ? unixPath === spec.path
-      : unixPath === undefined && spec.protocol === "tcp" && spec.port === port
+    "path" in address
+      ? spec._tag === "Unix" && spec.path === address.path
+      : spec._tag === "Inet" && spec.protocol === "tcp" && spec.port === address.port
   )
 }
