@@ -32,5 +32,9 @@ export const request = (path: string, body: Record<string, unknown>): Effect.Eff
     socket.on("error", (error) =>
       resume(Effect.fail(new WrapperError({ message: `cannot reach ${path}: ${error.message}`, exitCode: 1 })))
     )
+    // No reply before the connection ends: the supervisor went away (a reply resumes first).
+    socket.on("close", () =>
+      resume(Effect.fail(new WrapperError({ message: `${path} closed the connection without answering`, exitCode: 1 })))
+    )
     return Effect.sync(() => socket.destroy())
   })

@@ -1,24 +1,33 @@
 /**
  * The command line as Perl's Getopt::Long (default configuration) reads it, because
  * init scripts written for Perl's start_server must keep working unchanged:
- * `--opt=value` and `--opt value`, one dash or two, any letter case, unique abbreviations,
- * permute mode (options after the program name are still options, unless POSIXLY_CORRECT),
- * `--` ends the options, and Getopt::Long's exact error texts. Every case here was checked
- * against perl 5.36's Getopt::Long.
+ * `--opt=value` and `--opt value`, `--`, `-` or `+` before the name, any letter case, unique
+ * abbreviations, permute mode (options after the program name are still options), `--` ends
+ * the options, and Getopt::Long's exact error texts. With POSIXLY_CORRECT set (to anything,
+ * even empty) Getopt::Long takes only `--` and `-`, no abbreviations, and stops at the first
+ * non-option. Every case here was checked against perl 5.36's Getopt::Long.
  */
 import * as Data from "effect/Data"
 import * as Either from "effect/Either"
 
-export type OptionKind = "string" | "integer" | "duration" | "flag"
+export type OptionKind = "string" | "integer" | "duration" | "flag" | "choice"
 
 export interface OptionSpec {
   readonly name: string
   readonly kind: OptionKind
   /** `port` and `path` accumulate; every other option: the last one wins. */
   readonly repeatable: boolean
+  /** For a choice: the values it takes. */
+  readonly choices?: ReadonlyArray<string>
 }
 
 const spec = (name: string, kind: OptionKind, repeatable = false): OptionSpec => ({ name, kind, repeatable })
+const choice = (name: string, choices: ReadonlyArray<string>): OptionSpec => ({
+  name,
+  kind: "choice",
+  repeatable: false,
+  choices
+})
 
 /** script/start_server's GetOptions spec, in its order. */
 export const perlOptions: ReadonlyArray<OptionSpec> = [
@@ -51,14 +60,14 @@ export const extendedOptions: ReadonlyArray<OptionSpec> = [
   spec("ready-timeout", "duration"),
   spec("kill-timeout", "duration"),
   spec("max-start-attempts", "integer"),
-  spec("log-format", "string"),
+  choice("log-format", ["text", "json"]),
   spec("control-socket", "string"),
   spec("json-status-file", "string"),
   spec("metrics-file", "string"),
   spec("json", "flag"),
   spec("listen-fds", "flag"),
   spec("signal-process-group", "flag"),
-  spec("timeout", "string")
+  spec("timeout", "duration")
 ]
 
 export const allOptions: ReadonlyArray<OptionSpec> = [...perlOptions, ...extendedOptions]
@@ -84,11 +93,13 @@ export interface Parsed {
 const byName = (candidates: ReadonlyArray<OptionSpec>, name: string) =>
   candidates.filter((o) => o.name.startsWith(name))
 
-/** Exact name first, then a unique prefix: among Perl's options, then among all of ours. */
-const resolve = (typed: string): OptionSpec | string => {
+/** Exact name first, then (if allowed) a unique prefix: among Perl's options, then among all of ours. */
+const resolve = (typed: string, abbreviations: boolean): OptionSpec | string => {
   const name = typed.toLowerCase()
   const exact = allOptions.find((o) => o.name === name)
   if (exact !== undefined) return exact
+  // Without abbreviations Getopt::Long never lower-cases the name it reports.
+  if (!abbreviations) return `Unknown option: ${typed}`
   const perl = byName(perlOptions, name)
   if (perl.length === 1) return perl[0]!
   const all = perl.length > 1 ? perl : byName(allOptions, name)
@@ -101,6 +112,7 @@ const resolve = (typed: string): OptionSpec | string => {
 }
 
 const INTEGER = /^[-+]?\d+$/
+const maxInteger = Number.MAX_SAFE_INTEGER
 /** Ours: seconds (`5`, `0.5`) or a number with a unit (`500ms`, `5s`, `2m`). */
 export const DURATION = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/
 
@@ -111,7 +123,11 @@ export const getopt = (
   const options = new Map<string, OptionValue>()
   const program: Array<string> = []
   const errors: Array<string> = []
-  const permute = env.POSIXLY_CORRECT === undefined
+  // Getopt::Long's defaults when POSIXLY_CORRECT is unset: `+` is a prefix too, names may be
+  // abbreviated, and options may follow the program name.
+  const posix = env.POSIXLY_CORRECT !== undefined
+  // `name=value` splits after `--`, or after any prefix in Getopt::Long's default mode.
+  const prefixed = posix ? /^(?:--(.+?)(?:=(.*))?|-(.+))$/s : /^(?:--?|\+)(.+?)(?:=(.*))?$/s
   let i = 0
   for (; i < argv.length; i++) {
     const token = argv[i]!
@@ -119,13 +135,17 @@ export const getopt = (
       i++
       break
     }
-    const match = /^--?(.+?)(?:=(.*))?$/s.exec(token)
-    if (match === null || token === "-") {
-      if (!permute) break
+    if (token === "+" && !posix) {
+      errors.push("Missing option after +")
+      continue
+    }
+    const match = prefixed.exec(token)
+    if (match === null || token === "-" || token === "+") {
+      if (posix) break
       program.push(token)
       continue
     }
-    const option = resolve(match[1]!)
+    const option = resolve(match[1] ?? match[3]!, !posix)
     if (typeof option === "string") {
       errors.push(option)
       continue
@@ -138,11 +158,12 @@ export const getopt = (
     }
     // A mandatory value is the rest of the token after `=`, else the next argument,
     // whatever it looks like (Getopt::Long takes `--pid-file -x` and even `--pid-file --`).
-    if (value === undefined && i + 1 < argv.length) value = argv[++i]
-    if (value === undefined || value === "") {
+    // An empty `--opt=` has no value; an empty next argument is one (a string option takes it).
+    if (value === "" || (value === undefined && i + 1 >= argv.length)) {
       errors.push(`Option ${option.name} requires an argument`)
       continue
     }
+    value ??= argv[++i]!
     if (option.kind === "integer" && !INTEGER.test(value)) {
       errors.push(`Value "${value}" invalid for option ${option.name} (number expected)`)
       continue
@@ -151,7 +172,12 @@ export const getopt = (
       errors.push(`Value "${value}" invalid for option ${option.name} (duration expected)`)
       continue
     }
-    if (option.kind === "integer") value = String(Number(value))
+    if (option.choices !== undefined && !option.choices.includes(value)) {
+      errors.push(`Value "${value}" invalid for option ${option.name} (${option.choices.join(" or ")} expected)`)
+      continue
+    }
+    // Perl reads any integer, however long; past 2^53 every one of these means "forever".
+    if (option.kind === "integer") value = String(Math.max(-maxInteger, Math.min(maxInteger, Number(value))))
     if (option.repeatable)
       options.set(option.name, [...((options.get(option.name) as ReadonlyArray<string>) ?? []), value])
     else options.set(option.name, value)

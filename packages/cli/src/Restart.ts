@@ -36,7 +36,8 @@ export const exitCodes = { ready: 0, failed: 10, superseded: 11, stopping: 12, t
 const restartViaControl = (options: CliOptions, path: string) =>
   Effect.gen(function* () {
     const timeoutMs = options.timeoutMs ?? defaultTimeoutMs
-    const reply = yield* request(path, { cmd: "restart" }).pipe(Effect.timeout(timeoutMs), Effect.option)
+    // Only the timeout becomes None: an unreachable socket or a vanished supervisor is an error.
+    const reply = yield* request(path, { cmd: "restart" }).pipe(Effect.timeoutOption(timeoutMs))
     if (reply._tag === "None") {
       return yield* new WrapperError({
         message: `the restart did not finish within ${timeoutMs / 1000} secs`,

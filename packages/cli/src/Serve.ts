@@ -10,7 +10,6 @@ import {
   NodeListenSockets,
   NodeLogger,
   StarterLive,
-  Stderr,
   SystemdNotify
 } from "@starter/platform-node"
 import * as Effect from "effect/Effect"
@@ -19,7 +18,8 @@ import * as Scope from "effect/Scope"
 import type { CliOptions } from "./CliOptions.js"
 import { environmentFromOptions, toStarterOptions } from "./StarterOptionsFromCli.js"
 
-const printError = (message: string) => Effect.sync(() => Stderr.writeStderr(`${message}\n`))
+/** One line on stderr: the bare message in text logs (Perl's), an error record in JSON logs. */
+const printError = (message: string) => Effect.logError(message)
 
 /** Perl's die: errno becomes the exit status (EADDRINUSE → 98), else 255. */
 const exitCodeOf = (error: { readonly errno: number | undefined }) => error.errno ?? 255
@@ -29,7 +29,7 @@ const exitCodeOf = (error: { readonly errno: number | undefined }) => error.errn
  * exit code, then hand the sockets to the daemon. This scope is never closed: the daemon
  * owns the sockets and their paths now (Perl's parent dismisses its guard, issue #34).
  */
-const daemonize = (config: Starter.StarterConfig, argv: ReadonlyArray<string>) =>
+const daemonize = (config: Starter.StarterConfig, argv: ReadonlyArray<string>, log: LogFile.LogTarget | undefined) =>
   Effect.gen(function* () {
     const scope = yield* Scope.make()
     const sockets = yield* ListenSockets.ListenSockets.pipe(
@@ -37,18 +37,23 @@ const daemonize = (config: Starter.StarterConfig, argv: ReadonlyArray<string>) =
       Scope.extend(scope),
       Effect.provide(NodeListenSockets.layer)
     )
-    return yield* NodeDaemon.spawnDaemon(argv, sockets)
+    return yield* NodeDaemon.spawnDaemon(argv, sockets, log)
   }).pipe(Effect.catchAll((error) => Effect.as(printError(error.message), exitCodeOf(error))))
 
-/** Runs the supervisor; answers the exit code. `handoff` is set in a daemon. */
+/**
+ * Runs the supervisor; answers the exit code. `handoff` is set in a daemon; `log` is pointed
+ * at once the sockets are bound.
+ */
 const supervise = (
   config: Starter.StarterConfig,
   options: StarterOptions.StarterOptions,
   handoff: NodeDaemon.Handoff | undefined,
+  log: LogFile.LogTarget | undefined,
   systemd: { readonly notifySocket: string | undefined; readonly sockets: ReadonlyArray<number> | undefined }
 ) =>
   Effect.gen(function* () {
-    const supervisor = yield* Starter.start(config).pipe(
+    const redirect = log === undefined ? Effect.void : LogFile.redirectOutput(log)
+    const supervisor = yield* Starter.start(config, redirect).pipe(
       Effect.tapError((error) =>
         handoff === undefined
           ? Effect.void
@@ -90,8 +95,19 @@ export const serve = (options: CliOptions, argv: ReadonlyArray<string>): Effect.
       yield* printError("server program not specified")
       return 255
     }
-    // Perl prints this first (before its socket errors, and before redirecting to
-    // --log-file, so it stays on the terminal).
+    // Perl opens --log-file before it prints anything (Starter.pm L61-73); a daemon gets the
+    // one its foreground opened.
+    let log: LogFile.LogTarget | undefined = handoff?.log === undefined ? undefined : { fd: handoff.log }
+    if (log === undefined && options.logFile !== undefined) {
+      const opened = yield* Effect.either(LogFile.open(options.logFile))
+      if (Either.isLeft(opened)) {
+        yield* printError(opened.left.message)
+        return exitCodeOf(opened.left)
+      }
+      log = opened.right
+    }
+    // Then this line (before its socket errors, and before pointing its output at the log,
+    // so it stays on the terminal).
     if (handoff === undefined) yield* Effect.logInfo(`start_server (pid:${process.pid}) starting now...`)
     const decoded = toStarterOptions(options, [program, ...args], startupEnv)
     if (Either.isLeft(decoded)) {
@@ -104,13 +120,9 @@ export const serve = (options: CliOptions, argv: ReadonlyArray<string>): Effect.
       yield* printError(config.left.message)
       return 255
     }
-    if (options.daemonize && handoff === undefined) return yield* daemonize(config.right, argv)
-    if (options.logFile !== undefined) {
-      const redirected = yield* Effect.either(LogFile.redirectOutput(options.logFile))
-      if (Either.isLeft(redirected)) {
-        yield* printError(redirected.left.message)
-        return exitCodeOf(redirected.left)
-      }
+    if (options.readyTimeoutMs !== undefined && starterOptions.readiness === "none") {
+      yield* Effect.logWarning("--ready-timeout has no effect without --ready")
     }
-    return yield* supervise(config.right, starterOptions, handoff, { notifySocket, sockets: systemdSockets })
+    if (options.daemonize && handoff === undefined) return yield* daemonize(config.right, argv, log)
+    return yield* supervise(config.right, starterOptions, handoff, log, { notifySocket, sockets: systemdSockets })
   }).pipe(Effect.provide(NodeLogger.layer(options.logFormat ?? "text")))

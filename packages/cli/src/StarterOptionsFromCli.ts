@@ -41,7 +41,7 @@ export const toStarterOptions = (
     ...optional("backlog", options.backlog || undefined),
     ...optional("dir", options.dir),
     workers: options.workers ?? 1,
-    maxSurge: Math.max(1, options.maxSurge ?? 1),
+    maxSurge: options.maxSurge ?? 1,
     readiness: options.ready ?? "none",
     // Perl's sleep() treats a negative interval as no wait.
     intervalMs: Math.max(0, options.interval ?? 1) * 1000,

@@ -8,6 +8,9 @@ import type { CliOptions } from "./CliOptions.js"
 import { request } from "./ControlClient.js"
 import { exitWithMessage, WrapperError } from "./PidFileReader.js"
 
+/** A supervisor answers `status` at once; one that does not within this is stuck. */
+export const defaultTimeoutMs = 10_000
+
 const ago = (iso: string | null, now: number) => {
   if (iso === null) return "-"
   const s = Math.round((now - Date.parse(iso)) / 1000)
@@ -51,7 +54,15 @@ export const status = (options: CliOptions): Effect.Effect<number> =>
     if (options.controlSocket === undefined) {
       return yield* new WrapperError({ message: "status requires --control-socket", exitCode: 255 })
     }
-    const reply = yield* request(options.controlSocket, { cmd: "status" })
+    const timeoutMs = options.timeoutMs ?? defaultTimeoutMs
+    const answered = yield* request(options.controlSocket, { cmd: "status" }).pipe(Effect.timeoutOption(timeoutMs))
+    if (answered._tag === "None") {
+      return yield* new WrapperError({
+        message: `no answer from ${options.controlSocket} within ${timeoutMs / 1000} secs`,
+        exitCode: 124
+      })
+    }
+    const reply = answered.value
     if (reply.ok !== true) return yield* new WrapperError({ message: reply.error ?? "status failed", exitCode: 1 })
     const text = options.json
       ? JSON.stringify(reply.result, null, 2)

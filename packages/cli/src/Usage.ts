@@ -113,9 +113,10 @@ Options beyond Perl's start_server:
     STARTER_NOTIFY_FD. ipc: process.send("ready") from a Node.js worker.
     sd-notify: sd_notify(3) "READY=1" on the NOTIFY_SOCKET each process gets
     (systemd-notify --ready works). A probe is tried every 100ms until it
-    passes: tcp: and unix: connect, an http:// URL must answer 2xx or 3xx.
-    {pid}, {index} and {generation} in a probe are the process's own, so that
-    each one can be probed on an address of its own.
+    passes: tcp: and unix: connect, an http:// URL (or http://unix:SOCKET:/PATH)
+    must answer 2xx or 3xx. {pid}, {index} and {generation} in a probe are the
+    process's own: {pid} gives each one an address of its own, e.g.
+    unix:/run/app/{pid}.sock ({index} is shared with the process it replaces).
 
   --ready-timeout=duration:
     with --ready, how long a new process may take (default: 60s). One that is

@@ -3,10 +3,11 @@
  * command lines. Each scenario asserts that nothing is lost, and that the supervisor keeps
  * running or exits cleanly with a clear message.
  */
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, onTestFinished } from "vitest"
 import {
   fixtures,
   freePort,
@@ -175,6 +176,63 @@ describe("chaos", () => {
     expect((await server.exited).code).toBe(0)
   })
 
+  // A real full disk and a real read-only file system: a 16 KiB tmpfs (needs root and mount(2)).
+  const tmpfs = (options: string): string | undefined => {
+    const dir = tempDir()
+    try {
+      execFileSync("mount", ["-t", "tmpfs", "-o", `size=16k,${options}`, "tmpfs", dir], { stdio: "ignore" })
+    } catch {
+      return undefined
+    }
+    onTestFinished(() => void execFileSync("umount", ["-l", dir]))
+    return dir
+  }
+  const canMount = (() => {
+    const dir = tempDir()
+    try {
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=4k", "tmpfs", dir], { stdio: "ignore" })
+      execFileSync("umount", [dir])
+      return true
+    } catch {
+      return false
+    }
+  })()
+
+  it.skipIf(!canMount).each([
+    ["a full disk", "rw", /^failed to create temporary file:.*status\.\d+:No space left on device$/],
+    ["a read-only file system", "ro", /^failed to create temporary file:.*Read-only file system$/]
+  ])(
+    "%s under the status file is reported; the supervisor keeps serving, restarts and exits 0",
+    async (_, mode, message) => {
+      const dir = tmpfs(mode)
+      if (dir === undefined) throw new Error("mount failed")
+      // Fill it up: every block taken, so the next write fails with ENOSPC.
+      if (mode === "rw") {
+        try {
+          fs.writeFileSync(path.join(dir, "filler"), Buffer.alloc(64 * 1024))
+        } catch {
+          // ENOSPC once it is full: what we wanted
+        }
+      }
+      const port = await freePort()
+      const server = launch([
+        `--port=127.0.0.1:${port}`,
+        `--status-file=${path.join(dir, "status")}`,
+        "--interval=0",
+        "--",
+        process.execPath,
+        worker
+      ])
+      await server.waitForLine(message)
+      expect(await get(port)).toMatch(/^hello from generation 1,/)
+      server.kill("SIGHUP")
+      await server.waitForLine(/^old worker \d+ died, status:0$/)
+      expect(await get(port)).toMatch(/^hello from generation 2,/)
+      server.kill("SIGTERM")
+      expect((await server.exited).code).toBe(0)
+    }
+  )
+
   it("garbage in the pid file: --stop and --restart fail clearly; a new server takes the file over", async () => {
     const dir = tempDir()
     const pidFile = path.join(dir, "pid")
@@ -240,7 +298,19 @@ describe("chaos", () => {
     [["--kill-timeout=-5", "--", "true"], 1, /^Value "-5" invalid for option kill-timeout \(duration expected\)$/],
     [["--signal-on-hup=KILLALL", "--", "true"], 255, /^Unrecognized signal name "KILLALL"$/],
     [[`--port=${"9".repeat(5000)}`, "--", "true"], 255, /^invalid ``port'' value:9+$/],
-    [["--path=" + "x".repeat(200), "--", "true"], 255, /too long/]
+    [["--path=" + "x".repeat(200), "--", "true"], 36, /^failed to listen to file x+:File name too long$/],
+    [["--timeout=abc", "--stop", "--pid-file=x"], 1, /^Value "abc" invalid for option timeout \(duration expected\)$/],
+    [["--log-format=xml", "--", "true"], 1, /^Value "xml" invalid for option log-format \(text or json expected\)$/],
+    [
+      ["--ready=ipc", "--ready-timeout=0", "--", "true"],
+      255,
+      /^--ready-timeout: Expected a positive number, actual 0$/
+    ],
+    [["--max-surge=0", "--", "true"], 255, /^--max-surge: Expected a positive number, actual 0$/],
+    [["--ready=bogus", "--", "true"], 255, /^invalid --ready value:bogus \(expected none, notify-fd, /],
+    [["--port=127.0.0.1:1=5", "--port=127.0.0.1:2=5", "--", "true"], 255, /both ask for file descriptor 5$/],
+    [["--signal-on-term=RTMIN", "--", "true"], 255, /^real-time signal RTMIN is not supported/],
+    [["--control-socket=/nonexistent/dir/c.sock", "--", "true"], 2, /^failed to listen on \/nonexistent\/dir\/c\.sock:/]
   ] as const)("hostile command line %j fails with one clear line", async (args, code, message) => {
     const result = await runToExit(args)
     expect(result.code).toBe(code)
@@ -285,15 +355,16 @@ describe("the lifeline", () => {
 })
 
 describe("a worker that cannot be started", () => {
+  // The statuses are those of Perl's child: exit(255) after exec, die with errno (ENOENT) after chdir.
   it.each([
-    [["--", "/nonexistent/prog", "arg1"], /^failed to exec \/nonexistent\/prog:No such file or directory$/],
-    [["--dir=/nonexistent-dir", "--", "true"], /^failed to chdir:\/nonexistent-dir:No such file or directory$/]
-  ])("%j never deletes the supervisor's pid file or sockets (Perl quirk 1)", async (args, message) => {
+    [["--", "/nonexistent/prog", "arg1"], /^failed to exec \/nonexistent\/prog:No such file or directory$/, 65280],
+    [["--dir=/nonexistent-dir", "--", "true"], /^failed to chdir:\/nonexistent-dir:No such file or directory$/, 512]
+  ])("%j never deletes the supervisor's pid file or sockets (Perl quirk 1)", async (args, message, status) => {
     const dir = tempDir()
     const files = [`--pid-file=${dir}/pid`, `--status-file=${dir}/status`, `--path=${dir}/app.sock`]
     const server = launch([...files, ...args])
     await server.waitForLine(message)
-    await server.waitForLine(/seems to have failed to start, exit status:65280$/)
+    await server.waitForLine(new RegExp(`seems to have failed to start, exit status:${status}$`))
     expect(readIfExists(`${dir}/pid`)).toBe(`${server.pid}\n`)
     expect(fs.statSync(`${dir}/app.sock`).isSocket()).toBe(true)
     server.kill("SIGTERM")

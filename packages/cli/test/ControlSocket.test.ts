@@ -146,3 +146,48 @@ describe("--control-socket", () => {
     client.socket.end()
   })
 })
+
+describe("--control-socket, when things go wrong", () => {
+  it("a second start_server refuses a control socket in use, before starting any worker; the first keeps it", async () => {
+    const { control } = await boot()
+    const second = await runToExit(["--port=127.0.0.1:0", `--control-socket=${control}`, "--", "sleep", "30"])
+    expect(second.code).toBe(98)
+    expect(second.stderr.split("\n")).toEqual([
+      expect.stringMatching(/^start_server \(pid:\d+\) starting now\.\.\.$/),
+      `control socket ${control} is in use by another process`
+    ])
+    expect(statusJson(control)?.state).toBe("serving")
+  })
+
+  it("--restart through a socket nobody listens on fails at once, saying so", async () => {
+    const dir = tempDir()
+    const missing = await runToExit(["--restart", `--control-socket=${dir}/none.sock`, "--timeout=30"])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toMatch(new RegExp(`^cannot reach ${dir}/none.sock: connect ENOENT`))
+  })
+
+  it("--restart returns as soon as the supervisor dies during the restart", async () => {
+    const marker = path.join(tempDir(), "broken")
+    const { control, server } = await boot(["--ready=notify-fd"], { BROKEN_MARKER: marker })
+    await waitFor("generation 1", () => statusJson(control)?.state === "serving" || undefined)
+    fs.writeFileSync(marker, "") // every new worker fails: the restart retries, with backoff
+    const started = Date.now()
+    const restart = runToExit(["--restart", `--control-socket=${control}`, "--timeout=30"])
+    await waitFor("the restart to begin", () => statusJson(control)?.state === "restarting" || undefined)
+    server.kill("SIGKILL")
+    const result = await restart
+    expect(result.code).toBe(1)
+    expect(result.stderr).toBe(`${control} closed the connection without answering`)
+    expect(Date.now() - started).toBeLessThan(10_000)
+  })
+
+  it("status gives up on a socket that never answers (exit 124)", async () => {
+    const dir = tempDir()
+    const mute = net.createServer(() => {}) // accepts, never answers
+    await new Promise<void>((resolve) => mute.listen(path.join(dir, "mute.sock"), resolve))
+    const result = await runToExit(["status", `--control-socket=${dir}/mute.sock`, "--timeout=500ms"])
+    mute.close()
+    expect(result.code).toBe(124)
+    expect(result.stderr).toBe(`no answer from ${dir}/mute.sock within 0.5 secs`)
+  })
+})

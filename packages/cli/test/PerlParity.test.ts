@@ -103,7 +103,9 @@ describe.skipIf(skipReason !== undefined)(
           ]
         },
         { name: "nothing bound: empty string", args: () => [] },
-        { name: "=N placement", args: ({ p }) => [`--port=127.0.0.1:${p}=5`] }
+        { name: "=N placement", args: ({ p }) => [`--port=127.0.0.1:${p}=5`] },
+        // (`=05` first: had the socket landed on fd 5 by itself, Perl's dup2 + close would close it.)
+        { name: "leading zeros kept as typed", args: ({ p }) => [`--port=[::1]:0${p}=05`, `--port=0${p}`] }
       ]
 
       interface KeyRun {
@@ -128,8 +130,9 @@ describe.skipIf(skipReason !== undefined)(
       const generic = (run: KeyRun, text: string) =>
         text
           .replaceAll(run.ctx.dir, "DIR")
-          .replace(new RegExp(`\\b${run.ctx.p}\\b`, "g"), "P")
-          .replace(new RegExp(`\\b${run.ctx.q}\\b`, "g"), "Q")
+          // Leading zeros stay (`0P`): keys keep the port as typed.
+          .replace(new RegExp(`(?<![0-9])(0*)${run.ctx.p}(?![0-9])`, "g"), "$1P")
+          .replace(new RegExp(`(?<![0-9])(0*)${run.ctx.q}(?![0-9])`, "g"), "$1Q")
 
       for (const keyCase of cases) {
         it(`${keyCase.name}: same keys in the same order, each fd really is that socket`, async (context) => {
@@ -352,6 +355,37 @@ describe.skipIf(skipReason !== undefined)(
           stderr: ["failed to open file:/nonexistent/start_server.pid:No such file or directory"]
         },
         {
+          name: "a --log-file that cannot be opened (before anything is printed)",
+          args: () => ["--log-file=/nonexistent/x.log", "--port=127.0.0.1:0", "--", "sleep", "5"],
+          code: 2,
+          stderr: ["failed to open log file:/nonexistent/x.log: No such file or directory"]
+        },
+        {
+          name: "a --log-file pipe whose program is missing",
+          args: () => ["--log-file=| /nonexistent/logger -t x", "--port=127.0.0.1:0", "--", "sleep", "5"],
+          code: 2,
+          // Perl warns `Can't exec "/nonexistent/logger"` first (left out: its wording is perl's own).
+          stderr: ["failed to open pipe:| /nonexistent/logger -t x: No such file or directory"]
+        },
+        {
+          name: "a bind error with --log-file still reaches the terminal",
+          args: (dir) => [`--log-file=${dir}/log`, `--port=127.0.0.1:${busy}`, "--", "sleep", "5"],
+          code: 98,
+          stderr: [starting, "failed to bind to 127.0.0.1:BUSY:Address already in use"]
+        },
+        {
+          name: "a --path in a missing directory",
+          args: () => ["--path=/nonexistent/x.sock", "--", "sleep", "5"],
+          code: 2,
+          stderr: [starting, "failed to listen to file /nonexistent/x.sock:No such file or directory"]
+        },
+        {
+          name: "a --pid-file in a missing directory",
+          args: () => ["--port=127.0.0.1:0", "--pid-file=/nonexistent/x.pid", "--", "sleep", "5"],
+          code: 2,
+          stderr: [starting, "failed to open file:/nonexistent/x.pid: No such file or directory"]
+        },
+        {
           name: "--stop with a stale pid",
           args: () => ["--stop", `--pid-file=${stalePid}`],
           code: 3,
@@ -369,7 +403,9 @@ describe.skipIf(skipReason !== undefined)(
             const result = await runProbed(binOf(impl), errorCase.args(dir))
             return {
               code: result.code,
-              stderr: normalizeLog(result.stderr).map((l) => l.replaceAll(String(busy), "BUSY")),
+              stderr: normalizeLog(result.stderr)
+                .filter((l) => !l.startsWith("Can't exec "))
+                .map((l) => l.replaceAll(String(busy), "BUSY")),
               filesLeft: ["pid", "status"].filter((f) => exists(path.join(dir, f)))
             }
           })
@@ -491,6 +527,34 @@ describe.skipIf(skipReason !== undefined)(
         context.expect(runs.ours.usr1).toBe(true)
         context.expect(runs.perl.usr1).toBe(true)
       })
+    })
+
+    it("--enable-auto-restart: workers started after the first see AUTO_RESTART_INTERVAL=360", async (context) => {
+      const runs = await both(async (impl) => {
+        const dir = tempDir()
+        const seen = path.join(dir, "seen")
+        const server = startServer(
+          [
+            "--enable-auto-restart",
+            "--kill-old-delay=0",
+            "--",
+            "sh",
+            "-c",
+            `echo "$SERVER_STARTER_GENERATION \${AUTO_RESTART_INTERVAL-unset}" >> ${seen}; exec sleep 60`
+          ],
+          { bin: binOf(impl) }
+        )
+        context.onTestFinished(() => ensureStopped(server))
+        await waitFor("generation 1", () => (readIfExists(seen)?.includes("1 ") ? true : undefined))
+        await sleep(1200) // past its alive check: the main loop runs
+        server.kill("SIGHUP")
+        await waitFor("generation 2", () => (readIfExists(seen)?.includes("2 ") ? true : undefined))
+        server.kill("SIGTERM")
+        await server.exited
+        return readIfExists(seen)
+      })
+      context.expect(runs.perl).toBe("1 unset\n2 360\n")
+      context.expect(runs.ours).toBe(runs.perl)
     })
 
     it("envdir: KILL_OLD_DELAY written while running applies to the next HUP, and removed, no longer", async (context) => {

@@ -12,6 +12,8 @@ export type Action = Data.TaggedEnum<{
   Signal: { readonly id: number; readonly signal: SignalName }
   Log: {
     readonly message: string
+    /** Text logs show only the message (Perl's lines); JSON logs show the level too. */
+    readonly level: LogLevel
     readonly worker: { readonly pid: number; readonly generation: number } | undefined
   }
   WriteStatus: { readonly content: string }
@@ -22,3 +24,5 @@ export type Action = Data.TaggedEnum<{
 }>
 
 export const Action = Data.taggedEnum<Action>()
+
+export type LogLevel = "info" | "warn" | "error"

@@ -13,7 +13,7 @@ export type Event = Data.TaggedEnum<{
   RestartRequested: { readonly reason: RestartReason }
   ShutdownRequested: { readonly signal: "TERM" | "INT" }
   Spawned: { readonly id: number; readonly pid: number }
-  SpawnFailed: { readonly id: number; readonly message: string }
+  SpawnFailed: { readonly id: number; readonly message: string; readonly exitCode: number }
   Exited: { readonly id: number; readonly status: ExitStatus }
   Ready: { readonly id: number }
   /**

@@ -26,9 +26,14 @@ export const layout = (sockets: ReadonlyArray<BoundSocket>, backlog?: number): F
     claimed.add(next)
     return next
   }
-  const placed = sockets.map((s) => ({ key: s.spec.key, childFd: s.spec.fd ?? nextFree(), fd: s.fd }))
+  const placed = sockets.map((s) => ({
+    key: s.spec.key,
+    childFd: s.spec.fd ?? nextFree(),
+    published: s.spec.fdText,
+    fd: s.fd
+  }))
   return {
-    serverStarterPort: placed.map((p) => `${p.key}=${p.childFd}`).join(";"),
+    serverStarterPort: placed.map((p) => `${p.key}=${p.published ?? p.childFd}`).join(";"),
     backlog,
     keys: placed.map((p) => p.key),
     fds: placed.map(({ childFd, fd }) => ({ childFd, fd }))

@@ -14,7 +14,12 @@ export interface InetSpec {
   readonly port: number
   /** `=N`: the fd the worker receives this socket at. */
   readonly fd: number | undefined
-  /** The SERVER_STARTER_PORT key: `8080`, `host:8080`, `[::1]:8080` (UDP drops the `u`). */
+  /** `=N` as typed (`05`): Perl publishes and logs it so. */
+  readonly fdText: string | undefined
+  /**
+   * The SERVER_STARTER_PORT key: `8080`, `host:8080`, `[::1]:8080`, host and port as typed
+   * (`019041` stays so); UDP drops the `u`.
+   */
   readonly key: string
 }
 
@@ -22,6 +27,7 @@ export interface UnixSpec {
   readonly _tag: "Unix"
   readonly path: string
   readonly fd: undefined
+  readonly fdText: undefined
   readonly key: string
 }
 
@@ -57,7 +63,8 @@ const parseGrammar = (value: string): Either.Either<InetSpec, InvalidPortSpec> =
       family: 4,
       port,
       fd: optionalInt(bare[3]),
-      key: String(port)
+      fdText: bare[3],
+      key: bare[2]!
     })
   }
   const hp = HOST_PORT.exec(value)
@@ -72,25 +79,52 @@ const parseGrammar = (value: string): Either.Either<InetSpec, InvalidPortSpec> =
       family,
       port,
       fd: optionalInt(hp[4]),
-      key: family === 6 ? `[${host}]:${port}` : `${host}:${port}`
+      fdText: hp[4],
+      key: family === 6 ? `[${host}]:${hp[3]}` : `${host}:${hp[3]}`
     })
   }
   return Either.left(new InvalidPortSpec({ value }))
 }
 
-export const unixSpec = (path: string): UnixSpec => ({ _tag: "Unix", path, fd: undefined, key: path })
+export const unixSpec = (path: string): UnixSpec => ({
+  _tag: "Unix",
+  path,
+  fd: undefined,
+  fdText: undefined,
+  key: path
+})
+
+/**
+ * Two `--port=…=N` for the same N. Perl's dup2 closes the first socket, whose port then
+ * refuses connections; we refuse the command line instead (exit 255).
+ */
+export class DuplicateFd extends Data.TaggedError("DuplicateFd")<{
+  readonly fd: number
+  readonly first: string
+  readonly second: string
+}> {
+  override get message() {
+    return `--port=${this.first} and --port=${this.second} both ask for file descriptor ${this.fd}`
+  }
+}
 
 /** Perl binds every `--port` in command-line order, then every `--path`. */
 export const parseListenSpecs = (
   ports: ReadonlyArray<string>,
   paths: ReadonlyArray<string>
-): Either.Either<ReadonlyArray<ListenSpec>, InvalidPortSpec> =>
-  Either.map(Either.all(ports.map(parsePort)), (inet): ReadonlyArray<ListenSpec> => [...inet, ...paths.map(unixSpec)])
+): Either.Either<ReadonlyArray<ListenSpec>, InvalidPortSpec | DuplicateFd> =>
+  Either.flatMap(Either.all(ports.map(parsePort)), (inet) => {
+    const seen = new Map<number, number>()
+    for (const [i, spec] of inet.entries()) {
+      if (spec.fd === undefined) continue
+      const earlier = seen.get(spec.fd)
+      if (earlier !== undefined) {
+        return Either.left(new DuplicateFd({ fd: spec.fd, first: ports[earlier]!.trim(), second: ports[i]!.trim() }))
+      }
+      seen.set(spec.fd, i)
+    }
+    return Either.right([...inet, ...paths.map(unixSpec)])
+  })
 
-/** Human label for errors: `127.0.0.1:8080`, `[::1]:u53`, `/tmp/app.sock`. */
-export const describeSpec = (spec: ListenSpec): string => {
-  if (spec._tag === "Unix") return spec.path
-  const port = `${spec.protocol === "udp" ? "u" : ""}${spec.port}`
-  if (spec.host === undefined) return port
-  return spec.family === 6 ? `[${spec.host}]:${port}` : `${spec.host}:${port}`
-}
+/** The label in error messages: Perl's `failed to bind to $key` (no `u`, no `=N`). */
+export const describeSpec = (spec: ListenSpec): string => spec.key

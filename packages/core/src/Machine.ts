@@ -4,8 +4,9 @@
  *
  * The spec, in one paragraph. The supervisor keeps `workers` (N) processes of the current
  * *epoch* serving. An epoch is a release: boot starts epoch 1 and every restart request
- * starts the next. Each batch of processes spawned together gets a fresh *generation*
- * (SERVER_STARTER_GENERATION), so failed attempts consume generation numbers as in Perl.
+ * starts the next. The processes a rollout starts share one *generation*
+ * (SERVER_STARTER_GENERATION); a failed start makes it take the next number, so failed
+ * attempts consume generation numbers as in Perl, and so does a replacement for a crash.
  * A new worker is *starting* until it is ready: with no readiness channel, when it is still
  * alive `--interval` after spawn (Perl); with one, when it says so before the timeout.
  * For every new worker that becomes ready, one worker of an older epoch is retired: it is
@@ -15,7 +16,7 @@
  * in progress is queued, and all such requests coalesce into one follow-up rollout.
  * On TERM or INT every worker is signalled and the supervisor exits once all are gone.
  */
-import type { Action } from "./Action.js"
+import type { Action, LogLevel } from "./Action.js"
 import { Action as A } from "./Action.js"
 import { Event, type Event as EventT, type RestartReason } from "./Event.js"
 import { type ExitStatus, exited, waitStatus } from "./ExitStatus.js"
@@ -49,6 +50,8 @@ export interface State {
   readonly nextId: number
   /** The last generation number handed out. */
   readonly generation: number
+  /** The generation the current rollout's new workers get; `undefined`: the next number. */
+  readonly rolloutGeneration: number | undefined
   readonly epoch: number
   readonly epochReason: RestartReason | "boot"
   /** Whether the current epoch has reached `workers` ready processes. */
@@ -81,6 +84,7 @@ export const initial = (config: SupervisorConfig): State => ({
   workers: [],
   nextId: 1,
   generation: 0,
+  rolloutGeneration: undefined,
   epoch: 0,
   epochReason: "boot",
   rolledOut: false,
@@ -109,14 +113,18 @@ export const pidList = (workers: ReadonlyArray<WorkerRecord>): string =>
     .join(",")
 
 /**
- * Status-file content: `gen:pid` for every running worker that was ever ready, sorted as
- * strings. A new worker stopped before it was ready (a timeout, a shutdown) never served.
+ * Status-file content: `gen:pid` for every running worker that was ever ready. Perl sorts
+ * the generations as strings (`sort keys`: 1, 10, 11, 2); workers of one generation (ours,
+ * with --workers) by pid, also as strings. A new worker stopped before it was ready (a
+ * timeout, a shutdown) never served, and is not listed.
  */
 export const statusContent = (workers: ReadonlyArray<WorkerRecord>): string =>
   workers
-    .flatMap((w) => (w.pid !== undefined && w.readyAt !== undefined ? [`${w.generation}:${w.pid}`] : []))
-    .sort(byPerlOrder)
-    .map((line) => `${line}\n`)
+    .flatMap((w) =>
+      w.pid !== undefined && w.readyAt !== undefined ? [[String(w.generation), String(w.pid)] as const] : []
+    )
+    .sort(([ga, pa], [gb, pb]) => byPerlOrder(ga, gb) || byPerlOrder(pa, pb))
+    .map(([generation, pid]) => `${generation}:${pid}\n`)
     .join("")
 
 const isCurrent = (s: State) => (w: WorkerRecord) => w.epoch === s.epoch && w.phase !== "draining"
@@ -169,10 +177,11 @@ class Transition {
     this.set({ workers: this.state.workers.filter((w) => w.id !== id) })
   }
   /** A log line; `about` annotates it with the worker's pid and generation (JSON logs). */
-  log(message: string, about?: WorkerRecord): void {
+  log(message: string, about?: WorkerRecord, level: LogLevel = "info"): void {
     this.actions.push(
       A.Log({
         message,
+        level,
         worker: about?.pid === undefined ? undefined : { pid: about.pid, generation: about.generation }
       })
     )
@@ -261,9 +270,10 @@ const spawnMissing = (t: Transition): void => {
   const starting = startingWorkers(s).length
   const missing = s.config.workers - readyWorkers(s).length - starting
   // While outdated workers still serve, surge is bounded so capacity never dips.
-  const allowed = outdatedWorkers(s).length > 0 ? Math.min(missing, s.config.maxSurge - starting) : missing
+  const surge = Math.min(s.config.maxSurge, s.config.workers)
+  const allowed = outdatedWorkers(s).length > 0 ? Math.min(missing, surge - starting) : missing
   if (allowed <= 0 || t.clock.now < s.holdUntil) return
-  const generation = s.generation + 1
+  const generation = s.rolloutGeneration ?? s.generation + 1
   const used = new Set(s.workers.filter(isCurrent(s)).map((w) => w.index))
   const fresh: Array<WorkerRecord> = []
   for (let index = 0; fresh.length < allowed; index++) {
@@ -281,7 +291,13 @@ const spawnMissing = (t: Transition): void => {
       signalled: false
     })
   }
-  t.set({ workers: [...s.workers, ...fresh], nextId: s.nextId + fresh.length, generation })
+  // A rollout's workers share its generation; spawns after it (a crash, a scale-up) take the next.
+  t.set({
+    workers: [...s.workers, ...fresh],
+    nextId: s.nextId + fresh.length,
+    generation,
+    rolloutGeneration: s.rolledOut ? undefined : generation
+  })
   for (const w of fresh) t.actions.push(A.Spawn({ id: w.id, generation, index: w.index }))
 }
 
@@ -291,7 +307,7 @@ const completeRollout = (t: Transition): void => {
     readyWorkers(s).length === s.config.workers && startingWorkers(s).length === 0 && outdatedWorkers(s).length === 0
   if (!done) return
   if (!s.rolledOut) {
-    t.set({ rolledOut: true, lastRestartAt: t.clock.now })
+    t.set({ rolledOut: true, lastRestartAt: t.clock.now, rolloutGeneration: undefined })
     t.publish(Lifecycle.RolloutCompleted({ epoch: s.epoch, generation: s.generation }))
     if (s.config.autoRestart !== undefined) t.scheduleAutoRestart(s.config.autoRestart.intervalMs)
   }
@@ -308,6 +324,7 @@ const beginEpoch = (t: Transition, reason: RestartReason | "boot", holdUntil = 0
     epoch: t.state.epoch + 1,
     epochReason: reason,
     rolledOut: false,
+    rolloutGeneration: undefined,
     queuedRestart: undefined,
     failures: 0,
     holdUntil
@@ -330,21 +347,32 @@ const becomeReady = (t: Transition, w: WorkerRecord): void => {
   reconcile(t)
 }
 
+/**
+ * Consecutive failed starts before a rollout gives up. Perl retries forever, and so do we by
+ * default; with explicit readiness a restart gives up after 5 and keeps the old generation.
+ * With no old generation to keep (at boot), it retries until `--max-start-attempts`.
+ */
+export const defaultRestartAttempts = 5
+const startAttemptLimit = (s: State): number | undefined =>
+  s.config.maxStartAttempts ??
+  (isInterval(s.config.readiness) || outdatedWorkers(s).length === 0 ? undefined : defaultRestartAttempts)
+
 /** A new worker did not make it. Perl retries at once; with readiness, after a backoff. */
 const failStart = (t: Transition, w: WorkerRecord, failure: RolloutFailure): void => {
   const pid = w.pid === undefined ? "" : `${w.pid} `
   if (failure._tag === "ReadyTimeout") {
     const why = failure.detail === undefined ? "" : ` (${failure.detail})`
-    t.log(`new worker ${pid}did not become ready within ${failure.timeoutMs / 1000} secs${why}, stopping it`, w)
+    t.log(`new worker ${pid}did not become ready within ${failure.timeoutMs / 1000} secs${why}, stopping it`, w, "warn")
     t.stop(w, { signal: "TERM", label: "TERM" })
   } else {
-    t.log(`new worker ${pid}seems to have failed to start, ${describeFailure(failure)}`, w)
+    t.log(`new worker ${pid}seems to have failed to start, ${describeFailure(failure)}`, w, "warn")
     t.remove(w.id)
   }
   const attempt = t.state.failures + 1
-  t.set({ failures: attempt })
+  // The next attempt reads the program from disk again: a new generation, as in Perl.
+  t.set({ failures: attempt, rolloutGeneration: undefined })
   t.publish(Lifecycle.StartFailed({ generation: w.generation, attempt, failure }))
-  const limit = t.config.maxStartAttempts
+  const limit = startAttemptLimit(t.state)
   if (limit !== undefined && attempt >= limit) return giveUp(t, attempt, failure)
   if (!isInterval(t.config.readiness)) t.holdSpawning(t.backoffDelay(attempt))
   // A restart requested meanwhile need not wait for this rollout: the retry runs the program
@@ -364,19 +392,25 @@ const giveUp = (t: Transition, attempts: number, failure: RolloutFailure): void 
   t.publish(Lifecycle.RolloutAbandoned({ epoch: s.epoch, attempts, failure }))
   const keep = outdatedWorkers(t.state)
   if (keep.length === 0) {
-    t.log(`giving up after ${attempts} failed attempts to start the server program`)
+    t.log(`giving up after ${attempts} failed attempts to start the server program`, undefined, "error")
     t.set({ shutdown: { signal: "give-up" } })
     return finishIfIdle(t)
   }
-  t.log(`giving up the restart after ${attempts} failed attempts; old workers keep serving:${pidList(keep)}`)
+  t.log(
+    `giving up the restart after ${attempts} failed attempts; old workers keep serving:${pidList(keep)}`,
+    undefined,
+    "error"
+  )
   for (const w of keep) t.update(w.id, { epoch: s.epoch })
-  t.set({ failures: 0, queuedRestart: undefined })
+  // Abandoned, not completed: nothing new serves, and the auto-restart clock keeps its time.
+  t.set({ failures: 0, queuedRestart: undefined, rolledOut: true, rolloutGeneration: undefined })
+  if (t.config.autoRestart !== undefined) t.scheduleAutoRestart(t.config.autoRestart.intervalMs)
   reconcile(t)
 }
 
 /** A serving worker of the current epoch died: replace it, backing off if it keeps happening. */
 const replaceCrashed = (t: Transition, w: WorkerRecord, status: ExitStatus): void => {
-  t.log(`worker ${w.pid} died unexpectedly with status:${waitStatus(status)}, restarting`, w)
+  t.log(`worker ${w.pid} died unexpectedly with status:${waitStatus(status)}, restarting`, w, "warn")
   t.remove(w.id)
   const young = w.readyAt !== undefined && t.clock.now - w.readyAt < t.config.crashWindowMs
   const crashes = young ? t.state.crashes + 1 : 0
@@ -439,17 +473,17 @@ const onSpawned = (t: Transition, id: number, pid: number): void => {
   t.schedule(wait, Event.ReadyDeadline({ id }))
 }
 
-const onSpawnFailed = (t: Transition, id: number, message: string): void => {
+const onSpawnFailed = (t: Transition, id: number, message: string, exitCode: number): void => {
   const w = t.find(id)
   if (w === undefined) return
-  t.log(message)
+  t.log(message, undefined, "warn")
   if (w.phase === "draining") {
     t.remove(id)
     return finishIfIdle(t)
   }
   if (isInterval(t.config.readiness)) {
-    // Perl's child exits 255 after a failed exec and is noticed at the alive check.
-    t.update(id, { diedEarly: exited(255) })
+    // Perl's child exits (255 after a failed exec) and is noticed at the alive check.
+    t.update(id, { diedEarly: exited(exitCode) })
     t.schedule(t.config.intervalMs, Event.ReadyDeadline({ id }))
     return
   }
@@ -478,7 +512,8 @@ const onExited = (t: Transition, id: number, status: ExitStatus): void => {
     case "draining":
       break
   }
-  t.log(`old worker ${w.pid} died, status:${waitStatus(status)}`, w)
+  // A new worker stopped before it was ready (a readiness timeout) never was an old one.
+  t.log(`${w.readyAt === undefined ? "new" : "old"} worker ${w.pid} died, status:${waitStatus(status)}`, w)
   t.remove(id)
   reconcile(t)
   // Perl checks the auto-restart clock whenever it wakes up, an old worker's death included.
@@ -518,7 +553,7 @@ const onKillDue = (t: Transition, id: number): void => {
   const w = t.find(id)
   if (w === undefined || w.pid === undefined) return
   const after = (t.config.killTimeoutMs ?? 0) / 1000
-  t.log(`worker ${w.pid} did not exit ${after} secs after being signalled, sending KILL`, w)
+  t.log(`worker ${w.pid} did not exit ${after} secs after being signalled, sending KILL`, w, "warn")
   t.actions.push(A.Signal({ id, signal: "KILL" }))
 }
 
@@ -552,7 +587,7 @@ const onTunablesChanged = (t: Transition, tunables: Tunables): void => {
 const onScale = (t: Transition, workers: number): void => {
   if (t.state.shutdown !== undefined || workers < 1 || workers === t.config.workers) return
   t.log(`scaling from ${t.config.workers} to ${workers} workers`)
-  t.set({ config: { ...t.config, workers, maxSurge: Math.min(t.config.maxSurge, workers) } })
+  t.set({ config: { ...t.config, workers } })
   reconcile(t)
 }
 
@@ -569,7 +604,7 @@ export const step = (state: State, event: EventT, clock: Clock): Step => {
     RestartRequested: ({ reason }) => onRestartRequested(t, reason),
     ShutdownRequested: ({ signal }) => onShutdownRequested(t, signal),
     Spawned: ({ id, pid }) => onSpawned(t, id, pid),
-    SpawnFailed: ({ id, message }) => onSpawnFailed(t, id, message),
+    SpawnFailed: ({ id, message, exitCode }) => onSpawnFailed(t, id, message, exitCode),
     Exited: ({ id, status }) => onExited(t, id, status),
     Ready: ({ id }) => onReady(t, id),
     ReadyDeadline: ({ id, detail }) => onReadyDeadline(t, id, detail),

@@ -36,9 +36,13 @@ export interface WorkerProcess {
   readonly readinessDetail: Effect.Effect<string | undefined>
 }
 
-/** The program could not be started at all (exec or chdir failed). */
+/**
+ * The program could not be started at all (exec or chdir failed). `exitCode` is what Perl's
+ * forked child would have exited with: 255 after a failed exec, the errno after a failed chdir.
+ */
 export class SpawnError extends Data.TaggedError("SpawnError")<{
   readonly message: string
+  readonly exitCode: number
 }> {}
 
 export class ProcessSpawner extends Context.Tag("@starter/core/ProcessSpawner")<

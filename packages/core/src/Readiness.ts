@@ -12,8 +12,9 @@ import type { ListenSpec } from "./ListenSpec.js"
 
 /**
  * What a probe connects to. Targets are templates: `{pid}`, `{index}` and `{generation}`
- * are replaced by the worker's own values, so each worker can be probed on an address of
- * its own (the shared listening sockets cannot tell one generation from another).
+ * are replaced by the worker's own values. `{pid}` gives each worker an address of its own
+ * (the shared listening sockets cannot tell one generation from another); `{index}` does
+ * not quite: a new worker takes the index of the one it replaces, which still serves.
  */
 export type Probe = Data.TaggedEnum<{
   /** A TCP connect to `host:port`. */

@@ -57,6 +57,19 @@ export const signalFromNumber = (n: number): SignalName | undefined => byNumber.
  */
 export const normalizeSignalOption = (raw: string): string => raw.toUpperCase().replace(/^SIG/, "")
 
+/** Perl's other names for signals of the table (`perl -MConfig -e 'print $Config{sig_name}'`). */
+const aliases: Readonly<Record<string, SignalName>> = { IOT: "ABRT", CLD: "CHLD", POLL: "IO" }
+
+/** Names Perl knows that we refuse, with the reason. */
+const refusal = (name: string): string | undefined => {
+  const n = /^\d+$/.test(name) ? Number(name) : undefined
+  if (name === "ZERO" || n === 0) return `signal ${name} (0) would never stop a worker`
+  if (/^(RTMIN|RTMAX|NUM\d+)$/.test(name) || (n !== undefined && n >= 32 && n <= 64)) {
+    return `real-time signal ${name} is not supported: Node can neither send it to a worker nor report a worker's death by it`
+  }
+  return undefined
+}
+
 /**
  * Resolves an option value to a deliverable signal. Perl defers this to the first `kill`
  * and dies there (quirk 7); we validate at startup instead.
@@ -64,6 +77,10 @@ export const normalizeSignalOption = (raw: string): string => raw.toUpperCase().
 export const parseSignal = (raw: string): Either.Either<SignalName, string> => {
   const name = normalizeSignalOption(raw)
   if (isSignalName(name)) return Either.right(name)
+  const alias = aliases[name]
+  if (alias !== undefined) return Either.right(alias)
+  const refused = refusal(name)
+  if (refused !== undefined) return Either.left(refused)
   if (/^\d+$/.test(name)) {
     const byNum = signalFromNumber(Number(name))
     if (byNum !== undefined) return Either.right(byNum)

@@ -4,6 +4,7 @@
  * by applications that embed the supervisor as a layer.
  */
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
@@ -73,15 +74,30 @@ const controlLine = (supervisor: Supervisor.Supervisor, line: string): Stream.St
     onRight: (request) => Control.handle(supervisor, request)
   }).pipe(Stream.map((reply) => JSON.stringify(reply)))
 
-/** Starts everything in the caller's scope and returns the running supervisor. */
-export const start = (
-  config: StarterConfig
-): Effect.Effect<Supervisor.Supervisor, StarterError, Scope.Scope | StarterServices> =>
+/**
+ * Starts everything in the caller's scope and returns the running supervisor. `afterListen`
+ * runs once the sockets are bound, before the pid file is taken (where Perl redirects its
+ * output to `--log-file`, so that bind errors still reach the terminal).
+ */
+export const start = <E = never>(
+  config: StarterConfig,
+  afterListen: Effect.Effect<void, E> = Effect.void
+): Effect.Effect<Supervisor.Supervisor, StarterError | E, Scope.Scope | StarterServices> =>
   Effect.gen(function* () {
     const sockets = yield* ListenSockets
     const bound = yield* sockets.open(config.listen, { backlog: config.backlog })
+    yield* afterListen
     if (config.pidFile !== undefined) yield* (yield* PidFile).acquire(config.pidFile, config.pid)
+    // The control socket is bound before any worker starts, so that its errors come first;
+    // it answers once the supervisor runs.
+    const running = yield* Deferred.make<Supervisor.Supervisor>()
+    if (config.controlSocket !== undefined) {
+      yield* (yield* ControlServer).listen(config.controlSocket, (line) =>
+        Stream.unwrap(Effect.map(Deferred.await(running), (supervisor) => controlLine(supervisor, line)))
+      )
+    }
     const supervisor = yield* Supervisor.make(config.supervisor, FdLayout.layout(bound, config.backlog))
+    yield* Deferred.succeed(running, supervisor)
     const { signals } = yield* SignalSource
     yield* Effect.forkScoped(Stream.runForEach(signals, (signal) => onSignal(supervisor, signal)))
     const observer = yield* StatusObserver
@@ -90,9 +106,6 @@ export const start = (
         Effect.flatMap(supervisor.status, (status) => observer.observe(status, event))
       )
     )
-    if (config.controlSocket !== undefined) {
-      yield* (yield* ControlServer).listen(config.controlSocket, (line) => controlLine(supervisor, line))
-    }
     return supervisor
   })
 

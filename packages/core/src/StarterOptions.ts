@@ -21,7 +21,8 @@ export class StarterOptions extends Schema.Class<StarterOptions>("StarterOptions
   ports: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
   /** `--path` values: unix socket paths. */
   paths: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
-  backlog: optional(Schema.Int.pipe(Schema.positive())),
+  /** listen(2) backlog; default SOMAXCONN. A negative one is the kernel's maximum, as in Perl. */
+  backlog: optional(Schema.Int),
   dir: optional(Schema.String),
   workers: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 1024)), { default: () => 1 }),
   maxSurge: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1 }),
@@ -31,7 +32,9 @@ export class StarterOptions extends Schema.Class<StarterOptions>("StarterOptions
    */
   readiness: Schema.optionalWith(Schema.String, { default: () => "none" }),
   intervalMs: Schema.optionalWith(Millis, { default: () => 1000 }),
-  readyTimeoutMs: Schema.optionalWith(Millis, { default: () => SupervisorConfig.defaults.readyTimeoutMs }),
+  readyTimeoutMs: Schema.optionalWith(Millis.pipe(Schema.positive()), {
+    default: () => SupervisorConfig.defaults.readyTimeoutMs
+  }),
   signalOnHup: Schema.optionalWith(Schema.String, { default: () => "TERM" }),
   signalOnTerm: Schema.optionalWith(Schema.String, { default: () => "TERM" }),
   killOldDelayMs: Schema.optionalWith(Millis, { default: () => 0 }),
@@ -63,8 +66,8 @@ export class InvalidOptions extends Schema.TaggedError<InvalidOptions>()("Invali
 }) {}
 
 const signalOption = (raw: string): Either.Either<SupervisorConfig.SignalOption, InvalidOptions> => {
-  // Perl: `||= 'TERM'`, so an empty value means TERM too.
-  const value = raw === "" ? "TERM" : raw
+  // Perl: `||= 'TERM'`, so "" and "0" (false in Perl) mean TERM too.
+  const value = raw === "" || raw === "0" ? "TERM" : raw
   return Either.map(
     Either.mapLeft(Signal.parseSignal(value), (message) => new InvalidOptions({ message })),
     (signal) => ({ signal, label: Signal.normalizeSignalOption(value) })
@@ -86,7 +89,7 @@ export const toStarterConfig = (options: StarterOptions, pid: number): Either.Ei
       if (held !== undefined) {
         return yield* Either.left(
           new InvalidOptions({
-            message: `--ready=${options.readiness} probes ${held.key}, a socket start_server holds: it answers while no worker runs, and any generation may serve it; probe an address of the worker's own (see {pid} and {index})`
+            message: `--ready=${options.readiness} probes ${held.key}, a socket start_server holds: it answers while no worker runs, and any generation may serve it; probe an address of the worker's own, such as unix:/run/app/{pid}.sock`
           })
         )
       }
@@ -106,7 +109,7 @@ export const toStarterConfig = (options: StarterOptions, pid: number): Either.Ei
         argv: options.command,
         cwd: options.dir,
         workers: options.workers,
-        maxSurge: Math.min(options.maxSurge, options.workers),
+        maxSurge: options.maxSurge,
         readiness,
         intervalMs: options.intervalMs,
         readyTimeoutMs: options.readyTimeoutMs,

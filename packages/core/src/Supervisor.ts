@@ -7,6 +7,7 @@ import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
@@ -66,6 +67,8 @@ const withListenPid = (argv: SupervisorConfig["argv"]): SupervisorConfig["argv"]
   ...argv
 ]
 
+const logLevels = { info: LogLevel.Info, warn: LogLevel.Warning, error: LogLevel.Error } as const
+
 /** How long closing the supervisor's scope waits for workers before killing them. */
 export const scopeCloseGraceMs = 10_000
 
@@ -89,8 +92,18 @@ export const make = (
     const spawn = (id: number, generation: number, index: number): Effect.Effect<Event> =>
       Effect.gen(function* () {
         const base = yield* environment.load
+        const { config: current, epoch, rolledOut } = yield* Ref.get(stateRef)
+        // Perl's main loop does `$ENV{AUTO_RESTART_INTERVAL} ||= 360`: workers started once it
+        // runs (after the first worker is up) see the interval in effect.
+        const autoRestartInterval =
+          current.autoRestart !== undefined &&
+          (epoch > 1 || rolledOut) &&
+          !Tunables.perlTrue(base.AUTO_RESTART_INTERVAL)
+            ? { AUTO_RESTART_INTERVAL: String(current.autoRestart.intervalMs / 1000) }
+            : {}
         const env = {
           ...base,
+          ...autoRestartInterval,
           SERVER_STARTER_PORT: sockets.serverStarterPort,
           SERVER_STARTER_GENERATION: String(generation),
           SERVER_STARTER_WORKER_INDEX: String(index),
@@ -107,7 +120,9 @@ export const make = (
             processGroup: config.signalProcessGroup
           })
         )
-        if (result._tag === "Left") return Event.SpawnFailed({ id, message: result.left.message })
+        if (result._tag === "Left") {
+          return Event.SpawnFailed({ id, message: result.left.message, exitCode: result.left.exitCode })
+        }
         const worker = result.right
         processes.set(id, worker)
         yield* FiberSet.run(
@@ -145,16 +160,18 @@ export const make = (
           return spawn(action.id, action.generation, action.index)
         case "Signal":
           return Effect.as(processes.get(action.id)?.signal(action.signal) ?? Effect.void, undefined)
-        case "Log":
+        case "Log": {
+          const log = Effect.logWithLevel(logLevels[action.level], action.message)
           return Effect.as(
             action.worker === undefined
-              ? Effect.logInfo(action.message)
-              : Effect.annotateLogs(Effect.logInfo(action.message), {
+              ? log
+              : Effect.annotateLogs(log, {
                   worker_pid: action.worker.pid,
                   generation: action.worker.generation
                 }),
             undefined
           )
+        }
         case "WriteStatus":
           // A full disk must not take the supervisor down: log and keep serving.
           return Effect.as(

@@ -13,7 +13,7 @@ export interface Tunables {
 }
 
 /** Perl truthiness: unset, "" and "0" are false. */
-const perlTrue = (value: string | undefined): boolean => value !== undefined && value !== "" && value !== "0"
+export const perlTrue = (value: string | undefined): boolean => value !== undefined && value !== "" && value !== "0"
 
 /** Perl numifies: a value that is not a number counts as 0. */
 const perlNumber = (value: string): number => {

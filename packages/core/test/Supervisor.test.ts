@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Scope } from "effect"
+import { Effect, Exit, Fiber, Scope, Stream } from "effect"
 import { Readiness } from "../src/Readiness.js"
 import { advance, config, layer, makeWorld, pids, start, type World } from "./support/Simulation.js"
 
@@ -289,6 +289,101 @@ describe("Supervisor (Perl defaults: alive after --interval)", () => {
         yield* sup.restart("hup")
         yield* advance(1000)
         expect(world.processes[0]!.received).toEqual(["TERM"])
+      })
+    )
+  })
+})
+
+describe("Supervisor (--workers N)", () => {
+  it.scoped("a rollout's workers share one generation; a failed start takes the next number", () => {
+    const world = makeWorld()
+    world.readyAfterMs = 100
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        const sup = yield* start(config({ workers: 4, maxSurge: 1, readiness: Readiness.NotifyFd() }))
+        yield* advance(100)
+        expect(world.processes.map((p) => p.generation)).toEqual([1, 1, 1, 1])
+        world.plan.push("healthy", "exit-at-once")
+        yield* sup.restart("hup")
+        yield* advance(2000)
+        // 2 for the first new worker, 3 after the failed one; the rollout goes on with 3.
+        expect(world.processes.slice(4).map((p) => p.generation)).toEqual([2, 2, 3, 3, 3])
+        const lines = world.statusWrites.at(-1)!.split("\n").filter(Boolean)
+        expect(lines.map((l) => l.split(":")[0])).toEqual(["2", "3", "3", "3"])
+      })
+    )
+  })
+
+  it.scoped("scaling down and up again keeps --max-surge", () => {
+    const world = makeWorld()
+    world.readyAfterMs = 100
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        const sup = yield* start(config({ workers: 2, maxSurge: 2, readiness: Readiness.NotifyFd() }))
+        yield* advance(100)
+        yield* sup.scale(1)
+        yield* advance(100)
+        yield* sup.scale(2)
+        yield* advance(100)
+        const before = world.processes.length
+        yield* sup.restart("hup")
+        yield* advance(0)
+        expect(world.processes.length - before).toBe(2) // both new workers start at once
+      })
+    )
+  })
+
+  it.scoped(
+    "with readiness a restart gives up after 5 failed starts, keeps the old generation, and is not reported ready",
+    () => {
+      const world = makeWorld()
+      return inWorld(
+        world,
+        Effect.gen(function* () {
+          const sup = yield* start(config({ readiness: Readiness.NotifyFd() }))
+          yield* world.processes[0]!.becomeReady
+          yield* advance(0)
+          const events: Array<string> = []
+          yield* Effect.forkScoped(Stream.runForEach(sup.events, (e) => Effect.sync(() => events.push(e._tag))))
+          yield* advance(0)
+          world.plan.push("exit-at-once", "exit-at-once", "exit-at-once", "exit-at-once", "exit-at-once")
+          const outcome = yield* Effect.fork(sup.restartAndWait("control"))
+          yield* advance(60_000) // backoff between the attempts: 0.5-1, 1-2, 2-4, 4-8 s
+          expect(yield* Fiber.join(outcome)).toEqual({ _tag: "Failed", epoch: 2, reason: "exit status:768" })
+          expect(world.logs).toContain("giving up the restart after 5 failed attempts; old workers keep serving:1000")
+          expect(events.filter((e) => e === "StartFailed").length).toBe(5)
+          expect(events).toContain("RolloutAbandoned")
+          expect(events).not.toContain("RolloutCompleted")
+          expect(world.processes[0]!.received).toEqual([])
+          expect(world.processes.length).toBe(6)
+        })
+      )
+    }
+  )
+})
+
+describe("Supervisor (status file)", () => {
+  it.scoped("sorts generations as strings, as Perl's `sort keys` does (spec §15.15)", () => {
+    const world = makeWorld()
+    world.onSignal = "ignore" // old generations linger, so eleven are listed at once
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        const sup = yield* start(config({ intervalMs: 0 }))
+        yield* advance(0)
+        for (let hup = 0; hup < 10; hup++) {
+          yield* sup.restart("hup")
+          yield* advance(0)
+        }
+        const generations = world.statusWrites
+          .at(-1)!
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => l.split(":")[0])
+        expect(generations).toEqual(["1", "10", "11", "2", "3", "4", "5", "6", "7", "8", "9"])
+        world.onSignal = "exit"
       })
     )
   })

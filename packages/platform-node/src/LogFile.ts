@@ -1,7 +1,8 @@
 /**
- * `--log-file=FILE` (append) and `--log-file="| cmd"` (a shell pipe): fds 1 and 2 of this
- * process are re-pointed there with dup2, exactly as Perl does, so the supervisor's lines
- * and every worker's stdout and stderr (inherited fds) end up in the same place.
+ * `--log-file=FILE` (append) and `--log-file="| cmd"` (a pipe to a logger). As in Perl it
+ * is opened first, before anything is printed, and fds 1 and 2 of this process are pointed
+ * at it (dup2) only after the sockets are bound, so that bind errors reach the terminal.
+ * The supervisor's lines and every worker's stdout and stderr (inherited) then go there.
  */
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -15,36 +16,58 @@ export class LogFileError extends Data.TaggedError("LogFileError")<{
   readonly errno: number | undefined
 }> {}
 
-const PIPE = /^\s*\|\s*/
-
-const pointStdoutAndStderrAt = (fd: number) => {
-  libc.dup2(fd, 1)
-  libc.dup2(fd, 2)
-  libc.close(fd)
+/** An opened log: the fd that fds 1 and 2 will point at. */
+export interface LogTarget {
+  readonly fd: number
 }
 
-const openPipe = (target: string, command: string) =>
-  Effect.try({
-    try: () => {
-      const [read, write] = libc.pipe()
-      // The logger is our child, writing to the terminal we had (Perl's `open '|-'`).
-      const logger = spawn("sh", ["-c", command], { stdio: [read, "inherit", "inherit"] })
-      logger.on("error", () => {})
-      libc.close(read)
-      pointStdoutAndStderrAt(write)
-    },
-    catch: (error) =>
-      new LogFileError({ message: `failed to open pipe:${target}: ${strerror(error)}`, errno: errnoOf(error) })
+const PIPE = /^\s*\|\s*/
+/** Perl's `open '|-'` runs a command through `/bin/sh -c` only if it has one of these. */
+const SHELL_METACHARACTERS = /[$&*(){}[\]'";\\|?<>~`\n]/
+
+/** The logger's argv: the words of `command`, or a shell for a command that needs one. */
+const loggerArgv = (command: string): readonly [string, ...Array<string>] => {
+  const words = command.trim().split(/\s+/)
+  return SHELL_METACHARACTERS.test(command) || words[0] === undefined || words[0] === ""
+    ? ["/bin/sh", "-c", command]
+    : [words[0], ...words.slice(1)]
+}
+
+const openPipe = (target: string, command: string): Effect.Effect<LogTarget, LogFileError> =>
+  Effect.async<LogTarget, LogFileError>((resume) => {
+    const [read, write] = libc.pipe()
+    const [program, ...args] = loggerArgv(command)
+    // The logger is our child, writing to the terminal we had (Perl's `open '|-'`).
+    const logger = spawn(program, args, { stdio: [read, "inherit", "inherit"] })
+    libc.close(read)
+    logger.once("spawn", () => resume(Effect.succeed({ fd: write })))
+    logger.once("error", (error) => {
+      libc.close(write)
+      resume(
+        Effect.fail(
+          new LogFileError({ message: `failed to open pipe:${target}: ${strerror(error)}`, errno: errnoOf(error) })
+        )
+      )
+    })
   })
 
-const openFile = (path: string) =>
+const openFile = (path: string): Effect.Effect<LogTarget, LogFileError> =>
   Effect.try({
-    try: () => pointStdoutAndStderrAt(fs.openSync(path, "a")),
+    try: () => ({ fd: fs.openSync(path, "a") }),
     catch: (error) =>
       new LogFileError({ message: `failed to open log file:${path}: ${strerror(error)}`, errno: errnoOf(error) })
   })
 
-export const redirectOutput = (target: string): Effect.Effect<void, LogFileError> => {
+/** Opens the log file, or starts the logger command. */
+export const open = (target: string): Effect.Effect<LogTarget, LogFileError> => {
   const pipe = PIPE.exec(target)
   return pipe === null ? openFile(target) : openPipe(target, target.slice(pipe[0].length))
 }
+
+/** Points fds 1 and 2 at the log, as Perl's `open STDOUT, '>&=', $fh` does. */
+export const redirectOutput = (log: LogTarget): Effect.Effect<void> =>
+  Effect.sync(() => {
+    libc.dup2(log.fd, 1)
+    libc.dup2(log.fd, 2)
+    libc.close(log.fd)
+  })

@@ -5,6 +5,7 @@
  */
 import * as fs from "node:fs"
 import * as net from "node:net"
+import * as nodePath from "node:path"
 import { ControlServer } from "@starter/core"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
@@ -14,19 +15,34 @@ import { errnoOf, strerror } from "./SystemError.js"
 
 const fail = (message: string, errno?: number) => new ControlServer.ControlServerError({ message, errno })
 
-/** A socket left by a killed supervisor is replaced; anything else at the path is refused. */
+/** Whether something accepts connections on the unix socket at `path`. */
+const answers = (path: string): Effect.Effect<boolean> =>
+  Effect.async<boolean>((resume) => {
+    const probe = net.connect(path)
+    probe.once("connect", () => {
+      probe.destroy()
+      resume(Effect.succeed(true))
+    })
+    probe.once("error", () => resume(Effect.succeed(false)))
+  })
+
+/**
+ * A socket left by a killed supervisor is replaced. One that a running start_server still
+ * listens on is not (that one would lose its control socket), nor is any other file.
+ */
 const clearPath = (path: string) =>
-  Effect.try({
-    try: () => {
-      const stat = fs.lstatSync(path, { throwIfNoEntry: false })
-      if (stat === undefined) return
-      if (!stat.isSocket()) throw fail(`refusing to replace ${path}: not a socket`)
-      fs.unlinkSync(path)
-    },
-    catch: (error) =>
-      error instanceof ControlServer.ControlServerError
-        ? error
-        : fail(`failed to remove ${path}:${strerror(error)}`, errnoOf(error))
+  Effect.gen(function* () {
+    // libuv reports a missing directory as EACCES (for Windows' sake): say what it is.
+    const dir = fs.statSync(nodePath.dirname(path), { throwIfNoEntry: false })
+    if (dir === undefined) return yield* fail(`failed to listen on ${path}:${strerror({ errno: 2 })}`, 2)
+    const stat = fs.lstatSync(path, { throwIfNoEntry: false })
+    if (stat === undefined) return
+    if (!stat.isSocket()) return yield* fail(`refusing to replace ${path}: not a socket`)
+    if (yield* answers(path)) return yield* fail(`control socket ${path} is in use by another process`, 98)
+    yield* Effect.try({
+      try: () => fs.unlinkSync(path),
+      catch: (error) => fail(`failed to remove ${path}:${strerror(error)}`, errnoOf(error))
+    })
   })
 
 const maxLine = 64 * 1024

@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import type { ListenSockets } from "@starter/core"
 import * as Effect from "effect/Effect"
 import * as libc from "./internal/libc.js"
+import type * as LogFile from "./LogFile.js"
 import { writeStderr } from "./Stderr.js"
 
 const handoffVariable = "STARTER_DAEMON_HANDOFF"
@@ -19,6 +20,8 @@ const handoffVariable = "STARTER_DAEMON_HANDOFF"
 export interface Handoff {
   readonly report: number
   readonly sockets: ReadonlyArray<number>
+  /** The `--log-file` the foreground opened (Perl's child inherits it the same way). */
+  readonly log: number | undefined
 }
 
 /** In the daemon: the handoff, if this process is one (and removed from the workers' env). */
@@ -28,7 +31,9 @@ export const takeHandoff = (): Handoff | undefined => {
   delete process.env[handoffVariable]
   const handoff = JSON.parse(raw) as Handoff
   // Inherited fds are not close-on-exec; workers must get them only where they are placed.
-  for (const fd of [handoff.report, ...handoff.sockets]) libc.setCloexec(fd)
+  for (const fd of [handoff.report, ...handoff.sockets, ...(handoff.log === undefined ? [] : [handoff.log])]) {
+    libc.setCloexec(fd)
+  }
   return handoff
 }
 
@@ -49,17 +54,29 @@ export const report = (
 /** In the foreground: start the daemon and answer the exit code for this process. */
 export const spawnDaemon = (
   argv: ReadonlyArray<string>,
-  sockets: ReadonlyArray<ListenSockets.BoundSocket>
+  sockets: ReadonlyArray<ListenSockets.BoundSocket>,
+  log: LogFile.LogTarget | undefined
 ): Effect.Effect<number> =>
   Effect.async<number>((resume) => {
     const [read, write] = libc.pipe()
     const first = 4
-    const handoff: Handoff = { report: 3, sockets: sockets.map((_, i) => first + i) }
+    const handoff: Handoff = {
+      report: 3,
+      sockets: sockets.map((_, i) => first + i),
+      log: log === undefined ? undefined : first + sockets.length
+    }
     const script = process.argv[1] ?? ""
     const daemon = spawn(process.execPath, [...process.execArgv, script, ...argv], {
       detached: true,
       // stdin is /dev/null (Perl reopens it); the daemon re-points 1 and 2 at --log-file itself.
-      stdio: ["ignore", "inherit", "inherit", write, ...sockets.map((s) => s.fd)],
+      stdio: [
+        "ignore",
+        "inherit",
+        "inherit",
+        write,
+        ...sockets.map((s) => s.fd),
+        ...(log === undefined ? [] : [log.fd])
+      ],
       env: { ...process.env, [handoffVariable]: JSON.stringify(handoff) }
     })
     daemon.on("error", (error) => {

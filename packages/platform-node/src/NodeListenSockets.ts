@@ -49,8 +49,19 @@ const inetAddress = (spec: ListenSpec.InetSpec) => {
   return Effect.map(resolveIPv4(spec.host ?? "0.0.0.0"), (ip) => libc.sockaddrIn(ip, spec.port))
 }
 
-/** Runs libc steps on a fresh fd; closes it and reports Perl's message if one fails. */
-const withSocket = (domain: number, type: number, label: string, setup: (fd: number) => void) =>
+/**
+ * Runs libc steps on a fresh fd; closes it and reports Perl's message if one fails: for a
+ * port `failed to bind to KEY:ERR` or `listen(2) failed:ERR`, for a unix socket (one
+ * IO::Socket::UNIX call in Perl) `failed to listen to file PATH:ERR`.
+ */
+const withSocket = (
+  domain: number,
+  type: number,
+  label: string,
+  setup: (fd: number) => void,
+  describe: (error: libc.SysError) => string = (error) =>
+    error.call === "bind" ? `failed to bind to ${label}` : `${error.call}(2) failed`
+) =>
   Effect.try({
     try: () => {
       const fd = libc.socket(domain, type)
@@ -64,8 +75,7 @@ const withSocket = (domain: number, type: number, label: string, setup: (fd: num
     },
     catch: (error) => {
       if (!(error instanceof libc.SysError)) return fail(`failed to listen on ${label}:${String(error)}`)
-      const what = error.call === "bind" ? `failed to bind to ${label}` : `${error.call}(2) failed`
-      return fail(`${what}:${error.message}`, error.errno)
+      return fail(`${describe(error)}:${error.message}`, error.errno)
     }
   })
 
@@ -107,16 +117,23 @@ const clearPath = (path: string) =>
 
 const openUnix = (spec: ListenSpec.UnixSpec, backlog: number) =>
   Effect.gen(function* () {
+    // Perl's sockaddr_un truncates a longer path and binds somewhere else; we refuse it.
     if (Buffer.byteLength(spec.path) > libc.maxUnixPath) {
-      return yield* Effect.fail(fail(`failed to listen to file ${spec.path}:File name too long`))
+      return yield* Effect.fail(fail(`failed to listen to file ${spec.path}:File name too long`, 36 /* ENAMETOOLONG */))
     }
     yield* clearPath(spec.path)
-    return yield* withSocket(libc.AF_UNIX, libc.SOCK_STREAM, spec.path, (fd) => {
-      libc.bind(fd, libc.sockaddrUn(spec.path))
-      // Perl binds under umask(0): the socket file is srwxrwxrwx.
-      fs.chmodSync(spec.path, 0o777)
-      libc.listen(fd, backlog)
-    })
+    return yield* withSocket(
+      libc.AF_UNIX,
+      libc.SOCK_STREAM,
+      spec.path,
+      (fd) => {
+        libc.bind(fd, libc.sockaddrUn(spec.path))
+        // Perl binds under umask(0): the socket file is srwxrwxrwx.
+        fs.chmodSync(spec.path, 0o777)
+        libc.listen(fd, backlog)
+      },
+      () => `failed to listen to file ${spec.path}`
+    )
   })
 
 const closeSocket = (spec: ListenSpec.ListenSpec, fd: number) =>
@@ -136,7 +153,7 @@ const open = (specs: ReadonlyArray<ListenSpec.ListenSpec>, options: ListenSocket
     ).pipe(
       // Perl's line for `=N` (it dup2s there; we place the socket there in each worker).
       Effect.tap(() =>
-        spec.fd === undefined ? Effect.void : Effect.logInfo(`socket is duplicated to file descriptor ${spec.fd}`)
+        spec.fd === undefined ? Effect.void : Effect.logInfo(`socket is duplicated to file descriptor ${spec.fdText}`)
       )
     )
   })

@@ -33,7 +33,8 @@ const acquire = (path: string, pid: number) =>
       catch: (error) =>
         error instanceof PidFile.PidFileError
           ? error
-          : fail(`failed to open file:${path}:${strerror(error)}`, errnoOf(error))
+          : // Perl (Starter.pm L256) puts a space after this colon, unlike its --stop and --restart.
+            fail(`failed to open file:${path}: ${strerror(error)}`, errnoOf(error))
     }),
     ({ fd, stat }) =>
       Effect.gen(function* () {

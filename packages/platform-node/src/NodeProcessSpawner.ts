@@ -17,7 +17,7 @@ import * as Layer from "effect/Layer"
 import * as libc from "./internal/libc.js"
 import * as NotifySockets from "./internal/NotifySockets.js"
 import * as NodeReadinessProbe from "./NodeReadinessProbe.js"
-import { strerror } from "./SystemError.js"
+import { errnoOf, strerror } from "./SystemError.js"
 
 /** The variable that tells a `notify-fd` worker where to write `READY=1`. */
 export const notifyFdVariable = "STARTER_NOTIFY_FD"
@@ -28,12 +28,20 @@ export const notifyFdVariable = "STARTER_NOTIFY_FD"
  */
 export const lifelineFdVariable = "STARTER_SUPERVISOR_FD"
 
-/** Perl dies in the child with `failed to chdir:$dir:$!`; we check before spawning instead. */
-const chdirProblem = (cwd: string): string | undefined => {
+/**
+ * Perl dies in the child with `failed to chdir:$dir:$!` and exit status errno; we check
+ * before spawning instead.
+ */
+const chdirProblem = (cwd: string): ProcessSpawner.SpawnError | undefined => {
+  const failed = (error: unknown) =>
+    new ProcessSpawner.SpawnError({
+      message: `failed to chdir:${cwd}:${strerror(error)}`,
+      exitCode: errnoOf(error) ?? 255
+    })
   try {
-    return fs.statSync(cwd).isDirectory() ? undefined : strerror({ errno: 20 /* ENOTDIR */ })
+    return fs.statSync(cwd).isDirectory() ? undefined : failed({ errno: 20 /* ENOTDIR */ })
   } catch (error) {
-    return strerror(error)
+    return failed(error)
   }
 }
 
@@ -147,7 +155,7 @@ const attach = (
 }
 
 const execError = (argv0: string, error: unknown) =>
-  new ProcessSpawner.SpawnError({ message: `failed to exec ${argv0}:${strerror(error)}` })
+  new ProcessSpawner.SpawnError({ message: `failed to exec ${argv0}:${strerror(error)}`, exitCode: 255 })
 
 /** What the worker's readiness channel has said so far. */
 interface ReadinessState {
@@ -168,7 +176,8 @@ const openNotifySocket = (
         if (status !== undefined) state.detail = `STATUS=${status}`
         if (fields.get("READY") === "1") Deferred.unsafeDone(state.ready, Exit.void)
       }),
-    catch: (error) => new ProcessSpawner.SpawnError({ message: `failed to create NOTIFY_SOCKET:${strerror(error)}` })
+    catch: (error) =>
+      new ProcessSpawner.SpawnError({ message: `failed to create NOTIFY_SOCKET:${strerror(error)}`, exitCode: 255 })
   })
 
 const spawnWorker = (
@@ -180,9 +189,7 @@ const spawnWorker = (
     const [argv0, ...args] = request.argv
     if (request.cwd !== undefined) {
       const problem = chdirProblem(request.cwd)
-      if (problem !== undefined) {
-        return yield* new ProcessSpawner.SpawnError({ message: `failed to chdir:${request.cwd}:${problem}` })
-      }
+      if (problem !== undefined) return yield* problem
     }
     const exit = yield* Deferred.make<ExitStatus.ExitStatus>()
     const state: ReadinessState = { ready: yield* Deferred.make<void>(), detail: undefined }

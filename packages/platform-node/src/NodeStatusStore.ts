@@ -39,6 +39,8 @@ const writeAtomically = (path: string, content: string): Effect.Effect<Written, 
     try {
       written = writeTemp(tmp, content)
     } catch (error) {
+      // A full disk fails the write, not the open: leave no half-written file behind.
+      fs.rmSync(tmp, { force: true })
       return Effect.fail(fail(`failed to create temporary file:${tmp}:${strerror(error)}`))
     }
     try {

@@ -58,7 +58,10 @@ const fakeSpawner = (world: World) =>
       Effect.gen(function* () {
         const fate = world.plan.shift() ?? "healthy"
         if (fate === "exec-fails") {
-          return yield* new SpawnError({ message: `failed to exec ${request.argv[0]}:No such file or directory` })
+          return yield* new SpawnError({
+            message: `failed to exec ${request.argv[0]}:No such file or directory`,
+            exitCode: 255
+          })
         }
         const exited = yield* Deferred.make<ExitStatus>()
         const ready = yield* Deferred.make<void>()
