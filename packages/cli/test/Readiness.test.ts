@@ -16,15 +16,10 @@ import {
   trackSupervisors,
   waitFor
 } from "./support/Harness.js"
+import { systemdNotifyMissing } from "./support/Perl.js"
 
 const track = trackSupervisors()
 const worker = path.join(fixtures, "ready-worker.mjs")
-const systemdNotifyMissing = (): boolean => {
-  if (fs.existsSync("/usr/bin/systemd-notify")) return false
-  if (process.env.STARTER_REQUIRE_PERL === "1")
-    throw new Error("systemd-notify is not installed (apt-get install -y systemd)")
-  return true
-}
 
 const launch =
   (ready: string, via: string, extraEnv: Record<string, string> = {}) =>

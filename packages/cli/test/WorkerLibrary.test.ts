@@ -20,6 +20,7 @@ import {
   trackSupervisors,
   waitFor
 } from "./support/Harness.js"
+import { systemdNotifyMissing } from "./support/Perl.js"
 
 const track = trackSupervisors()
 const worker = path.join(fixtures, "library-worker.mjs")
@@ -150,24 +151,23 @@ describe("@starter/worker", () => {
     )
   })
 
-  it("ready() reports on sd_notify too (with --ready=sd-notify it runs systemd-notify)", async () => {
-    if (!fs.existsSync("/usr/bin/systemd-notify")) {
-      if (process.env.STARTER_REQUIRE_PERL === "1") throw new Error("systemd-notify is not installed")
-      return
-    }
-    const dir = tempDir()
-    const port = await freePort()
-    const status = path.join(dir, "status")
-    const server = track(
-      startServer(
-        [`--port=127.0.0.1:${port}`, `--status-file=${status}`, "--ready=sd-notify", "--", process.execPath, worker],
-        { env: { WORKER_MODE: "all" } }
+  it.skipIf(systemdNotifyMissing())(
+    "ready() reports on sd_notify too (with --ready=sd-notify it runs systemd-notify)",
+    async () => {
+      const dir = tempDir()
+      const port = await freePort()
+      const status = path.join(dir, "status")
+      const server = track(
+        startServer(
+          [`--port=127.0.0.1:${port}`, `--status-file=${status}`, "--ready=sd-notify", "--", process.execPath, worker],
+          { env: { WORKER_MODE: "all" } }
+        )
       )
-    )
-    await waitFor("the worker", statusReady(status))
-    server.kill("SIGHUP")
-    await waitFor("generation 2 alone", () => (/^2:\d+\n$/.test(readIfExists(status) ?? "") ? true : undefined))
-  })
+      await waitFor("the worker", statusReady(status))
+      server.kill("SIGHUP")
+      await waitFor("generation 2 alone", () => (/^2:\d+\n$/.test(readIfExists(status) ?? "") ? true : undefined))
+    }
+  )
 
   it("when start_server is SIGKILLed, onSupervisorExit fires and gracefulShutdown ends the worker", async () => {
     const dir = tempDir()

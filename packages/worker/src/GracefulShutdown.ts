@@ -9,10 +9,10 @@
  *
  * - the server stops accepting (`net.Server#close`, without the idle-connection sweep);
  * - requests in flight complete, and every response from now on says `Connection: close`;
- * - a connection with no request in flight is closed once it has been idle for `idleMs`
+ * - a connection with no request in flight is closed once it has been idle for `idleTimeout`
  *   (default 1 s), so a request already on its way is still answered;
  * - HTTP/2 sessions get a GOAWAY (`session.close()`), their streams complete;
- * - whatever is still open after `timeoutMs` (default 30 s) is destroyed.
+ * - whatever is still open after `timeout` (default 30 s) is destroyed.
  */
 import * as http from "node:http"
 import type * as http2 from "node:http2"
@@ -22,10 +22,10 @@ import * as tls from "node:tls"
 import { onSupervisorExit } from "./Lifeline.js"
 
 export interface DrainOptions {
-  /** Connections still open this long after the drain began are destroyed (default 30 000). */
-  readonly timeoutMs?: number
-  /** A connection with no request in flight is closed once idle this long (default 1000). */
-  readonly idleMs?: number
+  /** Milliseconds: connections still open this long after the drain began are destroyed (default 30 000). */
+  readonly timeout?: number
+  /** Milliseconds: a connection with no request in flight is closed once idle this long (default 1000). */
+  readonly idleTimeout?: number
 }
 
 /** A server whose connections are followed from now on, so that it can be drained. */
@@ -51,10 +51,10 @@ export const track = (server: net.Server): Drainable => {
   const sessions = new Set<http2.Http2Session>()
   let draining: Required<DrainOptions> | undefined
 
-  /** While draining, ends a connection with nothing in flight once it has been idle `idleMs` (or at once). */
+  /** While draining, ends a connection with nothing in flight once it has been idle long enough (or at once). */
   const closeWhenIdle = (connection: HttpConnection, atOnce = false) => {
     if (draining === undefined || connection.responses.size > 0 || connection.idleTimer !== undefined) return
-    const wait = atOnce ? 0 : Math.max(0, connection.lastActive + draining.idleMs - Date.now())
+    const wait = atOnce ? 0 : Math.max(0, connection.lastActive + draining.idleTimeout - Date.now())
     connection.idleTimer = setTimeout(() => connection.socket.end(), wait)
   }
 
@@ -108,11 +108,11 @@ export const track = (server: net.Server): Drainable => {
 
   const drain = (options: DrainOptions = {}): Promise<void> =>
     new Promise((resolve) => {
-      draining = { timeoutMs: options.timeoutMs ?? 30_000, idleMs: options.idleMs ?? 1000 }
+      draining = { timeout: options.timeout ?? 30_000, idleTimeout: options.idleTimeout ?? 1000 }
       const deadline = setTimeout(() => {
         for (const session of sessions) session.destroy()
         for (const socket of sockets) socket.destroy()
-      }, draining.timeoutMs)
+      }, draining.timeout)
       // net.Server#close: stop accepting; the callback runs once the last connection is gone.
       net.Server.prototype.close.call(server, () => {
         clearTimeout(deadline)
@@ -129,8 +129,8 @@ export const track = (server: net.Server): Drainable => {
 }
 
 export interface GracefulShutdownOptions extends DrainOptions {
-  /** The signals that start the shutdown (default SIGTERM): start_server's `--signal-on-hup`. */
-  readonly signals?: ReadonlyArray<NodeJS.Signals>
+  /** The signal (or signals) that start the shutdown, default SIGTERM: start_server's `--signal-on-hup`. */
+  readonly signal?: NodeJS.Signals | ReadonlyArray<NodeJS.Signals>
   /** Shut down too when start_server itself is gone (its lifeline closed). Default true. */
   readonly whenSupervisorExits?: boolean
   /** `process.exit(0)` once drained (default); with false, only the promise resolves. */
@@ -151,7 +151,7 @@ export const gracefulShutdown = (
   options: GracefulShutdownOptions = {}
 ): GracefulShutdown => {
   const drainables = (Array.isArray(servers) ? servers : [servers as net.Server]).map(track)
-  const signals = options.signals ?? ["SIGTERM"]
+  const signals = typeof options.signal === "string" ? [options.signal] : (options.signal ?? ["SIGTERM"])
   let shuttingDown: Promise<void> | undefined
   const shutdown = (): Promise<void> => {
     shuttingDown ??= Promise.all(drainables.map((d) => d.drain(options))).then(() => {

@@ -53,7 +53,7 @@ describe("track(server).drain()", () => {
     const client = connect(port)
     await client.connected
     await sleep(50) // accepted by the server, no request yet
-    const drained = drainable.drain({ idleMs: 1000 })
+    const drained = drainable.drain({ idleTimeout: 1000 })
     await sleep(200)
     client.socket.write(request())
     expect(await client.ended).toBe("closed")
@@ -82,7 +82,7 @@ describe("track(server).drain()", () => {
     await drained
   })
 
-  it("ends an idle keep-alive connection once it has been idle for idleMs, then resolves", async () => {
+  it("ends an idle keep-alive connection once it has been idle for idleTimeout, then resolves", async () => {
     const server = app()
     const drainable = track(server)
     const port = await listening(server)
@@ -91,7 +91,7 @@ describe("track(server).drain()", () => {
     await sleep(50)
     expect(client.received()).toMatch(/\r\nConnection: keep-alive\r\n/i)
     const started = Date.now()
-    await drainable.drain({ idleMs: 300 })
+    await drainable.drain({ idleTimeout: 300 })
     expect(await client.ended).toBe("closed")
     // Idle since its response, about 50 ms before the drain began.
     expect(Date.now() - started).toBeGreaterThanOrEqual(200)
@@ -110,13 +110,13 @@ describe("track(server).drain()", () => {
     client.socket.write(request())
     await sleep(50)
     const started = Date.now()
-    await drainable.drain({ idleMs: 5000 })
+    await drainable.drain({ idleTimeout: 5000 })
     expect(await client.ended).toBe("closed")
     expect(client.received()).toMatch(/slow\n$/)
     expect(Date.now() - started).toBeLessThan(1000)
   })
 
-  it("destroys what is still open at timeoutMs", async () => {
+  it("destroys what is still open at the timeout", async () => {
     const server = http.createServer(() => {}) // never answers
     const drainable = track(server)
     const port = await listening(server)
@@ -124,7 +124,7 @@ describe("track(server).drain()", () => {
     client.socket.write(request())
     await sleep(50)
     const started = Date.now()
-    await drainable.drain({ timeoutMs: 300 })
+    await drainable.drain({ timeout: 300 })
     expect(Date.now() - started).toBeGreaterThanOrEqual(250)
     await client.ended
     expect(client.received()).toBe("")

@@ -1,7 +1,7 @@
 /**
- * Perl's Server::Starter and Starlet, the reference our behaviour is compared against.
- * CI installs them (`.ci/run`) and sets STARTER_REQUIRE_PERL=1, so there a missing Perl
- * is a failure, not a skip.
+ * Perl's Server::Starter and Starlet, the reference our behaviour is compared against, and
+ * systemd's systemd-notify, an sd_notify client we did not write. CI installs them
+ * (`.ci/run`) and sets STARTER_REQUIRE_PERL=1, so there a missing one is a failure, not a skip.
  */
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -26,4 +26,13 @@ export const perlMissing = (): string | undefined => {
   const reason = "Perl's start_server/Starlet are not installed (apt-get install -y libserver-starter-perl starlet)"
   if (perlRequired) throw new Error(reason)
   return reason
+}
+
+export const systemdNotify = "/usr/bin/systemd-notify"
+
+/** Whether to skip the systemd-notify tests; throws when CI requires them. */
+export const systemdNotifyMissing = (): boolean => {
+  if (fs.existsSync(systemdNotify)) return false
+  if (perlRequired) throw new Error("systemd-notify is not installed (apt-get install -y systemd)")
+  return true
 }
