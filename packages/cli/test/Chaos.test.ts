@@ -58,6 +58,11 @@ describe("chaos", () => {
     server.kill("SIGHUP")
     await server.waitForLine(/did not exit 0.3 secs after being signalled, sending KILL$/)
     await server.waitForLine(/^old worker \d+ died, status:9$/)
+    // --interval=0 calls generation 2 up at once: wait until it serves (its TERM handler is in place).
+    for (let tries = 0; !(await get(port)).startsWith("hello from generation 2"); tries++) {
+      if (tries > 250) throw new Error("generation 2 never answered")
+      await new Promise((r) => setTimeout(r, 20))
+    }
     server.kill("SIGTERM")
     expect((await server.exited).code).toBe(0)
     expect(server.lines().at(-2)).toMatch(/^worker \d+ died, status:9$/)
