@@ -176,7 +176,7 @@ export const getopt = (
       errors.push(`Value "${value}" invalid for option ${option.name} (${option.choices.join(" or ")} expected)`)
       continue
     }
-    // Perl reads any integer, however long; past 2^53 every one of these means "forever".
+    // Perl reads any integer, however long; 2^53 seconds is as good as forever for all of these.
     if (option.kind === "integer") value = String(Math.max(-maxInteger, Math.min(maxInteger, Number(value))))
     if (option.repeatable)
       options.set(option.name, [...((options.get(option.name) as ReadonlyArray<string>) ?? []), value])

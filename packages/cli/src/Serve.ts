@@ -123,6 +123,11 @@ export const serve = (options: CliOptions, argv: ReadonlyArray<string>): Effect.
     if (options.readyTimeoutMs !== undefined && starterOptions.readiness === "none") {
       yield* Effect.logWarning("--ready-timeout has no effect without --ready")
     }
+    if (starterOptions.readiness.includes("{index}") && !starterOptions.readiness.includes("{pid}")) {
+      yield* Effect.logWarning(
+        `--ready=${starterOptions.readiness}: a new worker takes the index of the one it replaces, which may still answer this probe; {pid} names each worker's own address`
+      )
+    }
     if (options.daemonize && handoff === undefined) return yield* daemonize(config.right, argv, log)
     return yield* supervise(config.right, starterOptions, handoff, log, { notifySocket, sockets: systemdSockets })
   }).pipe(Effect.provide(NodeLogger.layer(options.logFormat ?? "text")))

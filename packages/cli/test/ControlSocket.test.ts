@@ -159,6 +159,18 @@ describe("--control-socket, when things go wrong", () => {
     expect(statusJson(control)?.state).toBe("serving")
   })
 
+  it("a subscriber that stays connected does not keep a stopped start_server alive", async () => {
+    const { control, server } = await boot()
+    const subscriber = await connect(control)
+    subscriber.send('{"id":"s","cmd":"subscribe"}')
+    await waitFor("the subscription", () => (subscriber.lines.length > 0 ? true : undefined))
+    server.kill("SIGTERM")
+    const exited = await Promise.race([server.exited, new Promise<"hung">((r) => setTimeout(() => r("hung"), 5000))])
+    expect(exited).toEqual({ code: 0, signal: null })
+    expect(subscriber.lines.map((l) => (l.event as { _tag?: string } | undefined)?._tag)).toContain("ShutdownStarted")
+    subscriber.socket.destroy()
+  })
+
   it("--restart through a socket nobody listens on fails at once, saying so", async () => {
     const dir = tempDir()
     const missing = await runToExit(["--restart", `--control-socket=${dir}/none.sock`, "--timeout=30"])

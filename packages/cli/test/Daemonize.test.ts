@@ -153,4 +153,23 @@ describe("--log-file", () => {
     await waitFor("the pipe to flush", () => (readIfExists(log)?.includes("LOG: exiting") ? true : undefined))
     expect(readIfExists(log)).toContain("LOG: hi\n")
   })
+
+  it.each([
+    ["a plain command runs without a shell", "| tee -a LOG"],
+    ["a leading VAR=value makes it a shell command, as in Perl", "| TAG=x tee -a LOG"]
+  ])('--log-file="| cmd": %s', async (_, option) => {
+    const dir = tempDir()
+    const log = path.join(dir, "teed")
+    const result = await runToExit([
+      `--log-file=${option.replace("LOG", log)}`,
+      "--interval=0",
+      "--",
+      "sh",
+      "-c",
+      "echo hi; kill -TERM $PPID"
+    ])
+    expect(result.code).toBe(0)
+    await waitFor("the pipe to flush", () => (readIfExists(log)?.includes("exiting") ? true : undefined))
+    expect(readIfExists(log)).toContain("hi\n")
+  })
 })

@@ -182,6 +182,11 @@ describe("@starter/worker", () => {
     )
     await waitFor("the worker", statusReady(status))
     const pid = Number(readIfExists(status)?.split(":")[1])
+    // The inherited lifeline stays blocking (other workers, and their children, share it).
+    const environ = readIfExists(`/proc/${pid}/environ`) ?? ""
+    const lifeline = /(?:^|\0)STARTER_SUPERVISOR_FD=(\d+)/.exec(environ)?.[1]
+    const flags = /^flags:\s+(\d+)$/m.exec(readIfExists(`/proc/${pid}/fdinfo/${lifeline}`) ?? "")?.[1]
+    expect(Number.parseInt(flags ?? "", 8) & 0o4000).toBe(0)
     server.kill("SIGKILL")
     await waitFor("the worker to notice", () =>
       readIfExists(events) === `supervisor gone ${pid}\n` ? true : undefined

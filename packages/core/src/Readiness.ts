@@ -93,7 +93,11 @@ const validPort = (port: string): boolean => /^\d+$/.test(port) && Number(port) 
 
 const TCP = /^tcp:(?:\[([^\]]+)\]|([^:]+)):([^:]+)$/
 
+/** Pids go up to 4194304 (pid_max): a port made from one would not fit. */
+const pidInPort = (text: string): boolean => /^tcp:.*:[^:]*\{pid\}[^:]*$|^https?:\/\/[^/]*:[^/]*\{pid\}/.test(text)
+
 const parseProbe = (text: string): Either.Either<Probe, string> => {
+  if (pidInPort(text)) return Either.left(`--ready=${text}: a port cannot hold {pid} (pids go past 65535)`)
   if (text.startsWith("tcp:")) {
     const tcp = TCP.exec(text)
     if (tcp === null) return Either.left(`--ready=${text}: expected tcp:HOST:PORT`)

@@ -69,6 +69,16 @@ const withListenPid = (argv: SupervisorConfig["argv"]): SupervisorConfig["argv"]
 
 const logLevels = { info: LogLevel.Info, warn: LogLevel.Warning, error: LogLevel.Error } as const
 
+/** Effect's live timers never fire past 2^31-1 ms (24.8 days); Perl's `sleep` has no limit. */
+const maxTimerMs = 2 ** 31 - 1
+const sleepMs = (ms: number): Effect.Effect<void> =>
+  ms <= maxTimerMs
+    ? Effect.sleep(ms)
+    : Effect.zipRight(
+        Effect.sleep(maxTimerMs),
+        Effect.suspend(() => sleepMs(ms - maxTimerMs))
+      )
+
 /** How long closing the supervisor's scope waits for workers before killing them. */
 export const scopeCloseGraceMs = 10_000
 
@@ -101,8 +111,10 @@ export const make = (
           !Tunables.perlTrue(base.AUTO_RESTART_INTERVAL)
             ? { AUTO_RESTART_INTERVAL: String(current.autoRestart.intervalMs / 1000) }
             : {}
+        // A STARTER_BACKLOG inherited by start_server itself is not about these sockets.
+        const { STARTER_BACKLOG: _inherited, ...inherited } = base
         const env = {
-          ...base,
+          ...inherited,
           ...autoRestartInterval,
           SERVER_STARTER_PORT: sockets.serverStarterPort,
           SERVER_STARTER_GENERATION: String(generation),
@@ -182,7 +194,7 @@ export const make = (
           return Effect.as(
             FiberSet.run(
               fibers,
-              Effect.sleep(action.delayMs).pipe(
+              sleepMs(action.delayMs).pipe(
                 Effect.zipRight(withDetail(action.event)),
                 Effect.flatMap((event) => Queue.offer(inbox, event))
               )

@@ -15,10 +15,10 @@ export interface Tunables {
 /** Perl truthiness: unset, "" and "0" are false. */
 export const perlTrue = (value: string | undefined): boolean => value !== undefined && value !== "" && value !== "0"
 
-/** Perl numifies: a value that is not a number counts as 0. */
+/** Perl numifies a string by its leading number: `5s` is 5, `abc` is 0. */
 const perlNumber = (value: string): number => {
-  const n = Number(value.trim())
-  return Number.isFinite(n) ? n : 0
+  const n = Number.parseFloat(value)
+  return Number.isNaN(n) ? 0 : n
 }
 
 export const fromEnvironment = (env: Readonly<Record<string, string | undefined>>): Tunables => {

@@ -39,6 +39,13 @@ describe("Readiness.parse", () => {
     expect(error("tcp:127.0.0.1:99999")).toBe("--ready=tcp:127.0.0.1:99999: invalid port")
     expect(error("tcp:127.0.0.1")).toBe("--ready=tcp:127.0.0.1: expected tcp:HOST:PORT")
     expect(error("unix:relative.sock")).toBe("--ready=unix:relative.sock: not an absolute path")
+    expect(error("tcp:127.0.0.1:9{pid}")).toBe(
+      "--ready=tcp:127.0.0.1:9{pid}: a port cannot hold {pid} (pids go past 65535)"
+    )
+    expect(error("http://127.0.0.1:{pid}/x")).toBe(
+      "--ready=http://127.0.0.1:{pid}/x: a port cannot hold {pid} (pids go past 65535)"
+    )
+    expect(Readiness.format(parsed("http://127.0.0.1:9000/{pid}"))).toBe("http://127.0.0.1:9000/{pid}")
     expect(error("http://[::1/")).toBe("--ready=http://[::1/: not a valid URL")
   })
 })

@@ -22,13 +22,16 @@ export interface LogTarget {
 }
 
 const PIPE = /^\s*\|\s*/
-/** Perl's `open '|-'` runs a command through `/bin/sh -c` only if it has one of these. */
-const SHELL_METACHARACTERS = /[$&*(){}[\]'";\\|?<>~`\n]/
+/**
+ * Perl's `open '|-'` (doio.c, do_exec3) runs a command through `/bin/sh -c` if it has a
+ * shell metacharacter, starts with `VAR=value`, `exec ` or `. `; otherwise it runs the words.
+ */
+const NEEDS_SHELL = /[$&*(){}[\]'";\\|?<>~`\n]|^\s*(?:[A-Za-z_]\w*=|exec\s|\.\s)/
 
 /** The logger's argv: the words of `command`, or a shell for a command that needs one. */
 const loggerArgv = (command: string): readonly [string, ...Array<string>] => {
   const words = command.trim().split(/\s+/)
-  return SHELL_METACHARACTERS.test(command) || words[0] === undefined || words[0] === ""
+  return NEEDS_SHELL.test(command) || words[0] === undefined || words[0] === ""
     ? ["/bin/sh", "-c", command]
     : [words[0], ...words.slice(1)]
 }

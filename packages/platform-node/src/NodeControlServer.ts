@@ -32,10 +32,15 @@ const answers = (path: string): Effect.Effect<boolean> =>
  */
 const clearPath = (path: string) =>
   Effect.gen(function* () {
+    const stats = (stat: () => fs.Stats | undefined) =>
+      Effect.try({
+        try: stat,
+        catch: (error) => fail(`failed to listen on ${path}:${strerror(error)}`, errnoOf(error))
+      })
     // libuv reports a missing directory as EACCES (for Windows' sake): say what it is.
-    const dir = fs.statSync(nodePath.dirname(path), { throwIfNoEntry: false })
+    const dir = yield* stats(() => fs.statSync(nodePath.dirname(path), { throwIfNoEntry: false }))
     if (dir === undefined) return yield* fail(`failed to listen on ${path}:${strerror({ errno: 2 })}`, 2)
-    const stat = fs.lstatSync(path, { throwIfNoEntry: false })
+    const stat = yield* stats(() => fs.lstatSync(path, { throwIfNoEntry: false }))
     if (stat === undefined) return
     if (!stat.isSocket()) return yield* fail(`refusing to replace ${path}: not a socket`)
     if (yield* answers(path)) return yield* fail(`control socket ${path} is in use by another process`, 98)
@@ -51,7 +56,10 @@ const listen = (path: string, handleLine: (line: string) => Stream.Stream<string
   Effect.gen(function* () {
     yield* clearPath(path)
     const run = yield* FiberSet.makeRuntime<never>()
+    const connections = new Set<net.Socket>()
     const server = net.createServer((connection) => {
+      connections.add(connection)
+      connection.once("close", () => connections.delete(connection))
       let buffer = ""
       const fibers: Array<ReturnType<typeof run>> = []
       connection.setEncoding("utf8")
@@ -101,6 +109,12 @@ const listen = (path: string, handleLine: (line: string) => Stream.Stream<string
       () =>
         Effect.async<void>((resume) => {
           server.close(() => resume(Effect.void))
+          // A subscriber never ends its connection by itself: end every one, so that close()
+          // (which waits for them) returns; a peer that does not close its side is cut off.
+          for (const connection of connections) {
+            connection.end()
+            setTimeout(() => connection.destroy(), 500).unref()
+          }
         })
     )
   })

@@ -79,8 +79,10 @@ const layout = (request: ProcessSpawner.SpawnRequest, lifeline: number, notifySo
     env[lifelineFdVariable] = String(next)
     return { stdio, env, channelFd: channel }
   }
-  // Only the worker's own socket: never one inherited from the supervisor's environment.
+  // Only the worker's own channel: never one inherited from the supervisor's environment
+  // (start_server may itself run under systemd, or as another start_server's worker).
   delete env.NOTIFY_SOCKET
+  delete env[notifyFdVariable]
   switch (request.readiness._tag) {
     case "NotifyFd":
       stdio[channelFd] = "pipe"

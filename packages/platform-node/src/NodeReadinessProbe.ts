@@ -24,31 +24,41 @@ const unixTarget = (url: string): { socketPath: string; path: string } | {} => {
 const attempt = (probe: Readiness.Probe): Promise<string | undefined> =>
   new Promise((resolve) => {
     const label = Readiness.formatProbe(probe)
-    if (probe._tag === "Http") {
-      const client = probe.url.startsWith("https:") ? https : http
-      const request = client.get(
-        probe.url,
-        { agent: false, timeout: attemptTimeoutMs, ...unixTarget(probe.url) },
-        (response) => {
-          response.resume()
-          const code = response.statusCode ?? 0
-          // Kubernetes' httpGet rule: any code from 200 to 399 is a success.
-          resolve(code >= 200 && code < 400 ? undefined : `${label} answered HTTP ${code}`)
-        }
-      )
-      request.on("timeout", () => request.destroy(new Error(`no answer within ${attemptTimeoutMs} ms`)))
-      request.on("error", (error) => resolve(`${label}: ${describe(error)}`))
-      return
+    try {
+      connect(probe, label, resolve)
+    } catch (error) {
+      // An address that expanded into nonsense (a port past 65535): a reason, not a crash.
+      resolve(`${label}: ${describe(error)}`)
     }
-    const socket =
-      probe._tag === "Tcp" ? net.connect({ host: probe.host, port: Number(probe.port) }) : net.connect(probe.path)
-    socket.setTimeout(attemptTimeoutMs, () => socket.destroy(new Error(`no connection within ${attemptTimeoutMs} ms`)))
-    socket.once("connect", () => {
-      socket.destroy()
-      resolve(undefined)
-    })
-    socket.once("error", (error) => resolve(`${label}: ${describe(error)}`))
   })
+
+/** Starts one attempt; `resolve` hears how it went. */
+const connect = (probe: Readiness.Probe, label: string, resolve: (why: string | undefined) => void): void => {
+  if (probe._tag === "Http") {
+    const client = probe.url.startsWith("https:") ? https : http
+    const request = client.get(
+      probe.url,
+      { agent: false, timeout: attemptTimeoutMs, ...unixTarget(probe.url) },
+      (response) => {
+        response.resume()
+        const code = response.statusCode ?? 0
+        // Kubernetes' httpGet rule: any code from 200 to 399 is a success.
+        resolve(code >= 200 && code < 400 ? undefined : `${label} answered HTTP ${code}`)
+      }
+    )
+    request.on("timeout", () => request.destroy(new Error(`no answer within ${attemptTimeoutMs} ms`)))
+    request.on("error", (error) => resolve(`${label}: ${describe(error)}`))
+    return
+  }
+  const socket =
+    probe._tag === "Tcp" ? net.connect({ host: probe.host, port: Number(probe.port) }) : net.connect(probe.path)
+  socket.setTimeout(attemptTimeoutMs, () => socket.destroy(new Error(`no connection within ${attemptTimeoutMs} ms`)))
+  socket.once("connect", () => {
+    socket.destroy()
+    resolve(undefined)
+  })
+  socket.once("error", (error) => resolve(`${label}: ${describe(error)}`))
+}
 
 /**
  * Probes until an attempt passes. `onFailure` hears why each failed attempt failed: the

@@ -407,6 +407,26 @@ describe("NodeProcessSpawner", () => {
         )
       )
 
+      it.scopedLive("an address that expanded into nonsense is a reason, not a crash", () =>
+        live(
+          Effect.gen(function* () {
+            const worker = yield* spawnScoped(
+              request(["sleep", "30"], {
+                readiness: Probe({ probe: Readiness.Probe.Tcp({ host: "127.0.0.1", port: "99999" }) })
+              })
+            )
+            const racing = yield* Effect.fork(worker.ready)
+            const detail = yield* worker.readinessDetail.pipe(
+              Effect.filterOrFail((d) => d !== undefined),
+              Effect.retry(Schedule.spaced("20 millis")),
+              Effect.timeout("5 seconds")
+            )
+            expect(detail).toMatch(/^tcp:127\.0\.0\.1:99999: .*99999/)
+            expect(yield* Fiber.poll(racing)).toEqual(Option.none())
+          })
+        )
+      )
+
       it.scopedLive("http: a 503 is not ready, a 200 is; {pid} expands to the worker's pid", () =>
         live(
           Effect.gen(function* () {

@@ -51,10 +51,10 @@ export const track = (server: net.Server): Drainable => {
   const sessions = new Set<http2.Http2Session>()
   let draining: Required<DrainOptions> | undefined
 
-  /** While draining, ends a connection with nothing in flight once it has been idle long enough (or at once). */
-  const closeWhenIdle = (connection: HttpConnection, atOnce = false) => {
+  /** While draining, ends a connection with nothing in flight once it has been idle long enough. */
+  const closeWhenIdle = (connection: HttpConnection) => {
     if (draining === undefined || connection.responses.size > 0 || connection.idleTimer !== undefined) return
-    const wait = atOnce ? 0 : Math.max(0, connection.lastActive + draining.idleTimeout - Date.now())
+    const wait = Math.max(0, connection.lastActive + draining.idleTimeout - Date.now())
     connection.idleTimer = setTimeout(() => connection.socket.end(), wait)
   }
 
@@ -92,9 +92,9 @@ export const track = (server: net.Server): Drainable => {
       const done = () => {
         if (!connection.responses.delete(response)) return
         connection.lastActive = Date.now()
-        // A keep-alive response sent before the drain began: end the connection now that it
-        // is idle (its client sends nothing more before it has read this response).
-        closeWhenIdle(connection, response.shouldKeepAlive)
+        // A response that promised keep-alive (its headers went out before the drain began):
+        // its client may send the next request at once, and gets `Connection: close` for it.
+        closeWhenIdle(connection)
       }
       response.once("finish", done)
       response.once("close", done)

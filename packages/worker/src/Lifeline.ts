@@ -5,6 +5,7 @@
  * learns that nobody will restart or stop it any more. Under Perl's start_server there is
  * no such pipe and nothing is ever reported.
  */
+import * as fs from "node:fs"
 import * as net from "node:net"
 
 const listeners = new Set<() => void>()
@@ -17,13 +18,24 @@ const fire = () => {
   for (const listener of [...listeners]) listener()
 }
 
+/** The same pipe, opened again through /proc (non-blocking: the open itself never waits). */
+const ownDescription = (fd: number): number => {
+  try {
+    return fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK)
+  } catch {
+    return fd // no /proc: share the inherited one
+  }
+}
+
 const watch = (env: NodeJS.ProcessEnv): boolean => {
   if (watching !== undefined) return true
   const fd = Number(env.STARTER_SUPERVISOR_FD)
   if (!Number.isInteger(fd) || fd < 0) return false
   try {
-    // A pipe becomes a libuv stream: EOF is an event, never a blocked thread.
-    watching = new net.Socket({ fd, readable: true, writable: false })
+    // A pipe becomes a libuv stream: EOF is an event, never a blocked thread. libuv makes its
+    // fd non-blocking, and the inherited one is shared with every other worker (and their
+    // children, which may read it blocking): watch a description of our own instead.
+    watching = new net.Socket({ fd: ownDescription(fd), readable: true, writable: false })
   } catch {
     return false // not a pipe (closed or replaced by a wrapper): nothing to watch
   }

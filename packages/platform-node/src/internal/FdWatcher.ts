@@ -1,7 +1,9 @@
 /**
  * Calls back when raw fds become readable, for the fds Node cannot watch itself (unix
  * datagram sockets). One `epoll_wait` runs at a time, in a thread of libuv's pool, and only
- * while some fd is watched: the event loop never polls, and an idle supervisor costs nothing.
+ * while some fd is watched: the event loop never polls, and waiting costs no CPU. (With
+ * `--ready=sd-notify` every worker's socket stays watched, so one of libuv's four pool threads
+ * waits there for as long as workers run.)
  */
 import * as libc from "./libc.js"
 

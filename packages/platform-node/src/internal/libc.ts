@@ -254,6 +254,7 @@ const MSG_DONTWAIT = 0x40
 const MSG_CMSG_CLOEXEC = 0x40000000
 const SCM_RIGHTS = 1
 const EAGAIN = 11
+/** systemd reads notifications into a buffer of this size too (NOTIFY_BUFFER_MAX = PIPE_BUF). */
 const maxDatagram = 4096
 const controlSize = 512
 
