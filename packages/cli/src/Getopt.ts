@@ -140,7 +140,7 @@ export const getopt = (
       continue
     }
     const match = prefixed.exec(token)
-    if (match === null || token === "-" || token === "+") {
+    if (match === null) {
       if (posix) break
       program.push(token)
       continue

@@ -125,6 +125,3 @@ export const parseListenSpecs = (
     }
     return Either.right([...inet, ...paths.map(unixSpec)])
   })
-
-/** The label in error messages: Perl's `failed to bind to $key` (no `u`, no `=N`). */
-export const describeSpec = (spec: ListenSpec): string => spec.key

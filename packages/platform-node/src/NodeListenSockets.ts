@@ -5,7 +5,7 @@
  */
 import * as dns from "node:dns/promises"
 import * as fs from "node:fs"
-import { ListenSockets, ListenSpec } from "@starter/core"
+import { ListenSockets, type ListenSpec } from "@starter/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as libc from "./internal/libc.js"
@@ -84,7 +84,8 @@ const openInet = (spec: ListenSpec.InetSpec, backlog: number) =>
     withSocket(
       spec.family === 6 ? libc.AF_INET6 : libc.AF_INET,
       spec.protocol === "udp" ? libc.SOCK_DGRAM : libc.SOCK_STREAM,
-      ListenSpec.describeSpec(spec),
+      // Perl's `failed to bind to $key`: the key, without the `u` or the `=N`.
+      spec.key,
       (fd) => {
         libc.setReuseAddr(fd)
         if (spec.family === 6) libc.setV6Only(fd)

@@ -166,6 +166,8 @@ interface ReadinessState {
   detail: string | undefined
 }
 
+const markReady = (state: ReadinessState): void => void Deferred.unsafeDone(state.ready, Exit.void)
+
 /** The worker's own NOTIFY_SOCKET, reporting into `state`. */
 const openNotifySocket = (
   sockets: NotifySockets.NotifySockets,
@@ -176,7 +178,7 @@ const openNotifySocket = (
       sockets.open((fields) => {
         const status = fields.get("STATUS")
         if (status !== undefined) state.detail = `STATUS=${status}`
-        if (fields.get("READY") === "1") Deferred.unsafeDone(state.ready, Exit.void)
+        if (fields.get("READY") === "1") markReady(state)
       }),
     catch: (error) =>
       new ProcessSpawner.SpawnError({ message: `failed to create NOTIFY_SOCKET:${strerror(error)}`, exitCode: 255 })
@@ -219,7 +221,7 @@ const spawnWorker = (
         resume(Effect.fail(execError(argv0, error)))
       })
       if (child.pid === undefined) return
-      attach(child, channelFd, request.readiness, exit, () => Deferred.unsafeDone(state.ready, Exit.void), release)
+      attach(child, channelFd, request.readiness, exit, () => markReady(state), release)
       resume(Effect.succeed(child))
     })
     const pid = child.pid ?? 0

@@ -43,7 +43,16 @@ export const defaultBacklog = (env: NodeJS.ProcessEnv = process.env): number => 
 
 const keys = (ports: ReadonlyArray<ServerPort>) => ports.map(({ key }) => key).join(", ")
 
-const pick = (ports: ReadonlyArray<ServerPort>, key: string | undefined): ServerPort => {
+/**
+ * The inherited TCP or unix socket `key`, or the only one there is. `several` says what to
+ * do when there are more and no key names one.
+ */
+export const streamPort = (
+  key: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  several = "name one, or use listenAll"
+): ServerPort => {
+  const ports = streamPorts(env)
   if (key !== undefined) {
     const port = ports.find((p) => p.key === key)
     if (port === undefined)
@@ -53,9 +62,7 @@ const pick = (ports: ReadonlyArray<ServerPort>, key: string | undefined): Server
   const [only, ...others] = ports
   if (only === undefined) throw new NoSuchServerPort("start_server passed no TCP or unix socket")
   if (others.length > 0) {
-    throw new NoSuchServerPort(
-      `start_server passed ${ports.length} sockets (${keys(ports)}): name one, or use listenAll`
-    )
+    throw new NoSuchServerPort(`start_server passed ${ports.length} sockets (${keys(ports)}): ${several}`)
   }
   return only
 }
@@ -77,7 +84,7 @@ const listenOn = (server: net.Server, port: ServerPort, backlog: number): Promis
  */
 export const listen = (server: net.Server, key?: string, options: ListenOptions = {}): Promise<ServerPort> => {
   const env = options.env ?? process.env
-  return listenOn(server, pick(streamPorts(env), key), options.backlog ?? defaultBacklog(env))
+  return listenOn(server, streamPort(key, env), options.backlog ?? defaultBacklog(env))
 }
 
 /** Listens on every inherited TCP and unix socket, with one server each from `makeServer`. */

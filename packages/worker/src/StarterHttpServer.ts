@@ -33,7 +33,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { type DrainOptions, track } from "./GracefulShutdown.js"
 import { onSupervisorExit } from "./Lifeline.js"
-import { defaultBacklog, type ListenOptions, streamPorts } from "./Listen.js"
+import { defaultBacklog, type ListenOptions, streamPort } from "./Listen.js"
 import { ready } from "./Ready.js"
 
 export interface Options extends DrainOptions, ListenOptions {
@@ -49,17 +49,7 @@ type Handler = (request: http.IncomingMessage, response: http.ServerResponse) =>
 
 const chooseFd = (options: Options): Effect.Effect<number, HttpServerError.ServeError> =>
   Effect.try({
-    try: () => {
-      const ports = streamPorts(options.env)
-      const port = options.key === undefined ? ports[0] : ports.find((p) => p.key === options.key)
-      const listed = ports.map((p) => p.key).join(", ")
-      if (port === undefined)
-        throw new Error(`no socket ${options.key ?? ""} in SERVER_STARTER_PORT (it has: ${listed})`)
-      if (options.key === undefined && ports.length > 1) {
-        throw new Error(`SERVER_STARTER_PORT has ${ports.length} sockets (${listed}): name one with \`key\``)
-      }
-      return port.fd
-    },
+    try: () => streamPort(options.key, options.env, "name one with `key`").fd,
     catch: (cause) => new HttpServerError.ServeError({ cause })
   })
 

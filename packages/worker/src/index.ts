@@ -22,7 +22,15 @@ export {
   track
 } from "./GracefulShutdown.js"
 export { onSupervisorExit } from "./Lifeline.js"
-export { defaultBacklog, type ListenOptions, listen, listenAll, NoSuchServerPort, streamPorts } from "./Listen.js"
+export {
+  defaultBacklog,
+  type ListenOptions,
+  listen,
+  listenAll,
+  NoSuchServerPort,
+  streamPort,
+  streamPorts
+} from "./Listen.js"
 export { type ReadyChannel, ready, readyChannel } from "./Ready.js"
 export {
   format as formatServerStarterPort,

@@ -24,6 +24,7 @@ const LOCK_EX = 2
 const LOCK_NB = 4
 const LOCK_UN = 8
 const EINTR = 4
+const EAGAIN = 11 // also EWOULDBLOCK on Linux
 
 koffi.struct("iovec", { base: "void *", len: "size_t" })
 koffi.struct("msghdr", {
@@ -106,7 +107,7 @@ export const tryLockExclusive = (fd: number): boolean => {
     if (c.flock(fd, LOCK_EX | LOCK_NB) === 0) return true
     const errno = koffi.errno()
     if (errno === EINTR) continue
-    if (errno === 11 /* EWOULDBLOCK */) return false
+    if (errno === EAGAIN) return false
     throw new SysError("flock", errno)
   }
 }
@@ -253,7 +254,6 @@ export const drainEventfd = (fd: number): void => {
 const MSG_DONTWAIT = 0x40
 const MSG_CMSG_CLOEXEC = 0x40000000
 const SCM_RIGHTS = 1
-const EAGAIN = 11
 /** systemd reads notifications into a buffer of this size too (NOTIFY_BUFFER_MAX = PIPE_BUF). */
 const maxDatagram = 4096
 const controlSize = 512
