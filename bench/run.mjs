@@ -5,6 +5,7 @@
 //   pnpm bench -- --tiny    # one sample of each, short idle window, RESULTS.md untouched
 import { execSync, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as http from "node:http"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -15,7 +16,6 @@ const ours = path.join(root, "node_modules/.bin/start_server")
 const perl = fs.existsSync("/usr/bin/start_server") ? "/usr/bin/start_server" : undefined
 const tiny = process.argv.includes("--tiny")
 const samples = tiny ? 1 : 5
-const idleSeconds = tiny ? 1 : 30
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const started = []
@@ -191,9 +191,10 @@ const restartWall = async (bin) => {
   return median(times)
 }
 
-const procStatus = (pid) => {
+/** VmRSS and VmHWM (the peak) of a process, in MiB. */
+const memory = (pid) => {
   const s = fs.readFileSync(`/proc/${pid}/status`, "utf8")
-  return Number(/VmRSS:\s+(\d+)/.exec(s)[1]) / 1024
+  return { rss: Number(/VmRSS:\s+(\d+)/.exec(s)[1]) / 1024, hwm: Number(/VmHWM:\s+(\d+)/.exec(s)[1]) / 1024 }
 }
 const cpuTicks = (pid) => {
   const s = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
@@ -203,34 +204,135 @@ const cpuTicks = (pid) => {
 const hz = Number(execSync("getconf CLK_TCK").toString().trim())
 
 /**
- * RSS and CPU of an idle supervisor: RSS just after start and after two idle windows; CPU in
- * each window (V8 collects garbage once, some seconds after startup, in the first).
+ * An idle process's memory at 1, 10 and 60 s after start (VmHWM: its peak by 60 s), and its
+ * CPU in the two windows up to 30 s and up to 60 s (V8 collects once, early, in the first).
  */
-const settleMs = tiny ? 300 : 1500
-const footprint = async (bin, args) => {
-  const server = await launch(bin, [...args, "--", process.execPath, workerScript])
-  await sleep(settleMs)
-  const pid = server.child.pid
-  const rss = procStatus(pid)
-  const cpu = []
-  for (let window = 0; window < 2; window++) {
-    const before = cpuTicks(pid)
-    await sleep(idleSeconds * 1000)
-    cpu.push(((cpuTicks(pid) - before) / hz) * 1000)
+const marks = tiny ? [0.3, 0.6, 1] : [1, 10, 60]
+const idleFootprint = async (start) => {
+  const { pid, done } = await start()
+  const t0 = performance.now()
+  const at = async (seconds) => {
+    await sleep(Math.max(0, seconds * 1000 - (performance.now() - t0)))
+    return { ...memory(pid), ticks: cpuTicks(pid) }
   }
-  const settledRss = procStatus(pid)
-  await stop(server)
-  return { rss, settledRss, firstCpuMs: cpu[0], nextCpuMs: cpu[1] }
+  const [first, tenth] = [await at(marks[0]), await at(marks[1])]
+  const half = await at(marks[2] / 2)
+  const last = await at(marks[2])
+  await done()
+  const cpuMs = (a, b) => ((b.ticks - a.ticks) / hz) * 1000
+  return { rss: [first.rss, tenth.rss, last.rss], hwm: last.hwm, cpu: [cpuMs(first, half), cpuMs(half, last)] }
+}
+const supervisorIdle = (bin, args) => async () => {
+  const server = await launch(bin, [...args, "--", process.execPath, workerScript])
+  return { pid: server.child.pid, done: () => stop(server) }
+}
+const bareNodeIdle = async () => {
+  const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1e9)"], { stdio: "ignore" })
+  started.push(child)
+  return { pid: child.pid, done: () => stop({ child }) }
 }
 
-const coldStart = (bin) => {
-  const times = []
-  for (let i = 0; i < (tiny ? 3 : 20); i++) {
+/**
+ * exec → the port accepts connections, and exec → the first HTTP response (the worker has
+ * started too), in ms: medians of `n` cold starts.
+ */
+const execToServing = async (command) => {
+  const accepting = []
+  const responding = []
+  for (let i = 0; i < (tiny ? 2 : 15); i++) {
+    const port = await freePort()
+    const [bin, ...args] = command(port)
     const t0 = performance.now()
-    spawnSync(bin, ["--version"])
-    times.push(performance.now() - t0)
+    const child = spawn(bin, args, { stdio: "ignore" })
+    started.push(child)
+    const deadline = Date.now() + 10_000
+    while (!(await listening(port))) {
+      if (Date.now() > deadline) throw new Error(`${bin} never listened on ${port}`)
+      await sleep(1)
+    }
+    accepting.push(performance.now() - t0)
+    while (!(await answers(port))) {
+      if (Date.now() > deadline) break
+      await sleep(1)
+    }
+    responding.push(performance.now() - t0)
+    await stop({ child })
   }
-  return median(times)
+  return { accepting: median(accepting), responding: median(responding) }
+}
+const answers = (port) =>
+  new Promise((resolve) => {
+    const req = http.get({ host: "127.0.0.1", port, agent: false }, (res) => {
+      res.resume()
+      resolve(res.statusCode === 200)
+    })
+    req.on("error", () => resolve(false))
+  })
+
+/**
+ * Cold start of short-lived commands as a ratio to `node -e 0`, run in turns so that a busy
+ * moment of the machine hits all alike. Answers each command's median ratio.
+ */
+const coldStarts = (commands) => {
+  const times = Object.fromEntries(Object.keys(commands).map((name) => [name, []]))
+  const baseline = []
+  const time = (argv) => {
+    const t0 = performance.now()
+    spawnSync(argv[0], argv.slice(1), { stdio: "ignore" })
+    return performance.now() - t0
+  }
+  for (let i = 0; i < (tiny ? 3 : 20); i++) {
+    baseline.push(time([process.execPath, "-e", "0"]))
+    for (const [name, argv] of Object.entries(commands)) times[name].push(time(argv))
+  }
+  const base = median(baseline)
+  return { base, ratios: Object.fromEntries(Object.entries(times).map(([name, t]) => [name, median(t) / base])) }
+}
+
+/** RSS right after `count` restarts, and 10 s later. */
+const afterRestarts = async (bin, args, count) => {
+  const server = await launch(bin, [...args, "--", process.execPath, workerScript])
+  for (let i = 0; i < count; i++) {
+    const newest = Math.max(...statusLines(server.status).map((l) => Number(l.split(":")[0])))
+    server.child.kill("SIGHUP")
+    await waitUntil("the next generation alone", () => {
+      const lines = statusLines(server.status)
+      return lines.length === 1 && Number(lines[0].split(":")[0]) > newest
+    })
+  }
+  const right = memory(server.child.pid)
+  await sleep(tiny ? 500 : 10_000)
+  const settled = memory(server.child.pid)
+  await stop(server)
+  return { right: right.rss, settled: settled.rss }
+}
+
+/**
+ * `npm install -g` of the packed cli into a fresh prefix, as a user installs it: its binary,
+ * the packages installed and their MiB on disk. `remove()` deletes it.
+ */
+const globalInstall = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-install-"))
+  const packed = spawnSync(process.execPath, [path.join(root, "scripts/pack.mjs"), path.join(dir, "packs")], {
+    encoding: "utf8"
+  })
+  const tarball = JSON.parse(packed.stdout)["@starter/cli"]
+  const prefix = path.join(dir, "global")
+  const npm = spawnSync("npm", ["install", "-g", "--prefix", prefix, "--no-audit", "--no-fund", tarball], {
+    encoding: "utf8"
+  })
+  if (npm.status !== 0) throw new Error(`npm install -g failed: ${npm.stderr}`)
+  const modules = path.join(prefix, "lib/node_modules")
+  const packages = execSync(`find ${modules} -name package.json`, { encoding: "utf8" })
+    .split("\n")
+    .filter((f) => /node_modules\/(@[^/]+\/)?[^/@]+\/package\.json$/.test(f)).length
+  const kib = Number(execSync(`du -sk ${modules}`, { encoding: "utf8" }).split("\t")[0])
+  return {
+    bin: path.join(prefix, "bin/start_server"),
+    packages,
+    mib: kib / 1024,
+    remove: () => fs.rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 const rolling = async (n) => {
@@ -265,6 +367,152 @@ const row = (what, oursValue, perlValue, unit) => {
   console.log(rows.at(-1))
 }
 
+/** The second table: start-up and memory, ours against Perl's and bare Node, with the goals of issue #10. */
+const footprintRows = []
+const fmt = (value, unit) =>
+  value === undefined ? "—" : `${value.toFixed(unit === "×" ? 2 : 1)}${unit === "×" ? "×" : ` ${unit}`}`
+const footRow = (what, unit, { ours: o, perl: p, node: n }, goal) => {
+  const ratio = (a, b) => (a === undefined || b === undefined || b === 0 ? undefined : a / b)
+  const verdict = goal === undefined ? "" : `${goal.text}: ${goal.met(o, p, n) ? "met" : "**not met**"}`
+  footprintRows.push(
+    `| ${what} | ${fmt(o, unit)} | ${fmt(p, unit)} | ${fmt(n, unit)} | ${fmt(ratio(o, p), "×")} | ${fmt(ratio(o, n), "×")} | ${verdict} |`
+  )
+  console.log(footprintRows.at(-1))
+}
+
+const startupAndFootprint = async () => {
+  // Start-up is measured on what users run: the binary as `npm install -g` installs it (a
+  // symlink to the bundle's entry; the repository's pnpm shim adds a shell script in front).
+  const installed = tiny ? undefined : globalInstall()
+  try {
+    await startupRows(installed?.bin ?? ours)
+  } finally {
+    installed?.remove()
+  }
+  if (installed !== undefined) {
+    footRow(
+      "`npm install -g` of the packed cli: packages",
+      "",
+      { ours: installed.packages },
+      {
+        text: "≤ 5",
+        met: (o) => o <= 5
+      }
+    )
+    footRow(
+      "`npm install -g` of the packed cli: size on disk",
+      "MiB",
+      { ours: installed.mib },
+      {
+        text: "≤ 15 MiB",
+        met: (o) => o <= 15
+      }
+    )
+  }
+  await memoryRows()
+}
+
+const startupRows = async (bin) => {
+  const worker = (port) => [`--port=127.0.0.1:${port}`, "--", process.execPath, workerScript]
+  const oursServing = await execToServing((port) => [bin, ...worker(port)])
+  const perlServing = perl && (await execToServing((port) => [perl, ...worker(port)]))
+  const nodeServing = await execToServing((port) => [
+    process.execPath,
+    "-e",
+    `require("http").createServer((q, r) => r.end("ok")).listen(${port}, "127.0.0.1")`
+  ])
+  footRow(
+    "exec → the port accepts connections",
+    "ms",
+    { ours: oursServing.accepting, perl: perlServing?.accepting, node: nodeServing.accepting },
+    { text: "≤ 2× Perl", met: (o, p) => p === undefined || o <= 2 * p }
+  )
+  footRow("exec → the first HTTP response", "ms", {
+    ours: oursServing.responding,
+    perl: perlServing?.responding,
+    node: nodeServing.responding
+  })
+
+  // A status client needs a supervisor to ask; --restart is timed up to its failed pid-file read.
+  const control = path.join(os.tmpdir(), `bench-control-${process.pid}.sock`)
+  const server = await launch(bin, [`--control-socket=${control}`, "--", process.execPath, workerScript])
+  const missing = ["--restart", "--pid-file=/nonexistent/pid", "--status-file=/nonexistent/status"]
+  const cold = coldStarts({
+    version: [bin, "--version"],
+    help: [bin, "--help"],
+    restart: [bin, ...missing],
+    status: [bin, "status", `--control-socket=${control}`],
+    ...(perl ? { perlVersion: [perl, "--version"], perlHelp: [perl, "--help"], perlRestart: [perl, ...missing] } : {})
+  })
+  await stop(server)
+  const client = (what, name, perlName, limit) =>
+    footRow(
+      `${what}, cold start ÷ \`node -e 0\` (${cold.base.toFixed(1)} ms)`,
+      "×",
+      { ours: cold.ratios[name], perl: perlName && cold.ratios[perlName] },
+      { text: `≤ ${limit}× node`, met: (o) => o <= limit }
+    )
+  client("`start_server --version`", "version", "perlVersion", 1.5)
+  client("`start_server --help`", "help", "perlHelp", 1.5)
+  client("`start_server --restart` client (to its pid-file read)", "restart", "perlRestart", 2)
+  client("`start_server status` client", "status", undefined, 2)
+}
+
+const memoryRows = async () => {
+  // The idle processes side by side, at the same time: a minute for all of them.
+  const [one, perlOne, node, sixteen] = await Promise.all([
+    idleFootprint(supervisorIdle(ours, [])),
+    perl ? idleFootprint(supervisorIdle(perl, [])) : undefined,
+    idleFootprint(bareNodeIdle),
+    idleFootprint(supervisorIdle(ours, ["--workers=16"]))
+  ])
+  marks.forEach((seconds, i) => {
+    const last = i === marks.length - 1
+    footRow(
+      `RSS, 1 worker, ${seconds} s after start`,
+      "MiB",
+      { ours: one.rss[i], perl: perlOne?.rss[i], node: node.rss[i] },
+      last ? { text: "≤ 1.25× node", met: (o, _p, n) => o <= 1.25 * n } : undefined
+    )
+  })
+  footRow(
+    `VmHWM (peak RSS), 1 worker, by ${marks[2]} s`,
+    "MiB",
+    { ours: one.hwm, perl: perlOne?.hwm, node: node.hwm },
+    { text: "≤ 1.35× node", met: (o, _p, n) => o <= 1.35 * n }
+  )
+  for (const [i, seconds] of marks.entries()) {
+    footRow(`RSS, 16 workers, ${seconds} s after start`, "MiB", { ours: sixteen.rss[i] })
+  }
+  footRow(`VmHWM (peak RSS), 16 workers, by ${marks[2]} s`, "MiB", { ours: sixteen.hwm })
+  footRow(`CPU, 1 worker, idle until ${marks[2] / 2} s`, "ms", {
+    ours: one.cpu[0],
+    perl: perlOne?.cpu[0],
+    node: node.cpu[0]
+  })
+  footRow(`CPU, 1 worker, idle from ${marks[2] / 2} to ${marks[2]} s`, "ms", {
+    ours: one.cpu[1],
+    perl: perlOne?.cpu[1],
+    node: node.cpu[1]
+  })
+  footRow(`CPU, 16 workers, idle until ${marks[2] / 2} s`, "ms", { ours: sixteen.cpu[0] })
+  footRow(`CPU, 16 workers, idle from ${marks[2] / 2} to ${marks[2]} s`, "ms", { ours: sixteen.cpu[1] })
+
+  const restarts = tiny ? 5 : 100
+  const oursAfter = await afterRestarts(ours, ["--ready=notify-fd"], restarts)
+  const perlAfter = perl && (await afterRestarts(perl, ["--interval=0"], restarts))
+  footRow(`RSS right after ${restarts} restarts (ours --ready=notify-fd, Perl --interval=0)`, "MiB", {
+    ours: oursAfter.right,
+    perl: perlAfter?.right
+  })
+  footRow(
+    `RSS 10 s after ${restarts} restarts`,
+    "MiB",
+    { ours: oursAfter.settled, perl: perlAfter?.settled },
+    { text: `within 10 MiB of idle (${fmt(one.rss[2], "MiB")})`, met: (o) => o - one.rss[2] <= 10 }
+  )
+}
+
 try {
   const plain = ["--", process.execPath, workerScript]
   const perlDefault = perl && (await hupToOldExit(perl, plain))
@@ -285,18 +533,7 @@ try {
   )
   row("  of which after the worker was ready", ready100.exit - ready100.ready, undefined, "ms")
   row("--restart wall time", await restartWall(ours), perl && (await restartWall(perl)), "ms")
-  const oursFoot = await footprint(ours, [])
-  const perlFoot = perl && (await footprint(perl, []))
-  const sixteen = await footprint(ours, ["--workers=16"])
-  row(`supervisor RSS, 1 worker, ${settleMs / 1000} s after start`, oursFoot.rss, perlFoot?.rss, "MB")
-  row(`supervisor RSS, 1 worker, after ${2 * idleSeconds} s idle`, oursFoot.settledRss, perlFoot?.settledRss, "MB")
-  row(`supervisor CPU, first ${idleSeconds} s idle`, oursFoot.firstCpuMs, perlFoot?.firstCpuMs, "ms")
-  row(`supervisor CPU, next ${idleSeconds} s idle`, oursFoot.nextCpuMs, perlFoot?.nextCpuMs, "ms")
-  row(`supervisor RSS, 16 workers, ${settleMs / 1000} s after start`, sixteen.rss, undefined, "MB")
-  row(`supervisor RSS, 16 workers, after ${2 * idleSeconds} s idle`, sixteen.settledRss, undefined, "MB")
-  row(`supervisor CPU, first ${idleSeconds} s idle, 16 workers`, sixteen.firstCpuMs, undefined, "ms")
-  row(`supervisor CPU, next ${idleSeconds} s idle, 16 workers`, sixteen.nextCpuMs, undefined, "ms")
-  row("`start_server --version` cold start", coldStart(ours), perl && coldStart(perl), "ms")
+  await startupAndFootprint()
   for (const n of tiny ? [1, 4] : [1, 4, 16])
     row(`rolling restart, --workers=${n} --ready=notify-fd`, await rolling(n), undefined, "ms")
   for (const keepAlive of [true, false]) {
@@ -324,6 +561,16 @@ worker is a minimal Node HTTP server (the script is inlined in bench/run.mjs).
 | measurement | ours | Perl's start_server | ratio |
 | --- | --- | --- | --- |
 ${rows.join("\n")}
+
+Start-up and footprint, side by side in the same run: ours, Perl's start_server and bare
+Node (for start-up a script that only binds the port and serves; for memory
+\`node -e 'setInterval(() => {}, 1e9)'\`). The supervisors run the same worker. Medians of
+${tiny ? 2 : 15} cold starts; cold starts of the short commands are medians of ${tiny ? 3 : 20} runs taken in
+turns with \`node -e 0\`.
+
+| measurement | ours | Perl's start_server | bare node | ours ÷ Perl | ours ÷ node | goal |
+| --- | --- | --- | --- | --- | --- | --- |
+${footprintRows.join("\n")}
 
 Throughput: requests per second to one worker process, binding the port itself (no
 supervisor at all) or serving on a supervisor's inherited socket; in brackets the ratio to the

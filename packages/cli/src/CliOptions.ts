@@ -8,22 +8,25 @@ import * as CliConfig from "@effect/cli/CliConfig"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import type * as ValidationError from "@effect/cli/ValidationError"
-import type { FileSystem, Path, Terminal } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { canonicalTokens, DURATION, GetoptError, getopt } from "./Getopt.js"
+import { canonicalTokens, durationMs, GetoptError, getopt } from "./Getopt.js"
 
 /** `5`, `0.5` (seconds) or `500ms`, `5s`, `2m`: milliseconds. */
 export const DurationMs = Schema.transformOrFail(Schema.String, Schema.NonNegative, {
   strict: true,
   decode: (s, _, ast) => {
-    const m = DURATION.exec(s)
-    if (m === null) return ParseResult.fail(new ParseResult.Type(ast, s, `Value "${s}" is not a duration`))
-    const unit = m[2] === "ms" ? 1 : m[2] === "m" ? 60_000 : 1000
-    return ParseResult.succeed(Math.round(Number(m[1]) * unit))
+    const ms = durationMs(s)
+    return ms === undefined
+      ? ParseResult.fail(new ParseResult.Type(ast, s, `Value "${s}" is not a duration`))
+      : ParseResult.succeed(ms)
   },
   encode: (ms) => ParseResult.succeed(`${ms}ms`)
 })
@@ -84,11 +87,18 @@ const fromOptions = (parsed: Parsed, program: ReadonlyArray<string>): CliOptions
   return { ...(Object.fromEntries(entries) as Omit<CliOptions, "program">), program }
 }
 
+/**
+ * What @effect/cli's parser asks for, and no more: NodeContext would also load the command
+ * executor, crypto and the worker and socket layers, which a long-lived supervisor pays for in
+ * memory. No option of ours is a file option, so the parser never touches a file system.
+ */
+const parserContext = Layer.mergeAll(FileSystem.layerNoop({}), NodePath.layer, NodeTerminal.layer)
+
 /** Parses argv (without node and the script): Getopt::Long semantics, then @effect/cli. */
 export const parseCommandLine = (
   argv: ReadonlyArray<string>,
   env: { readonly POSIXLY_CORRECT?: string | undefined } = {}
-): Effect.Effect<CliOptions, GetoptError, FileSystem.FileSystem | Path.Path | Terminal.Terminal> =>
+): Effect.Effect<CliOptions, GetoptError> =>
   Effect.gen(function* () {
     const parsed = getopt(argv, env)
     if (Either.isLeft(parsed)) return yield* parsed.left
@@ -99,7 +109,7 @@ export const parseCommandLine = (
     if (Option.isSome(error)) return yield* new GetoptError({ lines: [validationText(error.value)] })
     if (leftover.length > 0) return yield* new GetoptError({ lines: [`Unknown option: ${leftover.join(" ")}`] })
     return fromOptions(value, parsed.right.program)
-  })
+  }).pipe(Effect.provide(parserContext))
 
 const validationText = (error: ValidationError.ValidationError): string =>
   "error" in error ? HelpDoc.toAnsiText(error.error).trim() : String(error)

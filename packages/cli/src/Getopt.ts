@@ -114,7 +114,15 @@ const resolve = (typed: string, abbreviations: boolean): OptionSpec | string => 
 const INTEGER = /^[-+]?\d+$/
 const maxInteger = Number.MAX_SAFE_INTEGER
 /** Ours: seconds (`5`, `0.5`) or a number with a unit (`500ms`, `5s`, `2m`). */
-export const DURATION = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/
+const DURATION = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/
+
+/** A duration in milliseconds; `undefined` for text that is not one. */
+export const durationMs = (text: string): number | undefined => {
+  const m = DURATION.exec(text)
+  if (m === null) return undefined
+  const unit = m[2] === "ms" ? 1 : m[2] === "m" ? 60_000 : 1000
+  return Math.round(Number(m[1]) * unit)
+}
 
 export const getopt = (
   argv: ReadonlyArray<string>,

@@ -2,19 +2,21 @@
  * The `start_server` command: parse the command line as Perl's Getopt::Long does, then
  * dispatch in Perl's order (start_server:L27-58): help, version, restart, stop, serve.
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Stderr } from "@starter/platform-node"
+import type * as EarlyListen from "@starter/platform-node/EarlyListen"
+import * as Stderr from "@starter/platform-node/Stderr"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import { type CliOptions, parseCommandLine } from "./CliOptions.js"
-import { restart } from "./Restart.js"
-import { serve } from "./Serve.js"
-import { status } from "./StatusCommand.js"
-import { stop } from "./Stop.js"
+import type { CliOptions } from "./CliOptions.js"
+import { fromGetopt } from "./CliOptionsFromGetopt.js"
+import { getopt } from "./Getopt.js"
 import { usage, version } from "./Usage.js"
 
 const out = (text: string) => Effect.sync(() => process.stdout.write(text))
 const err = (line: string) => Effect.sync(() => Stderr.writeStderr(`${line}\n`))
+
+/** A command's module, imported when it runs (a module that fails to load is a defect). */
+const load = <M, A, E>(module: () => Promise<M>, run: (m: M) => Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  Effect.flatMap(Effect.promise(module), run)
 
 /** Perl's dispatch-time checks, all fatal with exit status 255. */
 export const dispatchError = (options: CliOptions): string | undefined => {
@@ -32,24 +34,50 @@ export const dispatchError = (options: CliOptions): string | undefined => {
   return undefined
 }
 
-/** Answers the exit status. */
-export const main = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Effect.Effect<number> =>
+/** Answers the exit status. `early`: the ports the binary bound before loading this (bin.ts). */
+export const main = (
+  argv: ReadonlyArray<string>,
+  env: NodeJS.ProcessEnv,
+  early?: EarlyListen.EarlySockets
+): Effect.Effect<number> =>
   Effect.gen(function* () {
     // `start_server status …`: a subcommand only as the very first word (a server program
     // named "status" still runs with `--`, as every example in Perl's docs writes it).
     const subcommand = argv[0] === "status" ? "status" : undefined
-    const parsed = yield* Effect.either(parseCommandLine(subcommand === undefined ? argv : argv.slice(1), env))
-    if (Either.isLeft(parsed)) {
-      yield* err(parsed.left.message)
-      return 1
-    }
-    const options = parsed.right
-    if (options.help) return yield* Effect.as(out(usage), 0)
-    if (options.version) return yield* Effect.as(out(`${version}\n`), 0)
-    if (subcommand === "status") return yield* status(options)
-    const problem = dispatchError(options)
+    const rest = subcommand === undefined ? argv : argv.slice(1)
+    const parsed = getopt(rest, env)
+    if (Either.isLeft(parsed)) return yield* Effect.as(err(parsed.left.message), 1)
+    // Each path loads its own modules: a client never loads the supervisor, nor @effect/cli.
+    const quick = fromGetopt(parsed.right)
+    if (quick.help) return yield* Effect.as(out(usage), 0)
+    if (quick.version) return yield* Effect.as(out(`${version}\n`), 0)
+    if (subcommand === "status")
+      return yield* load(
+        () => import("./StatusCommand.js"),
+        (m) => m.status(quick)
+      )
+    const problem = dispatchError(quick)
     if (problem !== undefined) return yield* Effect.as(err(problem), 255)
-    if (options.restart) return yield* restart(options)
-    if (options.stop) return yield* stop(options)
-    return yield* serve(options, argv)
-  }).pipe(Effect.provide(NodeContext.layer))
+    if (quick.restart)
+      return yield* load(
+        () => import("./Restart.js"),
+        (m) => m.restart(quick)
+      )
+    if (quick.stop)
+      return yield* load(
+        () => import("./Stop.js"),
+        (m) => m.stop(quick)
+      )
+    // The supervisor's command line, as @effect/cli (which defines it) reads it.
+    const options = yield* Effect.either(
+      load(
+        () => import("./CliOptions.js"),
+        (m) => m.parseCommandLine(rest, env)
+      )
+    )
+    if (Either.isLeft(options)) return yield* Effect.as(err(options.left.message), 1)
+    return yield* load(
+      () => import("./Serve.js"),
+      (m) => m.serve(options.right, argv, early)
+    )
+  })

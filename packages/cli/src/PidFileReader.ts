@@ -3,7 +3,8 @@
  * with Perl's messages and exit codes (`failed to open file:…` exits with errno, 2).
  */
 import * as fs from "node:fs"
-import { Stderr, SystemError } from "@starter/platform-node"
+import * as Stderr from "@starter/platform-node/Stderr"
+import * as SystemError from "@starter/platform-node/SystemError"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 

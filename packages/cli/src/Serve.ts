@@ -4,6 +4,7 @@
  */
 import { ListenSockets, Starter, StarterOptions } from "@starter/core"
 import {
+  type EarlyListen,
   Envdir,
   LogFile,
   NodeDaemon,
@@ -47,7 +48,10 @@ const daemonize = (config: Starter.StarterConfig, argv: ReadonlyArray<string>, l
 const supervise = (
   config: Starter.StarterConfig,
   options: StarterOptions.StarterOptions,
-  handoff: NodeDaemon.Handoff | undefined,
+  {
+    handoff,
+    early
+  }: { readonly handoff: NodeDaemon.Handoff | undefined; readonly early: EarlyListen.EarlySockets | undefined },
   log: LogFile.LogTarget | undefined,
   systemd: { readonly notifySocket: string | undefined; readonly sockets: ReadonlyArray<number> | undefined }
 ) =>
@@ -74,13 +78,21 @@ const supervise = (
         handleSignals: true,
         notifySocket: systemd.notifySocket,
         systemdSockets: systemd.sockets,
-        adoptedSockets: handoff?.sockets
+        adoptedSockets: handoff?.sockets,
+        earlySockets: early
       })
     )
   )
 
-/** Answers the process exit code. `argv` is the command line, for the daemon's copy. */
-export const serve = (options: CliOptions, argv: ReadonlyArray<string>): Effect.Effect<number> =>
+/**
+ * Answers the process exit code. `argv` is the command line, for the daemon's copy; `early`,
+ * the ports bound before this module loaded.
+ */
+export const serve = (
+  options: CliOptions,
+  argv: ReadonlyArray<string>,
+  early?: EarlyListen.EarlySockets
+): Effect.Effect<number> =>
   Effect.gen(function* () {
     const handoff = NodeDaemon.takeHandoff()
     const notifySocket = SystemdNotify.takeNotifySocket()
@@ -129,5 +141,8 @@ export const serve = (options: CliOptions, argv: ReadonlyArray<string>): Effect.
       )
     }
     if (options.daemonize && handoff === undefined) return yield* daemonize(config.right, argv, log)
-    return yield* supervise(config.right, starterOptions, handoff, log, { notifySocket, sockets: systemdSockets })
+    return yield* supervise(config.right, starterOptions, { handoff, early }, log, {
+      notifySocket,
+      sockets: systemdSockets
+    })
   }).pipe(Effect.provide(NodeLogger.layer(options.logFormat ?? "text")))

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /** The `start_server` binary: this process is the supervisor (its pid goes in --pid-file). */
+import * as v8 from "node:v8"
+import * as EarlyListen from "@starter/platform-node/EarlyListen"
 import * as Either from "effect/Either"
-import { getopt } from "./Getopt.js"
+import { getopt, type Parsed } from "./Getopt.js"
 import { usage, version } from "./Usage.js"
 
 const argv = process.argv.slice(2)
@@ -13,13 +15,49 @@ if (nodePath !== undefined) {
   else process.env.NODE_PATH = nodePath.join(":")
 }
 
-// --help and --version answer before @effect/cli and the Node layers are loaded (~0.5 s of
-// module loading): scripts call `start_server --version` and expect it to be instant.
+/** Whether this run is a supervisor (not a client, not `--help`): the long-lived process. */
+const supervises = (parsed: Parsed): boolean =>
+  argv[0] !== "status" &&
+  parsed.program.length > 0 &&
+  !["help", "version", "restart", "stop"].some((name) => parsed.options.get(name) === true)
+
+/**
+ * The `--port`s to bind before anything else loads: those of a supervisor in the foreground on
+ * ports alone. A daemon or a socket-activated process inherits its sockets, and a `--path` (a
+ * file to replace) waits for the supervisor's own checks.
+ */
+const portsToBindFirst = (parsed: Parsed): ReadonlyArray<string> | undefined => {
+  const ports = parsed.options.get("port")
+  const first =
+    parsed.options.get("daemonize") !== true &&
+    !parsed.options.has("path") &&
+    process.env.STARTER_DAEMON_HANDOFF === undefined &&
+    process.env.LISTEN_PID !== String(process.pid)
+  return first && Array.isArray(ports) && ports.length > 0 ? ports : undefined
+}
+
+/**
+ * V8 settings for a process that idles for months: a 1 MB young generation instead of up to
+ * 32 MB that only an idle-time collection, 30 s later, would give back; no optimising tiers
+ * or regexp compilation, whose code and warm-up cost more than this light work ever gains.
+ * Measured in bench/RESULTS.md. (`--jitless` would print a warning on every run under Node 20.)
+ */
+const supervisorFlags = "--semi-space-growth-factor=1 --no-opt --no-sparkplug --regexp-interpret-all"
+
+// --help and --version answer before @effect/cli and the Node layers are loaded: scripts call
+// `start_server --version` and expect it to be instant.
 const quick = getopt(argv, process.env)
 const flag = (name: string) => Either.isRight(quick) && quick.right.options.get(name) === true
 if (flag("help")) process.stdout.write(usage)
 else if (flag("version")) process.stdout.write(`${version}\n`)
 else {
-  const [{ main }, { NodeMain }] = await Promise.all([import("./Main.js"), import("@starter/platform-node")])
-  NodeMain.runMain(main(argv, process.env))
+  let early: EarlyListen.EarlySockets | undefined
+  if (Either.isRight(quick) && supervises(quick.right)) {
+    v8.setFlagsFromString(supervisorFlags)
+    const ports = portsToBindFirst(quick.right)
+    // The same backlog the supervisor's options take (`--backlog=0` means the default).
+    if (ports !== undefined) early = EarlyListen.bind(ports, Number(quick.right.options.get("backlog")) || undefined)
+  }
+  const [{ main }, NodeMain] = await Promise.all([import("./Main.js"), import("@starter/platform-node/NodeMain")])
+  NodeMain.runMain(main(argv, process.env, early))
 }

@@ -3,22 +3,17 @@
  * SO_REUSEADDR, IPV6_V6ONLY for IPv6, blocking (Perl workers accept in blocking mode), and
  * never accepted on or polled by this process, so every connection reaches a worker.
  */
-import * as dns from "node:dns/promises"
+import type * as dns from "node:dns/promises"
 import * as fs from "node:fs"
 import { ListenSockets, type ListenSpec } from "@starter/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type { EarlySockets } from "./EarlyListen.js"
+import * as inetSocket from "./internal/inetSocket.js"
 import * as libc from "./internal/libc.js"
 
-/** SOMAXCONN as the kernel reports it (Perl uses its compile-time value, 4096 on Linux ≥ 5.4). */
-export const kernelSomaxconn = (): number => {
-  try {
-    const value = Number(fs.readFileSync("/proc/sys/net/core/somaxconn", "utf8").trim())
-    return Number.isInteger(value) && value > 0 ? value : 4096
-  } catch {
-    return 4096
-  }
-}
+/** SOMAXCONN as the kernel reports it: the default backlog. */
+export const kernelSomaxconn = inetSocket.kernelSomaxconn
 
 const fail = (message: string, errno?: number) => new ListenSockets.ListenError({ message, errno })
 
@@ -28,7 +23,9 @@ const fail = (message: string, errno?: number) => new ListenSockets.ListenError(
  */
 const resolveIPv4 = (host: string) => {
   const unresolved = fail(`failed to resolve host:${host}:`)
-  return Effect.tryPromise({ try: () => dns.lookup(host, { family: 4 }), catch: () => unresolved }).pipe(
+  // Loaded only for a host name: most --port values are numeric.
+  const resolver: typeof dns = process.getBuiltinModule("node:dns/promises")
+  return Effect.tryPromise({ try: () => resolver.lookup(host, { family: 4 }), catch: () => unresolved }).pipe(
     // An empty host "resolves" to no address at all.
     Effect.flatMap(({ address }) =>
       host === "" || typeof address !== "string"
@@ -39,60 +36,21 @@ const resolveIPv4 = (host: string) => {
 }
 
 const inetAddress = (spec: ListenSpec.InetSpec) => {
-  if (spec.family === 6) {
-    const host = spec.host ?? "::"
-    const ip = libc.parseIPv6(host)
-    return ip === undefined
-      ? Effect.fail(fail(`invalid IPv6 address in --port:${host}`))
-      : Effect.succeed(libc.sockaddrIn6(ip, spec.port))
-  }
+  const numeric = inetSocket.numericAddress(spec)
+  if (numeric !== undefined) return Effect.succeed(numeric)
+  if (spec.family === 6) return Effect.fail(fail(`invalid IPv6 address in --port:${spec.host ?? "::"}`))
   return Effect.map(resolveIPv4(spec.host ?? "0.0.0.0"), (ip) => libc.sockaddrIn(ip, spec.port))
 }
 
-/**
- * Runs libc steps on a fresh fd; closes it and reports Perl's message if one fails: for a
- * port `failed to bind to KEY:ERR` or `listen(2) failed:ERR`, for a unix socket (one
- * IO::Socket::UNIX call in Perl) `failed to listen to file PATH:ERR`.
- */
-const withSocket = (
-  domain: number,
-  type: number,
-  label: string,
-  setup: (fd: number) => void,
-  describe: (error: libc.SysError) => string = (error) =>
-    error.call === "bind" ? `failed to bind to ${label}` : `${error.call}(2) failed`
-) =>
-  Effect.try({
-    try: () => {
-      const fd = libc.socket(domain, type)
-      try {
-        setup(fd)
-        return fd
-      } catch (error) {
-        libc.close(fd)
-        throw error
-      }
-    },
-    catch: (error) => {
-      if (!(error instanceof libc.SysError)) return fail(`failed to listen on ${label}:${String(error)}`)
-      return fail(`${describe(error)}:${error.message}`, error.errno)
-    }
-  })
-
 const openInet = (spec: ListenSpec.InetSpec, backlog: number) =>
   Effect.flatMap(inetAddress(spec), (address) =>
-    withSocket(
-      spec.family === 6 ? libc.AF_INET6 : libc.AF_INET,
-      spec.protocol === "udp" ? libc.SOCK_DGRAM : libc.SOCK_STREAM,
-      // Perl's `failed to bind to $key`: the key, without the `u` or the `=N`.
-      spec.key,
-      (fd) => {
-        libc.setReuseAddr(fd)
-        if (spec.family === 6) libc.setV6Only(fd)
-        libc.bind(fd, address)
-        if (spec.protocol === "tcp") libc.listen(fd, backlog)
-      }
-    )
+    Effect.try({
+      try: () => inetSocket.openInetSocket(spec, address, backlog),
+      catch: (error) =>
+        error instanceof inetSocket.InetSocketError
+          ? fail(error.message, error.errno)
+          : fail(`failed to listen on ${spec.key}:${String(error)}`)
+    })
   )
 
 const isSocket = (path: string): boolean => {
@@ -123,18 +81,26 @@ const openUnix = (spec: ListenSpec.UnixSpec, backlog: number) =>
       return yield* Effect.fail(fail(`failed to listen to file ${spec.path}:File name too long`, 36 /* ENAMETOOLONG */))
     }
     yield* clearPath(spec.path)
-    return yield* withSocket(
-      libc.AF_UNIX,
-      libc.SOCK_STREAM,
-      spec.path,
-      (fd) => {
-        libc.bind(fd, libc.sockaddrUn(spec.path))
-        // Perl binds under umask(0): the socket file is srwxrwxrwx.
-        fs.chmodSync(spec.path, 0o777)
-        libc.listen(fd, backlog)
+    // One IO::Socket::UNIX call in Perl, hence one message for every step.
+    return yield* Effect.try({
+      try: () => {
+        const fd = libc.socket(libc.AF_UNIX, libc.SOCK_STREAM)
+        try {
+          libc.bind(fd, libc.sockaddrUn(spec.path))
+          // Perl binds under umask(0): the socket file is srwxrwxrwx.
+          fs.chmodSync(spec.path, 0o777)
+          libc.listen(fd, backlog)
+          return fd
+        } catch (error) {
+          libc.close(fd)
+          throw error
+        }
       },
-      () => `failed to listen to file ${spec.path}`
-    )
+      catch: (error) =>
+        error instanceof libc.SysError
+          ? fail(`failed to listen to file ${spec.path}:${error.message}`, error.errno)
+          : fail(`failed to listen on ${spec.path}:${String(error)}`)
+    })
   })
 
 const closeSocket = (spec: ListenSpec.ListenSpec, fd: number) =>
@@ -144,20 +110,48 @@ const closeSocket = (spec: ListenSpec.ListenSpec, fd: number) =>
     if (spec._tag === "Unix" && isSocket(spec.path)) fs.rmSync(spec.path, { force: true })
   })
 
+/** A socket held until the scope closes; Perl's line for `=N` once it is held (it dup2s there; we place it there in each worker). */
+const hold = <E>(spec: ListenSpec.ListenSpec, acquire: Effect.Effect<number, E>) =>
+  Effect.acquireRelease(
+    Effect.map(acquire, (fd): ListenSockets.BoundSocket => ({ spec, fd })),
+    ({ fd }) => closeSocket(spec, fd)
+  ).pipe(
+    Effect.tap(() =>
+      spec.fd === undefined ? Effect.void : Effect.logInfo(`socket is duplicated to file descriptor ${spec.fdText}`)
+    )
+  )
+
 const open = (specs: ReadonlyArray<ListenSpec.ListenSpec>, options: ListenSockets.ListenOptions) =>
   Effect.forEach(specs, (spec) => {
     const backlog = options.backlog ?? kernelSomaxconn()
-    const acquire = spec._tag === "Unix" ? openUnix(spec, backlog) : openInet(spec, backlog)
-    return Effect.acquireRelease(
-      Effect.map(acquire, (fd): ListenSockets.BoundSocket => ({ spec, fd })),
-      ({ fd }) => closeSocket(spec, fd)
-    ).pipe(
-      // Perl's line for `=N` (it dup2s there; we place the socket there in each worker).
-      Effect.tap(() =>
-        spec.fd === undefined ? Effect.void : Effect.logInfo(`socket is duplicated to file descriptor ${spec.fdText}`)
-      )
-    )
+    return hold(spec, spec._tag === "Unix" ? openUnix(spec, backlog) : openInet(spec, backlog))
   })
+
+/**
+ * The sockets the binary bound before loading this module (see EarlyListen), taken over in
+ * spec order with Perl's log lines; a failure there is reported here, where Perl reports it.
+ * Specs that differ from the early ones (they cannot, short of a bug) are bound afresh.
+ */
+export const layerEarly = (early: EarlySockets): Layer.Layer<ListenSockets.ListenSockets> =>
+  Layer.succeed(
+    ListenSockets.ListenSockets,
+    ListenSockets.ListenSockets.of({
+      open: (specs, options) => {
+        const same = specs.length === early.specs.length && specs.every((spec, i) => spec.key === early.specs[i]?.key)
+        if (!same)
+          return Effect.zipRight(
+            Effect.sync(() => early.fds.forEach(libc.close)),
+            open(specs, options)
+          )
+        return Effect.forEach(specs, (spec, i) => {
+          const fd = early.fds[i]
+          if (fd !== undefined) return hold(spec, Effect.succeed(fd))
+          const failure = early.failure
+          return Effect.fail(fail(failure?.message ?? `failed to listen on ${spec.key}`, failure?.errno))
+        })
+      }
+    })
+  )
 
 /**
  * Sockets that are already open in this process (handed over by the foreground of

@@ -7,6 +7,7 @@ import { type ListenSockets, SignalSource, Starter, StarterOptions, StatusStore 
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import type { EarlySockets } from "./EarlyListen.js"
 import * as NodeControlServer from "./NodeControlServer.js"
 import * as NodeListenSockets from "./NodeListenSockets.js"
 import * as NodePidFile from "./NodePidFile.js"
@@ -26,6 +27,8 @@ export interface ServiceOptions {
   readonly handleSignals?: boolean
   /** Sockets already open in this process (a daemon's hand-off), instead of binding. */
   readonly adoptedSockets?: ReadonlyArray<number> | undefined
+  /** Sockets the binary bound before loading the supervisor (`EarlyListen`). */
+  readonly earlySockets?: EarlySockets | undefined
   /** Sockets handed down by systemd socket activation (their paths are systemd's). */
   readonly systemdSockets?: ReadonlyArray<number> | undefined
   readonly jsonStatusFile?: string | undefined
@@ -45,6 +48,7 @@ const listenSockets = (options: ServiceOptions): Layer.Layer<ListenSockets.Liste
     return NodeListenSockets.layerAdopted(options.systemdSockets, { removePaths: false })
   }
   if (options.adoptedSockets !== undefined) return NodeListenSockets.layerAdopted(options.adoptedSockets)
+  if (options.earlySockets !== undefined) return NodeListenSockets.layerEarly(options.earlySockets)
   return NodeListenSockets.layer
 }
 

@@ -1,6 +1,7 @@
 /**
  * @starter/platform-node: the Node.js live layers behind @starter/core's ports.
  */
+export * as EarlyListen from "./EarlyListen.js"
 export * as Envdir from "./Envdir.js"
 export * as LogFile from "./LogFile.js"
 export * as NodeControlServer from "./NodeControlServer.js"

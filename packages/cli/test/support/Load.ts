@@ -15,6 +15,8 @@ export interface LoadResult {
 }
 
 export interface Load {
+  /** Requests answered so far. */
+  readonly ok: () => number
   /** Stops the clients after their current request and answers what they saw. */
   readonly stop: () => Promise<LoadResult>
 }
@@ -57,6 +59,7 @@ export const startLoad = (
     }
   })
   return {
+    ok: () => ok,
     stop: async () => {
       stopping = true
       await Promise.all(running)

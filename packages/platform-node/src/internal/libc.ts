@@ -6,9 +6,6 @@
 import { createRequire } from "node:module"
 
 type Koffi = typeof import("koffi")
-const koffi: Koffi = createRequire(import.meta.url)("koffi")
-
-const libc = koffi.load("libc.so.6")
 
 export const AF_UNIX = 1
 export const AF_INET = 2
@@ -26,39 +23,52 @@ const LOCK_UN = 8
 const EINTR = 4
 const EAGAIN = 11 // also EWOULDBLOCK on Linux
 
-koffi.struct("iovec", { base: "void *", len: "size_t" })
-koffi.struct("msghdr", {
-  name: "void *",
-  namelen: "uint32_t",
-  iov: "iovec *",
-  iovlen: "size_t",
-  control: "void *",
-  controllen: "size_t",
-  flags: "int"
-})
-
-const c = {
-  socket: libc.func("int socket(int domain, int type, int protocol)"),
-  setsockopt: libc.func("int setsockopt(int fd, int level, int name, _In_ int *value, uint32_t len)"),
-  bind: libc.func("int bind(int fd, const uint8_t *addr, uint32_t len)"),
-  listen: libc.func("int listen(int fd, int backlog)"),
-  close: libc.func("int close(int fd)"),
-  flock: libc.func("int flock(int fd, int operation)"),
-  dup2: libc.func("int dup2(int oldfd, int newfd)"),
-  fcntl: libc.func("int fcntl(int fd, int cmd, int arg)"),
-  pipe: libc.func("int pipe2(_Out_ int *fds, int flags)"),
-  inetPton: libc.func("int inet_pton(int af, const char *src, _Out_ uint8_t *dst)"),
-  sendto: libc.func(
-    "intptr_t sendto(int fd, const uint8_t *buf, uintptr_t len, int flags, const uint8_t *addr, uint32_t alen)"
-  ),
-  strerror: libc.func("const char *strerror(int errnum)"),
-  write: libc.func("intptr_t write(int fd, const uint8_t *buf, uintptr_t len)"),
-  read: libc.func("intptr_t read(int fd, _Out_ uint8_t *buf, uintptr_t len)"),
-  eventfd: libc.func("int eventfd(unsigned int initval, int flags)"),
-  epollCreate: libc.func("int epoll_create1(int flags)"),
-  epollCtl: libc.func("int epoll_ctl(int epfd, int op, int fd, const uint8_t *event)"),
-  epollWait: libc.func("int epoll_wait(int epfd, _Out_ uint8_t *events, int max, int timeout)"),
-  recvmsg: libc.func("intptr_t recvmsg(int fd, _Inout_ msghdr *message, int flags)")
+/**
+ * koffi, libc and the functions bound from it, loaded on the first call: a command that never
+ * calls libc (`--version`, a `status` client) never pays the 6 ms and 3 MB they cost.
+ */
+const load = () => {
+  const koffi: Koffi = createRequire(import.meta.url)("koffi")
+  const libc = koffi.load("libc.so.6")
+  koffi.struct("iovec", { base: "void *", len: "size_t" })
+  koffi.struct("msghdr", {
+    name: "void *",
+    namelen: "uint32_t",
+    iov: "iovec *",
+    iovlen: "size_t",
+    control: "void *",
+    controllen: "size_t",
+    flags: "int"
+  })
+  const c = {
+    socket: libc.func("int socket(int domain, int type, int protocol)"),
+    setsockopt: libc.func("int setsockopt(int fd, int level, int name, _In_ int *value, uint32_t len)"),
+    bind: libc.func("int bind(int fd, const uint8_t *addr, uint32_t len)"),
+    listen: libc.func("int listen(int fd, int backlog)"),
+    close: libc.func("int close(int fd)"),
+    flock: libc.func("int flock(int fd, int operation)"),
+    dup2: libc.func("int dup2(int oldfd, int newfd)"),
+    fcntl: libc.func("int fcntl(int fd, int cmd, int arg)"),
+    pipe: libc.func("int pipe2(_Out_ int *fds, int flags)"),
+    inetPton: libc.func("int inet_pton(int af, const char *src, _Out_ uint8_t *dst)"),
+    sendto: libc.func(
+      "intptr_t sendto(int fd, const uint8_t *buf, uintptr_t len, int flags, const uint8_t *addr, uint32_t alen)"
+    ),
+    strerror: libc.func("const char *strerror(int errnum)"),
+    write: libc.func("intptr_t write(int fd, const uint8_t *buf, uintptr_t len)"),
+    read: libc.func("intptr_t read(int fd, _Out_ uint8_t *buf, uintptr_t len)"),
+    eventfd: libc.func("int eventfd(unsigned int initval, int flags)"),
+    epollCreate: libc.func("int epoll_create1(int flags)"),
+    epollCtl: libc.func("int epoll_ctl(int epfd, int op, int fd, const uint8_t *event)"),
+    epollWait: libc.func("int epoll_wait(int epfd, _Out_ uint8_t *events, int max, int timeout)"),
+    recvmsg: libc.func("intptr_t recvmsg(int fd, _Inout_ msghdr *message, int flags)")
+  }
+  return { koffi, c }
+}
+let loaded: ReturnType<typeof load> | undefined
+const ffi = (): ReturnType<typeof load> => {
+  loaded ??= load()
+  return loaded
 }
 
 /** A failed libc call: `errno` and glibc's `strerror` text (what Perl's `$!` prints). */
@@ -71,18 +81,18 @@ export class SysError extends Error {
   }
 }
 
-export const strerror = (errno: number): string => c.strerror(errno) as string
+export const strerror = (errno: number): string => ffi().c.strerror(errno) as string
 
 const check = (call: string, result: number): number => {
-  if (result < 0) throw new SysError(call, koffi.errno())
+  if (result < 0) throw new SysError(call, ffi().koffi.errno())
   return result
 }
 
 export const socket = (domain: number, type: number): number =>
-  check("socket", c.socket(domain, type | SOCK_CLOEXEC, 0))
+  check("socket", ffi().c.socket(domain, type | SOCK_CLOEXEC, 0))
 
 const setIntOption = (fd: number, level: number, name: number, value: number): void => {
-  check("setsockopt", c.setsockopt(fd, level, name, [value], 4))
+  check("setsockopt", ffi().c.setsockopt(fd, level, name, [value], 4))
 }
 
 export const setReuseAddr = (fd: number): void => setIntOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
@@ -90,22 +100,22 @@ export const setReuseAddr = (fd: number): void => setIntOption(fd, SOL_SOCKET, S
 export const setV6Only = (fd: number): void => setIntOption(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1)
 
 export const bind = (fd: number, address: Uint8Array): void => {
-  check("bind", c.bind(fd, address, address.length))
+  check("bind", ffi().c.bind(fd, address, address.length))
 }
 
 export const listen = (fd: number, backlog: number): void => {
-  check("listen", c.listen(fd, backlog))
+  check("listen", ffi().c.listen(fd, backlog))
 }
 
 export const close = (fd: number): void => {
-  c.close(fd)
+  ffi().c.close(fd)
 }
 
 /** Takes an exclusive flock(2) without blocking; false when another process holds it. */
 export const tryLockExclusive = (fd: number): boolean => {
   for (;;) {
-    if (c.flock(fd, LOCK_EX | LOCK_NB) === 0) return true
-    const errno = koffi.errno()
+    if (ffi().c.flock(fd, LOCK_EX | LOCK_NB) === 0) return true
+    const errno = ffi().koffi.errno()
     if (errno === EINTR) continue
     if (errno === EAGAIN) return false
     throw new SysError("flock", errno)
@@ -113,7 +123,7 @@ export const tryLockExclusive = (fd: number): boolean => {
 }
 
 export const unlock = (fd: number): void => {
-  c.flock(fd, LOCK_UN)
+  ffi().c.flock(fd, LOCK_UN)
 }
 
 const F_SETFD = 2
@@ -121,25 +131,25 @@ const FD_CLOEXEC = 1
 
 /** Marks an inherited fd close-on-exec, so it reaches workers only where we place it. */
 export const setCloexec = (fd: number): void => {
-  check("fcntl", c.fcntl(fd, F_SETFD, FD_CLOEXEC))
+  check("fcntl", ffi().c.fcntl(fd, F_SETFD, FD_CLOEXEC))
 }
 
 /** A pipe whose ends are close-on-exec: `[read, write]`. */
 export const pipe = (): readonly [number, number] => {
   const fds = [0, 0]
-  check("pipe2", c.pipe(fds, SOCK_CLOEXEC /* O_CLOEXEC has the same value */))
+  check("pipe2", ffi().c.pipe(fds, SOCK_CLOEXEC /* O_CLOEXEC has the same value */))
   return [fds[0]!, fds[1]!]
 }
 
 /** Points `target` (e.g. stdout) at `fd`'s open file, as Perl's `open STDOUT, '>&='` does. */
 export const dup2 = (fd: number, target: number): void => {
-  check("dup2", c.dup2(fd, target))
+  check("dup2", ffi().c.dup2(fd, target))
 }
 
 /** inet_pton(AF_INET6): the 16 address bytes, or undefined when `host` is not an IPv6 literal. */
 export const parseIPv6 = (host: string): Uint8Array | undefined => {
   const out = new Uint8Array(16)
-  return c.inetPton(AF_INET6, host, out) === 1 ? out : undefined
+  return ffi().c.inetPton(AF_INET6, host, out) === 1 ? out : undefined
 }
 
 // ---------------------------------------------------------------------------------------
@@ -174,7 +184,7 @@ export const sendDatagram = (path: string, message: string): void => {
   try {
     const data = new TextEncoder().encode(message)
     const address = sockaddrUn(path)
-    check("sendto", Number(c.sendto(fd, data, data.length, 0, address, address.length)))
+    check("sendto", Number(ffi().c.sendto(fd, data, data.length, 0, address, address.length)))
   } finally {
     close(fd)
   }
@@ -202,7 +212,7 @@ const O_NONBLOCK = 0o4000
 const epollEventSize = process.arch === "x64" ? 12 : 16
 const epollDataOffset = process.arch === "x64" ? 4 : 8
 
-export const epollCreate = (): number => check("epoll_create1", c.epollCreate(SOCK_CLOEXEC))
+export const epollCreate = (): number => check("epoll_create1", ffi().c.epollCreate(SOCK_CLOEXEC))
 
 const epollEvent = (fd: number): Uint8Array => {
   const event = new Uint8Array(epollEventSize)
@@ -213,11 +223,11 @@ const epollEvent = (fd: number): Uint8Array => {
 }
 
 export const epollAdd = (epfd: number, fd: number): void => {
-  check("epoll_ctl", c.epollCtl(epfd, EPOLL_CTL_ADD, fd, epollEvent(fd)))
+  check("epoll_ctl", ffi().c.epollCtl(epfd, EPOLL_CTL_ADD, fd, epollEvent(fd)))
 }
 
 export const epollRemove = (epfd: number, fd: number): void => {
-  c.epollCtl(epfd, EPOLL_CTL_DEL, fd, epollEvent(fd))
+  ffi().c.epollCtl(epfd, EPOLL_CTL_DEL, fd, epollEvent(fd))
 }
 
 /**
@@ -226,7 +236,7 @@ export const epollRemove = (epfd: number, fd: number): void => {
  */
 export const epollWait = (epfd: number, maxEvents: number, callback: (fds: ReadonlyArray<number>) => void): void => {
   const events = new Uint8Array(epollEventSize * maxEvents)
-  c.epollWait.async(epfd, events, maxEvents, -1, (_error: unknown, count: number) => {
+  ffi().c.epollWait.async(epfd, events, maxEvents, -1, (_error: unknown, count: number) => {
     const view = new DataView(events.buffer)
     const fds: Array<number> = []
     for (let i = 0; i < count; i++) fds.push(Number(view.getBigUint64(i * epollEventSize + epollDataOffset, true)))
@@ -235,17 +245,17 @@ export const epollWait = (epfd: number, maxEvents: number, callback: (fds: Reado
 }
 
 /** A non-blocking eventfd: writing it wakes an `epollWait` on a set that contains it. */
-export const eventfd = (): number => check("eventfd", c.eventfd(0, SOCK_CLOEXEC | O_NONBLOCK))
+export const eventfd = (): number => check("eventfd", ffi().c.eventfd(0, SOCK_CLOEXEC | O_NONBLOCK))
 
 export const signalEventfd = (fd: number): void => {
   const one = new Uint8Array(8)
   one[0] = 1
-  c.write(fd, one, 8)
+  ffi().c.write(fd, one, 8)
 }
 
 /** Resets an eventfd's counter (it stays readable until read). */
 export const drainEventfd = (fd: number): void => {
-  c.read(fd, new Uint8Array(8), 8)
+  ffi().c.read(fd, new Uint8Array(8), 8)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -278,8 +288,8 @@ export interface Datagram {
 
 /** The next datagram waiting on a non-blocking socket; `undefined` when there is none. */
 export const receiveDatagram = (fd: number): Datagram | undefined => {
-  const data = koffi.alloc("uint8_t", maxDatagram)
-  const control = koffi.alloc("uint8_t", controlSize)
+  const data = ffi().koffi.alloc("uint8_t", maxDatagram)
+  const control = ffi().koffi.alloc("uint8_t", controlSize)
   try {
     for (;;) {
       const message = {
@@ -291,20 +301,22 @@ export const receiveDatagram = (fd: number): Datagram | undefined => {
         controllen: controlSize,
         flags: 0
       }
-      const n = Number(c.recvmsg(fd, message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC))
+      const n = Number(ffi().c.recvmsg(fd, message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC))
       if (n < 0) {
-        const errno = koffi.errno()
+        const errno = ffi().koffi.errno()
         if (errno === EINTR) continue
         if (errno === EAGAIN) return undefined
         throw new SysError("recvmsg", errno)
       }
-      const bytes = Uint8Array.from(koffi.decode(data, "uint8_t", n) as ArrayLike<number>)
-      const cmsgs = Uint8Array.from(koffi.decode(control, "uint8_t", Number(message.controllen)) as ArrayLike<number>)
+      const bytes = Uint8Array.from(ffi().koffi.decode(data, "uint8_t", n) as ArrayLike<number>)
+      const cmsgs = Uint8Array.from(
+        ffi().koffi.decode(control, "uint8_t", Number(message.controllen)) as ArrayLike<number>
+      )
       return { text: new TextDecoder().decode(bytes), fds: passedFds(cmsgs) }
     }
   } finally {
-    koffi.free(data)
-    koffi.free(control)
+    ffi().koffi.free(data)
+    ffi().koffi.free(control)
   }
 }
 

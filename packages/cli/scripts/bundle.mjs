@@ -1,0 +1,51 @@
+/**
+ * Builds what `@starter/cli` ships: `bundle/`, an ESM bundle of the binary with every
+ * JavaScript dependency inside (effect, @effect/cli, our packages), split into chunks so that
+ * each path loads only what it uses (`--version` and `--help` load one small chunk, the clients
+ * never load the supervisor). koffi stays outside: it carries the native piece.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as esbuild from "esbuild"
+
+const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+const outdir = path.join(cli, "bundle")
+fs.rmSync(outdir, { recursive: true, force: true })
+
+const { metafile } = await esbuild.build({
+  entryPoints: { bin: path.join(cli, "src/bin.ts") },
+  outdir,
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  platform: "node",
+  target: "node20.19",
+  // Our packages from their TypeScript sources, as the tests run them.
+  conditions: ["@starter/source"],
+  external: ["koffi"],
+  minify: true,
+  // Names stay readable in stack traces and in `Data.TaggedError` tags.
+  keepNames: true,
+  chunkNames: "[name]-[hash]",
+  metafile: true,
+  logLevel: "warning"
+})
+
+// The bundle carries other packages' code, so it carries their licenses too.
+const packageDirs = new Set()
+for (const input of Object.keys(metafile.inputs)) {
+  const match = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input)
+  if (match !== null) packageDirs.add(path.resolve(match[1]))
+}
+const notices = [...packageDirs].sort().map((dir) => {
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"))
+  const licenseFile = fs.readdirSync(dir).find((name) => /^licen[cs]e/i.test(name))
+  const text =
+    licenseFile === undefined ? `License: ${manifest.license}` : fs.readFileSync(path.join(dir, licenseFile), "utf8")
+  return `## ${manifest.name}@${manifest.version} (${manifest.license})\n\n${text.trim()}\n`
+})
+fs.writeFileSync(
+  path.join(outdir, "THIRD_PARTY_LICENSES.md"),
+  `# Third-party licenses\n\nThe bundle in this directory contains code from these packages.\n\n${notices.join("\n")}`
+)
