@@ -4,6 +4,8 @@ import { defineConfig } from "vitest/config"
 export default defineConfig({
   test: {
     projects: ["packages/*/vitest.config.ts"],
+    // Fails the run if a process that the suite started outlives it.
+    globalSetup: ["./vitest.teardown.ts"],
     // Most integration tests wait on real time (intervals, restarts), not on the CPU: run
     // more test files at once than the 2 cores CI has.
     maxWorkers: 4,

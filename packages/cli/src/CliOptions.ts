@@ -101,13 +101,13 @@ export const parseCommandLine = (
 ): Effect.Effect<CliOptions, GetoptError> =>
   Effect.gen(function* () {
     const parsed = getopt(argv, env)
-    if (Either.isLeft(parsed)) return yield* parsed.left
+    if (Either.isLeft(parsed)) return yield* Effect.fail(parsed.left)
     const tokens = canonicalTokens(parsed.right)
     const [error, leftover, value] = yield* Options.processCommandLine(options, tokens, CliConfig.defaultConfig).pipe(
-      Effect.mapError((e) => new GetoptError({ lines: [validationText(e)] }))
+      Effect.mapError((e) => new GetoptError([validationText(e)]))
     )
-    if (Option.isSome(error)) return yield* new GetoptError({ lines: [validationText(error.value)] })
-    if (leftover.length > 0) return yield* new GetoptError({ lines: [`Unknown option: ${leftover.join(" ")}`] })
+    if (Option.isSome(error)) return yield* Effect.fail(new GetoptError([validationText(error.value)]))
+    if (leftover.length > 0) return yield* Effect.fail(new GetoptError([`Unknown option: ${leftover.join(" ")}`]))
     return fromOptions(value, parsed.right.program)
   }).pipe(Effect.provide(parserContext))
 

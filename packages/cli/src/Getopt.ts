@@ -7,7 +7,6 @@
  * even empty) Getopt::Long takes only `--` and `-`, no abbreviations, and stops at the first
  * non-option. Every case here was checked against perl 5.36's Getopt::Long.
  */
-import * as Data from "effect/Data"
 import * as Either from "effect/Either"
 
 export type OptionKind = "string" | "integer" | "duration" | "flag" | "choice"
@@ -72,12 +71,18 @@ export const extendedOptions: ReadonlyArray<OptionSpec> = [
 
 export const allOptions: ReadonlyArray<OptionSpec> = [...perlOptions, ...extendedOptions]
 
-export class GetoptError extends Data.TaggedError("GetoptError")<{
-  /** One line per problem, as Getopt::Long warns them (it reports all, then fails). */
-  readonly lines: ReadonlyArray<string>
-}> {
-  override get message() {
-    return this.lines.join("\n")
+/**
+ * Getopt::Long's complaints. A plain error rather than a `Data.TaggedError`: `--help` and
+ * `--version` load this module and little else, and Effect's error machinery would add a
+ * sixth to their start-up time.
+ */
+export class GetoptError extends Error {
+  readonly _tag = "GetoptError"
+  constructor(
+    /** One line per problem, as Getopt::Long warns them (it reports all, then fails). */
+    readonly lines: ReadonlyArray<string>
+  ) {
+    super(lines.join("\n"))
   }
 }
 
@@ -191,7 +196,7 @@ export const getopt = (
     else options.set(option.name, value)
   }
   program.push(...argv.slice(i))
-  return errors.length > 0 ? Either.left(new GetoptError({ lines: errors })) : Either.right({ options, program })
+  return errors.length > 0 ? Either.left(new GetoptError(errors)) : Either.right({ options, program })
 }
 
 /**

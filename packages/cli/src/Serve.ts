@@ -6,10 +6,13 @@ import { ListenSockets, Starter, StarterOptions } from "@starter/core"
 import {
   type EarlyListen,
   Envdir,
+  InheritedFds,
   LogFile,
   NodeDaemon,
   NodeListenSockets,
   NodeLogger,
+  NodePidFile,
+  NodeStatusObserver,
   StarterLive,
   SystemdNotify
 } from "@starter/platform-node"
@@ -32,6 +35,9 @@ const exitCodeOf = (error: { readonly errno: number | undefined }) => error.errn
  */
 const daemonize = (config: Starter.StarterConfig, argv: ReadonlyArray<string>, log: LogFile.LogTarget | undefined) =>
   Effect.gen(function* () {
+    // The daemon takes the pid file only after this binds: a running instance's is checked
+    // first, so that a refused second one never touches its sockets.
+    if (config.pidFile !== undefined) yield* NodePidFile.checkUnlocked(config.pidFile)
     const scope = yield* Scope.make()
     const sockets = yield* ListenSockets.ListenSockets.pipe(
       Effect.flatMap((s) => s.open(config.listen, { backlog: config.backlog })),
@@ -94,6 +100,8 @@ export const serve = (
   early?: EarlyListen.EarlySockets
 ): Effect.Effect<number> =>
   Effect.gen(function* () {
+    // What our caller left open reaches no worker (Perl passes only its sockets).
+    InheritedFds.closeOnExec()
     const handoff = NodeDaemon.takeHandoff()
     const notifySocket = SystemdNotify.takeNotifySocket()
     const systemdSockets = NodeListenSockets.takeSystemdSockets()
@@ -130,6 +138,14 @@ export const serve = (
     const config = StarterOptions.toStarterConfig(starterOptions, process.pid)
     if (Either.isLeft(config)) {
       yield* printError(config.left.message)
+      return 255
+    }
+    const pathProblem = [
+      NodeStatusObserver.pathProblem("json-status-file", starterOptions.jsonStatusFile),
+      NodeStatusObserver.pathProblem("metrics-file", starterOptions.metricsFile)
+    ].find((problem) => problem !== undefined)
+    if (pathProblem !== undefined) {
+      yield* printError(pathProblem)
       return 255
     }
     if (options.readyTimeoutMs !== undefined && starterOptions.readiness === "none") {

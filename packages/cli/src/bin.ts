@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The `start_server` binary: this process is the supervisor (its pid goes in --pid-file). */
 import * as v8 from "node:v8"
-import * as EarlyListen from "@starter/platform-node/EarlyListen"
+import type * as EarlyListen from "@starter/platform-node/EarlyListen"
 import * as Either from "effect/Either"
 import { getopt, type Parsed } from "./Getopt.js"
 import { usage, version } from "./Usage.js"
@@ -56,7 +56,11 @@ else {
     v8.setFlagsFromString(supervisorFlags)
     const ports = portsToBindFirst(quick.right)
     // The same backlog the supervisor's options take (`--backlog=0` means the default).
-    if (ports !== undefined) early = EarlyListen.bind(ports, Number(quick.right.options.get("backlog")) || undefined)
+    if (ports !== undefined) {
+      // Imported here: it loads Effect's data types, which `--help` and `--version` never need.
+      const { bind } = await import("@starter/platform-node/EarlyListen")
+      early = bind(ports, Number(quick.right.options.get("backlog")) || undefined)
+    }
   }
   const [{ main }, NodeMain] = await Promise.all([import("./Main.js"), import("@starter/platform-node/NodeMain")])
   NodeMain.runMain(main(argv, process.env, early))

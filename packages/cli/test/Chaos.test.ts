@@ -39,10 +39,13 @@ describe("chaos", () => {
     // Each worker passes its alive check, then crashes 200 ms later: a crash loop.
     const server = launch(["--interval=0", "--", "sh", "-c", "sleep 0.2; exit 7"])
     await server.waitForLine(/^worker \d+ died unexpectedly with status:1792, restarting$/)
-    await new Promise((r) => setTimeout(r, 3000))
-    const spawns = server.lines().filter((l) => l.startsWith("starting new worker")).length
-    // Without a backoff there would be a spawn every ~0.3 s (10 in 3 s); with it, 1 s, 2 s, 4 s…
-    expect(spawns).toBeLessThan(8)
+    // More than 15 crashes within 10 s make a loop: from then on, respawns wait 0.5-1 s, 1-2 s…
+    await server.waitForLine(/^crash loop: 16 crashes in the last 10 s; starting the next worker in \d+ ms$/, 15_000)
+    const before = server.lines().filter((l) => l.startsWith("starting new worker")).length
+    await new Promise((r) => setTimeout(r, 2500))
+    const spawns = server.lines().filter((l) => l.startsWith("starting new worker")).length - before
+    // Without a backoff there would be a spawn every ~0.25 s (10 in 2.5 s); with it, at most 3.
+    expect(spawns).toBeLessThanOrEqual(3)
     server.kill("SIGTERM")
     expect((await server.exited).code).toBe(0)
   })
@@ -72,11 +75,13 @@ describe("chaos", () => {
     const dir = tempDir()
     const port = await freePort()
     const flag = path.join(dir, "mute")
+    const status = path.join(dir, "status")
     // Ready on the notify fd unless the flag file exists.
     // The node worker itself must not answer on the notify fd: the shell decides.
     const script = `[ -e ${flag} ] || (sleep 0.1; echo READY=1 >&$STARTER_NOTIFY_FD) & exec env -u STARTER_NOTIFY_FD ${process.execPath} ${worker}`
     const server = launch([
       `--port=127.0.0.1:${port}`,
+      `--status-file=${status}`,
       "--ready=notify-fd",
       "--ready-timeout=500ms",
       "--max-start-attempts=2",
@@ -85,8 +90,8 @@ describe("chaos", () => {
       "-c",
       script
     ])
-    await server.waitForLine(/^starting new worker/)
-    await waitFor("generation 1 to serve", async () => undefined, 200).catch(() => undefined)
+    // A worker enters the status file once it is ready.
+    await waitFor("generation 1 to be ready", () => (generationsIn(status).includes("1") ? true : undefined))
     const first = await get(port)
     fs.writeFileSync(flag, "")
     server.kill("SIGHUP")

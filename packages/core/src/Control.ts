@@ -42,9 +42,15 @@ export const handle = (
     case "signal":
       return once(Effect.map(supervisor.signalWorkers(request.signal as SignalName), (workers) => ({ workers })))
     case "subscribe":
-      return Stream.concat(
-        Stream.make(ControlProtocol.ok(id, { subscribed: true })),
-        Stream.map(supervisor.events, (e) => ControlProtocol.event(id, e))
+      // Subscribed before the reply says so: a request the client sends after reading it
+      // (a `scale` on another connection) cannot produce events this subscription misses.
+      return Stream.unwrapScoped(
+        Effect.map(supervisor.subscribe, (subscription) =>
+          Stream.concat(
+            Stream.make(ControlProtocol.ok(id, { subscribed: true })),
+            Stream.map(Stream.fromQueue(subscription), (e) => ControlProtocol.event(id, e))
+          )
+        )
       )
   }
 }

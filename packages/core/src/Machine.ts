@@ -60,8 +60,8 @@ export interface State {
   readonly queuedRestart: RestartReason | undefined
   /** Consecutive failed starts in this epoch. */
   readonly failures: number
-  /** Consecutive crashes of young workers (the crash-loop backoff). */
-  readonly crashes: number
+  /** When serving workers of the current epoch crashed, within the last `crashWindowMs`. */
+  readonly recentCrashes: ReadonlyArray<number>
   /** No spawning before this time (backoff). */
   readonly holdUntil: number
   /** When the last rollout completed: the auto-restart clock (Perl's `last_restart_time`). */
@@ -90,7 +90,7 @@ export const initial = (config: SupervisorConfig): State => ({
   rolledOut: false,
   queuedRestart: undefined,
   failures: 0,
-  crashes: 0,
+  recentCrashes: [],
   holdUntil: 0,
   lastRestartAt: 0,
   autoRestartTimer: 0,
@@ -340,7 +340,9 @@ const inRollout = (s: State): boolean => !s.rolledOut
 
 const becomeReady = (t: Transition, w: WorkerRecord): void => {
   t.update(w.id, { phase: "serving", readyAt: t.clock.now })
-  t.set({ failures: 0 })
+  // Crashes older than the window no longer make a loop (nor a CRASH LOOP in the status).
+  const recentCrashes = t.state.recentCrashes.filter((at) => t.clock.now - at < t.config.crashWindowMs)
+  t.set({ failures: 0, recentCrashes })
   if (w.pid !== undefined) {
     t.publish(Lifecycle.WorkerReady({ pid: w.pid, generation: w.generation, latencyMs: t.clock.now - w.spawnedAt }))
   }
@@ -408,15 +410,27 @@ const giveUp = (t: Transition, attempts: number, failure: RolloutFailure): void 
   reconcile(t)
 }
 
-/** A serving worker of the current epoch died: replace it, backing off if it keeps happening. */
+/**
+ * A serving worker of the current epoch died: replace it at once, unless crashes come faster
+ * than `crashLoopCrashes` per `crashWindowMs`, a loop; then each respawn waits longer.
+ */
 const replaceCrashed = (t: Transition, w: WorkerRecord, status: ExitStatus): void => {
   t.log(`worker ${w.pid} died unexpectedly with status:${waitStatus(status)}, restarting`, w, "warn")
   t.remove(w.id)
-  const young = w.readyAt !== undefined && t.clock.now - w.readyAt < t.config.crashWindowMs
-  const crashes = young ? t.state.crashes + 1 : 0
-  t.set({ crashes })
-  // The first crash is replaced at once, as in Perl; a crash loop backs off exponentially.
-  if (crashes > 1) t.holdSpawning(t.backoffDelay(crashes - 1))
+  const { crashWindowMs, crashLoopCrashes } = t.config
+  const recentCrashes = [...t.state.recentCrashes.filter((at) => t.clock.now - at < crashWindowMs), t.clock.now]
+  // Only as many as the loop's length needs: the list stays bounded however long it lasts.
+  t.set({ recentCrashes: recentCrashes.slice(-(crashLoopCrashes + 16)) })
+  const beyond = recentCrashes.length - crashLoopCrashes
+  if (beyond > 0) {
+    const delayMs = t.backoffDelay(beyond)
+    t.log(
+      `crash loop: ${recentCrashes.length} crashes in the last ${crashWindowMs / 1000} s; starting the next worker in ${delayMs} ms`,
+      w,
+      "warn"
+    )
+    t.holdSpawning(delayMs)
+  }
   reconcile(t)
 }
 

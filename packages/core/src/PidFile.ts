@@ -1,5 +1,5 @@
 /**
- * Port: the `--pid-file`. It is written once the sockets are bound, locked for the
+ * Port: the `--pid-file`. It is taken first, before any socket is bound, locked for the
  * supervisor's whole life (what `--stop` waits on), and removed when the scope closes.
  */
 import * as Context from "effect/Context"

@@ -76,18 +76,20 @@ const controlLine = (supervisor: Supervisor.Supervisor, line: string): Stream.St
 
 /**
  * Starts everything in the caller's scope and returns the running supervisor. `afterListen`
- * runs once the sockets are bound, before the pid file is taken (where Perl redirects its
- * output to `--log-file`, so that bind errors still reach the terminal).
+ * runs once the sockets are bound (where Perl redirects its output to `--log-file`, so that
+ * bind errors still reach the terminal).
  */
 export const start = <E = never>(
   config: StarterConfig,
   afterListen: Effect.Effect<void, E> = Effect.void
 ): Effect.Effect<Supervisor.Supervisor, StarterError | E, Scope.Scope | StarterServices> =>
   Effect.gen(function* () {
+    // The pid file's lock first: a second instance touches nothing (not even a stale-looking
+    // socket file of the running one) before it knows it is alone.
+    if (config.pidFile !== undefined) yield* (yield* PidFile).acquire(config.pidFile, config.pid)
     const sockets = yield* ListenSockets
     const bound = yield* sockets.open(config.listen, { backlog: config.backlog })
     yield* afterListen
-    if (config.pidFile !== undefined) yield* (yield* PidFile).acquire(config.pidFile, config.pid)
     // The control socket is bound before any worker starts, so that its errors come first;
     // it answers once the supervisor runs.
     const running = yield* Deferred.make<Supervisor.Supervisor>()

@@ -80,5 +80,5 @@ export const fromState = (state: Machine.State, exits: ReadonlyArray<RecordedExi
     signal: e.status.signal,
     at: iso(e.at)
   })),
-  crashLoop: state.crashes > 1
+  crashLoop: state.recentCrashes.length > state.config.crashLoopCrashes
 })

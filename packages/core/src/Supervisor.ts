@@ -51,6 +51,11 @@ export interface Supervisor {
   readonly signalWorkers: (signal: SignalName) => Effect.Effect<number>
   /** Lifecycle events from the moment of subscription. */
   readonly events: Stream.Stream<Lifecycle.Lifecycle>
+  /**
+   * A subscription that holds every event from the moment this completes, for as long as the
+   * scope is open: nothing is missed between subscribing and reading.
+   */
+  readonly subscribe: Effect.Effect<Queue.Dequeue<Lifecycle.Lifecycle>, never, Scope.Scope>
   /** Completes with the exit code once every worker is gone after a shutdown. */
   readonly exitCode: Effect.Effect<number>
 }
@@ -314,6 +319,7 @@ export const make = (
           processes.size
         ),
       events,
+      subscribe: PubSub.subscribe(pubsub),
       exitCode: Deferred.await(exitCode)
     } satisfies Supervisor
   })

@@ -33,8 +33,13 @@ export interface SupervisorConfig {
   readonly autoRestart: { readonly intervalMs: number } | undefined
   /** Exponential backoff (with jitter) for crash loops and failed starts with a readiness channel. */
   readonly backoff: { readonly initialMs: number; readonly maxMs: number }
-  /** A worker that crashes sooner than this after becoming ready counts toward the backoff. */
+  /**
+   * A crash loop is more than `crashLoopCrashes` crashes of serving workers within
+   * `crashWindowMs`; only then are respawns held back. Fewer are replaced at once, as in Perl:
+   * a worker killed now and then must never cost the service its replacement.
+   */
   readonly crashWindowMs: number
+  readonly crashLoopCrashes: number
   /** Consecutive failed starts before a rollout gives up; `undefined` = retry forever (Perl). */
   readonly maxStartAttempts: number | undefined
   /** Also describe the sockets with systemd's LISTEN_FDS / LISTEN_FDNAMES / LISTEN_PID. */
@@ -59,6 +64,7 @@ export const defaults = {
   autoRestart: undefined,
   backoff: { initialMs: 1000, maxMs: 30_000 },
   crashWindowMs: 10_000,
+  crashLoopCrashes: 15,
   maxStartAttempts: undefined,
   listenFds: false,
   signalProcessGroup: false,

@@ -110,29 +110,61 @@ describe("Supervisor (Perl defaults: alive after --interval)", () => {
     )
   })
 
-  it.scoped("a crash loop backs off exponentially", () => {
+  it.scoped("crashes are replaced at once until they come faster than a loop's rate; then respawns back off", () => {
     const world = makeWorld()
     return inWorld(
       world,
       Effect.gen(function* () {
-        yield* start(config({ backoff: { initialMs: 1000, maxMs: 8000 } }))
+        yield* start(
+          config({
+            intervalMs: 100,
+            crashWindowMs: 10_000,
+            crashLoopCrashes: 15,
+            backoff: { initialMs: 1000, maxMs: 8000 }
+          })
+        )
         const crashLatest = Effect.gen(function* () {
-          yield* advance(1000) // the interval: it becomes ready
+          yield* advance(100) // the interval: it becomes ready
           yield* world.processes.at(-1)!.exit({ code: 1, signal: null })
           yield* advance(0)
         })
-        yield* crashLatest // the first crash is replaced at once
-        expect(world.processes.length).toBe(2)
+        // 15 crashes within 10 s: each is replaced at once.
+        for (let i = 1; i <= 15; i++) {
+          yield* crashLatest
+          expect(world.processes.length).toBe(1 + i)
+        }
+        expect(world.logs.filter((l) => l.startsWith("crash loop"))).toEqual([])
+        // The 16th and later: a loop, each respawn waiting longer.
         for (let i = 0; i < 4; i++) {
           yield* crashLatest
           const before = world.processes.length
           // jitter keeps each delay within [base/2, base]: nothing before base/2
           const base = Math.min(8000, 1000 * 2 ** i)
+          expect(world.logs.at(-1)).toMatch(
+            new RegExp(`^crash loop: ${16 + i} crashes in the last 10 s; starting the next worker in \\d+ ms$`)
+          )
           yield* advance(base / 2 - 1)
           expect(world.processes.length).toBe(before)
           yield* advance(base / 2 + 1)
           expect(world.processes.length).toBe(before + 1)
         }
+      })
+    )
+  })
+
+  it.scoped("a worker killed every second is always replaced at once: no loop", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        yield* start(config({ intervalMs: 100 }))
+        for (let i = 1; i <= 60; i++) {
+          yield* advance(1000)
+          yield* world.processes.at(-1)!.exit({ code: null, signal: "KILL" })
+          yield* advance(0)
+          expect(world.processes.length).toBe(1 + i)
+        }
+        expect(world.logs.filter((l) => l.startsWith("crash loop"))).toEqual([])
       })
     )
   })

@@ -37,22 +37,33 @@ const loggerArgv = (command: string): readonly [string, ...Array<string>] => {
 }
 
 const openPipe = (target: string, command: string): Effect.Effect<LogTarget, LogFileError> =>
-  Effect.async<LogTarget, LogFileError>((resume) => {
-    const [read, write] = libc.pipe()
-    const [program, ...args] = loggerArgv(command)
-    // The logger is our child, writing to the terminal we had (Perl's `open '|-'`).
-    const logger = spawn(program, args, { stdio: [read, "inherit", "inherit"] })
-    libc.close(read)
-    logger.once("spawn", () => resume(Effect.succeed({ fd: write })))
-    logger.once("error", (error) => {
-      libc.close(write)
-      resume(
-        Effect.fail(
-          new LogFileError({ message: `failed to open pipe:${target}: ${strerror(error)}`, errno: errnoOf(error) })
-        )
+  command.trim() === ""
+    ? // Perl's two lines and its status (EPIPE): a logger that is nothing would lose every line.
+      Effect.fail(
+        new LogFileError({
+          message: `Missing command in piped open\nfailed to open pipe:${target}: Broken pipe`,
+          errno: 32
+        })
       )
+    : startLogger(target, command)
+
+const pipeError = (target: string) => (error: unknown) =>
+  new LogFileError({ message: `failed to open pipe:${target}: ${strerror(error)}`, errno: errnoOf(error) })
+
+const startLogger = (target: string, command: string): Effect.Effect<LogTarget, LogFileError> =>
+  Effect.flatMap(Effect.try({ try: libc.pipe, catch: pipeError(target) }), ([read, write]) =>
+    Effect.async<LogTarget, LogFileError>((resume) => {
+      const [program, ...args] = loggerArgv(command)
+      // The logger is our child, writing to the terminal we had (Perl's `open '|-'`).
+      const logger = spawn(program, args, { stdio: [read, "inherit", "inherit"] })
+      libc.close(read)
+      logger.once("spawn", () => resume(Effect.succeed({ fd: write })))
+      logger.once("error", (error) => {
+        libc.close(write)
+        resume(Effect.fail(pipeError(target)(error)))
+      })
     })
-  })
+  )
 
 const openFile = (path: string): Effect.Effect<LogTarget, LogFileError> =>
   Effect.try({

@@ -10,7 +10,9 @@ import { ControlServer } from "@starter/core"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
+import * as Scheduler from "effect/Scheduler"
 import * as Stream from "effect/Stream"
+import * as libc from "./internal/libc.js"
 import { errnoOf, strerror } from "./SystemError.js"
 
 const fail = (message: string, errno?: number) => new ControlServer.ControlServerError({ message, errno })
@@ -32,6 +34,10 @@ const answers = (path: string): Effect.Effect<boolean> =>
  */
 const clearPath = (path: string) =>
   Effect.gen(function* () {
+    // Node would bind a truncated path, whose file then blocks the next start: refuse, as --path does.
+    if (Buffer.byteLength(path) > libc.maxUnixPath) {
+      return yield* fail(`failed to listen on ${path}:File name too long`, 36 /* ENAMETOOLONG */)
+    }
     const stats = (stat: () => fs.Stats | undefined) =>
       Effect.try({
         try: stat,
@@ -51,6 +57,18 @@ const clearPath = (path: string) =>
   })
 
 const maxLine = 64 * 1024
+/**
+ * Bounds that keep control traffic from ever delaying signals, child exits and timers, or
+ * growing the supervisor's memory: connections at once (more are refused with a line that
+ * says why), and requests in progress per connection. A connection is read further only
+ * while fewer requests are in progress and its replies have been taken by the client.
+ */
+export const maxConnections = 256
+const maxInFlight = 8
+
+const controlScheduler = Scheduler.make((task) => void setImmediate(task))
+
+const errorLine = (error: string) => `${JSON.stringify({ v: 1, id: null, ok: false, error })}\n`
 
 const listen = (path: string, handleLine: (line: string) => Stream.Stream<string>) =>
   Effect.gen(function* () {
@@ -58,40 +76,69 @@ const listen = (path: string, handleLine: (line: string) => Stream.Stream<string
     const run = yield* FiberSet.makeRuntime<never>()
     const connections = new Set<net.Socket>()
     const server = net.createServer((connection) => {
+      connection.on("error", () => {})
+      if (connections.size >= maxConnections) {
+        connection.end(errorLine(`too many control connections (${maxConnections}); try again later`))
+        return
+      }
       connections.add(connection)
-      connection.once("close", () => connections.delete(connection))
       let buffer = ""
-      const fibers: Array<ReturnType<typeof run>> = []
+      // Complete request lines not started yet: at most one read's worth, since reading pauses.
+      const pending: Array<string> = []
+      const running = new Set<ReturnType<typeof run>>()
+      let inFlight = 0
+      const pump = () => {
+        while (pending.length > 0 && inFlight < maxInFlight && !connection.writableNeedDrain) {
+          const line = pending.shift()!
+          inFlight += 1
+          // A request may finish inside run(), before run() returns its fiber.
+          let fiber: ReturnType<typeof run> | undefined
+          let finished = false
+          fiber = run(
+            Stream.runForEach(handleLine(line), (reply) =>
+              Effect.sync(() => {
+                if (!connection.destroyed) connection.write(`${reply}\n`)
+              })
+            ).pipe(
+              // Each step of a request waits for a turn of the event loop, so signals, child
+              // exits and timers always come first (Effect's default runs steps as microtasks,
+              // thousands of them before the loop turns).
+              Effect.withScheduler(controlScheduler),
+              Effect.ensuring(
+                Effect.sync(() => {
+                  finished = true
+                  inFlight -= 1
+                  if (fiber !== undefined) running.delete(fiber)
+                  // After the current event: a burst of requests never runs as one long task.
+                  setImmediate(pump)
+                })
+              )
+            )
+          )
+          if (!finished) running.add(fiber)
+        }
+        if (pending.length === 0 && !connection.writableNeedDrain) connection.resume()
+        else connection.pause()
+      }
       connection.setEncoding("utf8")
+      connection.on("drain", pump)
       connection.on("data", (chunk: string) => {
         buffer += chunk
         if (buffer.length > maxLine && !buffer.includes("\n")) {
-          connection.end(`${JSON.stringify({ v: 1, id: null, ok: false, error: "request line too long" })}\n`)
+          connection.end(errorLine("request line too long"))
           return
         }
-        let newline = buffer.indexOf("\n")
-        while (newline !== -1) {
-          const line = buffer.slice(0, newline).trim()
-          buffer = buffer.slice(newline + 1)
-          if (line !== "") {
-            fibers.push(
-              run(
-                Stream.runForEach(handleLine(line), (reply) =>
-                  Effect.sync(() => {
-                    if (!connection.destroyed) connection.write(`${reply}\n`)
-                  })
-                )
-              )
-            )
-          }
-          newline = buffer.indexOf("\n")
-        }
+        const lines = buffer.split("\n")
+        buffer = lines.pop() ?? ""
+        for (const line of lines) if (line.trim() !== "") pending.push(line.trim())
+        pump()
       })
       // A client that goes away ends its subscriptions and waits.
-      connection.on("close", () => {
-        for (const fiber of fibers) fiber.unsafeInterruptAsFork(fiber.id())
+      connection.once("close", () => {
+        connections.delete(connection)
+        pending.length = 0
+        for (const fiber of running) fiber.unsafeInterruptAsFork(fiber.id())
       })
-      connection.on("error", () => {})
     })
     yield* Effect.acquireRelease(
       Effect.async<void, ControlServer.ControlServerError>((resume) => {

@@ -14,6 +14,32 @@ const fail = (message: string, errno?: number) => new PidFile.PidFileError({ mes
 
 const sameFile = (a: fs.Stats, b: fs.Stats | undefined) => b !== undefined && a.dev === b.dev && a.ino === b.ino
 
+const lockedMessage = (path: string, holder: string) =>
+  `pid file ${path} is locked by a running start_server${holder === "" ? "" : ` (pid ${holder})`}`
+
+/**
+ * Fails as `acquire` would if a running start_server holds the lock, and takes nothing: for
+ * the foreground of `--daemonize`, which binds before its daemon takes the pid file.
+ */
+export const checkUnlocked = (path: string): Effect.Effect<void, PidFile.PidFileError> =>
+  Effect.try({
+    try: () => {
+      let fd: number
+      try {
+        fd = fs.openSync(path, fs.constants.O_RDONLY)
+      } catch {
+        return // no pid file yet, or none we can read: acquire will say what is wrong
+      }
+      try {
+        if (!libc.tryLockExclusive(fd)) throw fail(lockedMessage(path, fs.readFileSync(path, "utf8").trim()))
+        libc.unlock(fd)
+      } finally {
+        fs.closeSync(fd)
+      }
+    },
+    catch: (error) => (error instanceof PidFile.PidFileError ? error : fail(`${path}: ${strerror(error)}`))
+  })
+
 const acquire = (path: string, pid: number) =>
   Effect.acquireRelease(
     Effect.try({
@@ -23,7 +49,7 @@ const acquire = (path: string, pid: number) =>
         if (!libc.tryLockExclusive(fd)) {
           const holder = fs.readFileSync(path, "utf8").trim()
           fs.closeSync(fd)
-          throw fail(`pid file ${path} is locked by a running start_server${holder === "" ? "" : ` (pid ${holder})`}`)
+          throw fail(lockedMessage(path, holder))
         }
         fs.ftruncateSync(fd, 0)
         fs.writeSync(fd, `${pid}\n`, 0)

@@ -216,7 +216,8 @@ const spawnWorker = (
       child.on("error", (error) => {
         if (child.pid !== undefined || failed) return
         failed = true
-        for (const stream of child.stdio) stream?.destroy()
+        // Without file descriptors (EMFILE) Node may not have made the stdio array at all.
+        for (const stream of child.stdio ?? []) stream?.destroy()
         release()
         resume(Effect.fail(execError(argv0, error)))
       })

@@ -4,6 +4,7 @@
  * and removed when the supervisor exits; and systemd's notifications (SystemdNotify).
  */
 import * as fs from "node:fs"
+import * as nodePath from "node:path"
 import { Metrics, StatusObserver } from "@starter/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -18,10 +19,31 @@ export interface Options {
   readonly notifySocket?: string | undefined
 }
 
+/**
+ * Why `path` can never be written as a status file (a directory, a missing directory, a name
+ * too long for its `PATH.PID` temporary), in one line; `undefined` if it can. Checked at start,
+ * so that the mistake is reported at once rather than at every event and at exit.
+ */
+export const pathProblem = (option: string, path: string | undefined): string | undefined => {
+  if (path === undefined) return undefined
+  const problem = (why: string) => `--${option}=${path}: ${why}`
+  if (Buffer.byteLength(nodePath.basename(path)) + `.${process.pid}`.length > 255) {
+    return problem("File name too long")
+  }
+  try {
+    if (fs.statSync(path, { throwIfNoEntry: false })?.isDirectory() === true) return problem("Is a directory")
+    if (!fs.statSync(nodePath.dirname(path)).isDirectory()) return problem("Not a directory")
+  } catch (error) {
+    return problem(strerror(error))
+  }
+  return undefined
+}
+
 const write = (path: string, content: string) =>
   Effect.try(() => writeAtomically(path, content)).pipe(
+    Effect.as(true),
     // A full disk must not take the supervisor down: say so and keep serving.
-    Effect.catchAll((e) => Effect.logError(`failed to write ${path}:${strerror(e.error)}`))
+    Effect.catchAll((e) => Effect.as(Effect.logError(`failed to write ${path}:${strerror(e.error)}`), false))
   )
 
 export const layer = (options: Options): Layer.Layer<StatusObserver.StatusObserver> => {
@@ -33,9 +55,22 @@ export const layer = (options: Options): Layer.Layer<StatusObserver.StatusObserv
     StatusObserver.StatusObserver,
     Effect.gen(function* () {
       let metrics = Metrics.empty
+      // Only files this instance wrote are removed at exit: never those of a running instance
+      // that this one, refused, would otherwise delete on its way out.
+      const written = new Set<string>()
+      const writeOwn = (path: string, content: string) =>
+        Effect.map(write(path, content), (ok) => {
+          if (ok) written.add(path)
+        })
       yield* Effect.addFinalizer(() =>
         Effect.sync(() => {
-          for (const path of [jsonStatusFile, metricsFile]) if (path !== undefined) fs.rmSync(path, { force: true })
+          for (const path of written) {
+            try {
+              fs.rmSync(path, { force: true })
+            } catch {
+              // gone or replaced by something we may not remove: nothing to clean up
+            }
+          }
         })
       )
       return StatusObserver.StatusObserver.of({
@@ -43,10 +78,10 @@ export const layer = (options: Options): Layer.Layer<StatusObserver.StatusObserv
           Effect.gen(function* () {
             const message = notifySocket === undefined ? undefined : SystemdNotify.messageFor(event, status)
             if (notifySocket !== undefined && message !== undefined) yield* SystemdNotify.notify(notifySocket, message)
-            if (jsonStatusFile !== undefined) yield* write(jsonStatusFile, `${JSON.stringify(status, null, 2)}\n`)
+            if (jsonStatusFile !== undefined) yield* writeOwn(jsonStatusFile, `${JSON.stringify(status, null, 2)}\n`)
             if (metricsFile === undefined) return
             if (event !== undefined) metrics = Metrics.update(metrics, event, Date.now())
-            yield* write(metricsFile, Metrics.render(metrics, status))
+            yield* writeOwn(metricsFile, Metrics.render(metrics, status))
           })
       })
     })

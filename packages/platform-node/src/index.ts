@@ -3,6 +3,7 @@
  */
 export * as EarlyListen from "./EarlyListen.js"
 export * as Envdir from "./Envdir.js"
+export * as InheritedFds from "./InheritedFds.js"
 export * as LogFile from "./LogFile.js"
 export * as NodeControlServer from "./NodeControlServer.js"
 export * as NodeDaemon from "./NodeDaemon.js"

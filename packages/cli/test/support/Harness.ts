@@ -39,6 +39,8 @@ export const waitFor = async <A>(
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = check()
+    // An async check answers a Promise at once, which would end the wait before it began.
+    if (value instanceof Promise) throw new Error(`waitFor(${JSON.stringify(what)}): the check must be synchronous`)
     if (value !== undefined) return value
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`)
     await sleep(20)

@@ -1,0 +1,281 @@
+/**
+ * Faults a hostile operator or a starved machine inflicts: the supervisor survives each one
+ * it can, and never harms a running instance (issue #11).
+ */
+import { execFileSync, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as path from "node:path"
+import { describe, expect, it, onTestFinished } from "vitest"
+import {
+  fixtures,
+  freePort,
+  get,
+  isRunning,
+  readIfExists,
+  runToExit,
+  startServer,
+  startServerBin,
+  tempDir,
+  trackSupervisors,
+  waitFor
+} from "./support/Harness.js"
+
+const worker = path.join(fixtures, "http-worker.mjs")
+const track = trackSupervisors()
+
+const generation = (status: string) => Number(/^(\d+):/.exec(readIfExists(status) ?? "")?.[1] ?? 0)
+
+/** The lowest fd number `pid` does not have open: with RLIMIT_NOFILE there, it can open none. */
+const lowestFreeFd = (pid: number) => {
+  const open = new Set(fs.readdirSync(`/proc/${pid}/fd`).map(Number))
+  let fd = 0
+  while (open.has(fd)) fd++
+  return fd
+}
+
+const connects = (socketPath: string) =>
+  new Promise<boolean>((resolve) => {
+    const probe = net.connect(socketPath)
+    probe.once("connect", () => {
+      probe.destroy()
+      resolve(true)
+    })
+    probe.once("error", () => resolve(false))
+  })
+
+describe("faults", () => {
+  it("a restart that cannot open a file descriptor fails, is logged, and generation 1 keeps serving", async () => {
+    const dir = tempDir()
+    const port = await freePort()
+    const status = path.join(dir, "status")
+    const server = track(
+      startServer([
+        `--port=127.0.0.1:${port}`,
+        `--status-file=${status}`,
+        "--ready=notify-fd",
+        "--",
+        process.execPath,
+        worker
+      ])
+    )
+    await waitFor("generation 1", () => (generation(status) === 1 ? true : undefined))
+    const soft = lowestFreeFd(server.pid)
+    execFileSync("prlimit", [`--pid=${server.pid}`, `--nofile=${soft}:`])
+    server.kill("SIGHUP")
+    await server.waitForLine(/Too many open files/)
+    expect(isRunning(server.pid)).toBe(true)
+    expect(await get(port)).toMatch(/^hello from generation 1,/)
+    // Descriptors again: the next restart works.
+    execFileSync("prlimit", [`--pid=${server.pid}`, "--nofile=4096:"])
+    server.kill("SIGHUP")
+    await waitFor("a newer generation", () => (generation(status) > 1 ? true : undefined), 20_000)
+    expect(await get(port)).not.toMatch(/^hello from generation 1,/)
+    server.kill("SIGTERM")
+    expect((await server.exited).code).toBe(0)
+  })
+
+  describe("a second instance on the same pid file is refused and touches nothing of the first", () => {
+    const firstInstance = async () => {
+      const dir = tempDir()
+      const files = {
+        pid: path.join(dir, "pid"),
+        socket: path.join(dir, "app.sock"),
+        json: path.join(dir, "status.json"),
+        metrics: path.join(dir, "metrics.prom"),
+        status: path.join(dir, "status")
+      }
+      const first = track(
+        startServer([
+          `--path=${files.socket}`,
+          `--pid-file=${files.pid}`,
+          `--status-file=${files.status}`,
+          `--json-status-file=${files.json}`,
+          `--metrics-file=${files.metrics}`,
+          "--",
+          process.execPath,
+          worker
+        ])
+      )
+      await waitFor("the first instance", () => (generation(files.status) === 1 ? true : undefined))
+      return { dir, files, first }
+    }
+
+    it.each([
+      ["in the foreground", []],
+      ["with --daemonize", ["--daemonize", "--log-file=LOG"]]
+    ])("%s", async (_how, extra) => {
+      const { dir, files, first } = await firstInstance()
+      const args = extra.map((a) => a.replace("LOG", path.join(dir, "second.log")))
+      const second = await runToExit([
+        ...args,
+        `--path=${files.socket}`,
+        `--pid-file=${files.pid}`,
+        `--json-status-file=${files.json}`,
+        `--metrics-file=${files.metrics}`,
+        "--",
+        process.execPath,
+        worker
+      ])
+      expect(second.code).toBe(255)
+      expect(second.stderr).toContain(`pid file ${files.pid} is locked by a running start_server (pid ${first.pid})`)
+      expect(second.stderr).not.toContain("removing existing socket file")
+      expect(await connects(files.socket)).toBe(true)
+      for (const file of [files.pid, files.json, files.metrics]) expect(fs.existsSync(file)).toBe(true)
+      expect(readIfExists(files.pid)).toBe(`${first.pid}\n`)
+    })
+  })
+
+  it("a descriptor left open by start_server's caller reaches no worker", async () => {
+    const dir = tempDir()
+    const port = await freePort()
+    const seen = path.join(dir, "fds")
+    const leaked = fs.openSync(path.join(dir, "leaked"), "w")
+    onTestFinished(() => fs.closeSync(leaked))
+    // The worker writes the fds it has, then serves.
+    const script = `ls /proc/$$/fd > ${seen}; exec ${process.execPath} ${worker}`
+    const stdio: Array<"ignore" | "pipe" | number> = ["ignore", "pipe", "pipe"]
+    for (let fd = 3; fd < 40; fd++) stdio.push("ignore")
+    stdio.push(leaked)
+    const child = spawn(startServerBin, [`--port=127.0.0.1:${port}`, "--", "sh", "-c", script], { stdio })
+    onTestFinished(() => {
+      if (child.exitCode === null) child.kill("SIGKILL")
+    })
+    await waitFor("the worker's fd list", () => (readIfExists(seen)?.includes("\n") ? true : undefined))
+    expect(await get(port)).toMatch(/^hello from generation 1,/)
+    const fds = (readIfExists(seen) ?? "").split("\n").filter(Boolean).map(Number)
+    expect(fds).not.toContain(40)
+    child.kill("SIGTERM")
+    await new Promise((resolve) => child.once("exit", resolve))
+  })
+
+  describe("the control socket under abuse", () => {
+    const boot = async (extra: ReadonlyArray<string> = []) => {
+      const dir = tempDir()
+      const port = await freePort()
+      const status = path.join(dir, "status")
+      const control = path.join(dir, "control.sock")
+      const server = track(
+        startServer([
+          `--port=127.0.0.1:${port}`,
+          `--status-file=${status}`,
+          `--control-socket=${control}`,
+          "--ready=notify-fd",
+          ...extra,
+          "--",
+          process.execPath,
+          worker
+        ])
+      )
+      await waitFor("generation 1", () => (generation(status) === 1 ? true : undefined))
+      return { server, status, control, port }
+    }
+    const rssMiB = (pid: number) =>
+      Number(/VmRSS:\s+(\d+)/.exec(readIfExists(`/proc/${pid}/status`) ?? "")?.[1] ?? 0) / 1024
+
+    it("100,000 requests in one write, from a client that reads: HUP handled within 1 s, others served, memory bounded", async () => {
+      // JSON logs carry the supervisor's own time: this test process, busy reading the flood,
+      // would notice the line late.
+      const { server, status, control } = await boot(["--log-format=json"])
+      const before = rssMiB(server.pid)
+      let replies = 0
+      let peak = before
+      const client = net.connect(control)
+      onTestFinished(() => {
+        client.destroy()
+      })
+      client.on("data", (chunk: Buffer) => {
+        for (const byte of chunk) if (byte === 10) replies += 1
+      })
+      client.on("error", () => {})
+      await new Promise<void>((resolve) => client.once("connect", resolve))
+      client.write('{"cmd":"status"}\n'.repeat(100_000))
+      await waitFor("the flood to be under way", () => (replies > 1000 ? true : undefined))
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, rssMiB(server.pid))
+      }, 50)
+      onTestFinished(() => clearInterval(sampler))
+      const hupAt = Date.now()
+      server.kill("SIGHUP")
+      const line = await server.waitForLine(/"message":"received HUP, spawning a new worker"/, 20_000)
+      expect(Date.parse(JSON.parse(line).time) - hupAt).toBeLessThan(1000)
+      await waitFor("generation 2", () => (generation(status) === 2 ? true : undefined), 20_000)
+      // Another client is served meanwhile, and the flood keeps being answered.
+      const other = await runToExit(["status", `--control-socket=${control}`, "--json", "--timeout=5"])
+      expect(other.code).toBe(0)
+      const answered = replies
+      await waitFor("more replies", () => (replies > answered + 500 ? true : undefined), 20_000)
+      clearInterval(sampler)
+      expect(peak - before).toBeLessThan(50)
+    }, 60_000)
+
+    it("1,000 idle connections: those beyond the bound are refused with a reason; HUP and status still work", async () => {
+      const { server, status, control } = await boot()
+      const idle = await Promise.all(
+        Array.from(
+          { length: 1000 },
+          () =>
+            new Promise<{ socket: net.Socket; said: () => string }>((resolve) => {
+              const socket = net.connect(control)
+              let said = ""
+              socket.on("data", (chunk: Buffer) => {
+                said += chunk.toString()
+              })
+              socket.on("error", () => {})
+              socket.once("connect", () => resolve({ socket, said: () => said }))
+            })
+        )
+      )
+      onTestFinished(() => {
+        for (const { socket } of idle) socket.destroy()
+      })
+      const refusal = /too many control connections \(256\); try again later/
+      await waitFor("the refusals", () => (idle.filter((c) => refusal.test(c.said())).length >= 744 ? true : undefined))
+      expect(idle.filter((c) => c.said() === "").length).toBe(256)
+      server.kill("SIGHUP")
+      await waitFor("generation 2", () => (generation(status) === 2 ? true : undefined), 20_000)
+      for (const { socket } of idle) socket.destroy()
+      const shown = await runToExit(["status", `--control-socket=${control}`, "--json"])
+      expect(shown.code).toBe(0)
+      expect(JSON.parse(shown.stdout)).toMatchObject({ generation: 2 })
+      expect(isRunning(server.pid)).toBe(true)
+    }, 60_000)
+  })
+
+  describe("paths that can never work are refused at start with one line, not a stack trace", () => {
+    it.each([
+      ["--json-status-file naming a directory", (dir: string) => [`--json-status-file=${dir}`], /: Is a directory$/],
+      [
+        "--metrics-file with a name too long",
+        (dir: string) => [`--metrics-file=${path.join(dir, "m".repeat(255))}`],
+        /: File name too long$/
+      ],
+      [
+        "--json-status-file in a missing directory",
+        (dir: string) => [`--json-status-file=${path.join(dir, "missing", "s.json")}`],
+        /: No such file or directory$/
+      ]
+    ])("%s", async (_what, options, message) => {
+      const dir = tempDir()
+      const { code, stderr } = await runToExit([...options(dir), "--port=127.0.0.1:0", "--", "true"])
+      expect(code).toBe(255)
+      expect(stderr.split("\n").at(-1)).toMatch(message)
+      expect(stderr).not.toMatch(/^\s+at /m)
+    })
+
+    it("--control-socket longer than a unix socket address holds: File name too long, exit 36, no file", async () => {
+      const dir = tempDir()
+      const control = path.join(dir, "c".repeat(120))
+      const { code, stderr } = await runToExit([`--control-socket=${control}`, "--", "true"])
+      expect(code).toBe(36)
+      expect(stderr.split("\n").at(-1)).toBe(`failed to listen on ${control}:File name too long`)
+      expect(fs.readdirSync(dir)).toEqual([])
+    })
+
+    it("--log-file='|' is refused as Perl refuses it (exit 32), not a logger that loses every line", async () => {
+      const { code, stderr } = await runToExit(["--log-file=|", "--", "true"])
+      expect(code).toBe(32)
+      expect(stderr.split("\n")).toEqual(["Missing command in piped open", "failed to open pipe:|: Broken pipe"])
+    })
+  })
+})
