@@ -3,7 +3,11 @@
 // time) through M restarts. Reports requests sent, failed and reset, and latency
 // percentiles, for a Node worker and for Perl's Starlet. The goal is 0 failed.
 //
+// Also the supervisor's open fds and RSS before and after, and zombies left: a leak shows as
+// growth over many restarts. Exits 1 on a failed or reset request, a zombie or a leaked fd.
+//
 //   pnpm soak                      # 50 restarts each, 8 clients
+//   pnpm soak -- --long            # 1,000 restarts of the Node worker, at most 15 minutes
 //   pnpm soak -- --tiny            # 2 restarts each (what CI runs)
 //   pnpm soak -- --restarts=10 --kind=node
 import { spawn, spawnSync } from "node:child_process"
@@ -23,10 +27,28 @@ const args = Object.fromEntries(
   })
 )
 const tiny = args.tiny === "true"
-const restarts = Number(args.restarts ?? (tiny ? 2 : 50))
+const long = args.long === "true"
+const restarts = Number(args.restarts ?? (tiny ? 2 : long ? 1000 : 50))
 const clients = Number(args.concurrency ?? 8)
-const kinds = (args.kind ?? "node,starlet").split(",")
-const deadlineMs = Number(args["max-seconds"] ?? (tiny ? 60 : 600)) * 1000
+// Starlet restarts at Perl's pace (a second each): the long run is the Node worker's.
+const kinds = (args.kind ?? (long ? "node" : "node,starlet")).split(",")
+const deadlineMs = Number(args["max-seconds"] ?? (tiny ? 60 : long ? 900 : 600)) * 1000
+
+/** The supervisor's open fds, its RSS in MiB, and its children that exited unreaped. */
+const footprint = (pid) => ({
+  fds: fs.readdirSync(`/proc/${pid}/fd`).length,
+  rss: Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024
+})
+const zombiesOf = (pid) =>
+  fs.readdirSync("/proc").filter((name) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, "utf8")
+      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      return state === "Z" && Number(ppid) === pid
+    } catch {
+      return false
+    }
+  }).length
 
 const hasStarlet = spawnSync("sh", ["-c", "command -v plackup"]).status === 0
 
@@ -86,6 +108,7 @@ const soak = async (kind) => {
       if (Date.now() > deadline) throw new Error("the first generation did not start")
       await sleep(50)
     }
+    const before = footprint(supervisor.pid)
     let stop = false
     const results = { ok: 0, failed: 0, reset: 0 }
     const latencies = []
@@ -110,8 +133,15 @@ const soak = async (kind) => {
     stop = true
     await Promise.all(load)
     keepAlive.destroy()
+    // Let the last old worker be reaped and the client connections close before measuring.
+    await sleep(tiny ? 500 : 3000)
+    const after = footprint(supervisor.pid)
+    const zombies = zombiesOf(supervisor.pid)
     latencies.sort((a, b) => a - b)
     return {
+      before,
+      after,
+      zombies,
       kind,
       restarts,
       seconds: restartSeconds,
@@ -137,11 +167,14 @@ for (const kind of kinds) {
   rows.push(await soak(kind))
 }
 const fmt = (ms) => `${ms.toFixed(1)} ms`
-console.log(`| worker | restarts | seconds | requests | failed | reset | p50 | p99 | max |`)
-console.log(`| --- | --- | --- | --- | --- | --- | --- | --- | --- |`)
+console.log(
+  `| worker | restarts | seconds | requests | failed | reset | p50 | p99 | max | supervisor fds before → after | RSS before → after | zombies |`
+)
+console.log(`| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |`)
 for (const r of rows) {
   console.log(
-    `| ${r.kind} | ${r.restarts} | ${r.seconds.toFixed(1)} | ${r.sent} | ${r.failed} | ${r.reset} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.max)} |`
+    `| ${r.kind} | ${r.restarts} | ${r.seconds.toFixed(1)} | ${r.sent} | ${r.failed} | ${r.reset} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.max)} | ${r.before.fds} → ${r.after.fds} | ${r.before.rss.toFixed(1)} → ${r.after.rss.toFixed(1)} MiB | ${r.zombies} |`
   )
 }
-process.exit(rows.every((r) => r.failed === 0 && r.reset === 0) ? 0 : 1)
+const clean = (r) => r.failed === 0 && r.reset === 0 && r.zombies === 0 && r.after.fds <= r.before.fds
+process.exit(rows.every(clean) ? 0 : 1)

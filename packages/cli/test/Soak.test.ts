@@ -9,7 +9,7 @@ import { perlMissing } from "./support/Perl.js"
 const run = promisify(execFile)
 
 describe("pnpm soak --tiny", () => {
-  it("restarts under load with 0 failed and 0 reset requests", async () => {
+  it("restarts under load with 0 failed and 0 reset requests, and reports fds, RSS and zombies", async () => {
     const kinds = perlMissing() === undefined ? "node,starlet" : "node"
     const { stdout } = await run(process.execPath, [
       path.join(repoRoot, "scripts/soak.mjs"),
@@ -19,10 +19,14 @@ describe("pnpm soak --tiny", () => {
     const rows = stdout.split("\n").filter((l) => /^\| (node|starlet) \|/.test(l))
     expect(rows.length).toBe(kinds.split(",").length)
     for (const row of rows) {
-      const [, , restarts, , requests, failed, reset] = row.split("|").map((c) => c.trim())
+      const cells = row.split("|").map((c) => c.trim())
+      const [, , restarts, , requests, failed, reset] = cells
       expect(Number(restarts)).toBe(2)
       expect(Number(requests)).toBeGreaterThan(0)
       expect([failed, reset]).toEqual(["0", "0"])
+      // The supervisor's fds before and after, and the zombies it left.
+      expect(cells[10]).toMatch(/^\d+ → \d+$/)
+      expect(cells[12]).toBe("0")
     }
   }, 120_000)
 })

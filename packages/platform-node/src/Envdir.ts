@@ -12,24 +12,43 @@ export type Env = Readonly<Record<string, string>>
 const isValidName = (name: string): boolean => name.length > 0 && !name.includes("=") && !name.includes("\0")
 
 /**
+ * The longest value a worker could receive: Linux refuses (E2BIG) any environment string
+ * longer than MAX_ARG_STRLEN, 32 pages. Only this much of a file is ever read, so a huge file
+ * costs neither memory nor time (Perl reads its whole first line).
+ */
+const maxValueBytes = 32 * 4096
+
+/**
  * The value a file contributes: its first line without the trailing newline (Perl `chomp`
  * strips `\n` only, so a `\r` stays); `undefined` for an empty file, which sets nothing.
  * A NUL ends the value, as it does in the C string Perl hands to `execve`.
  */
-const firstLine = (content: string): string | undefined => {
-  if (content.length === 0) return undefined
-  const newline = content.indexOf("\n")
-  const line = newline === -1 ? content : content.slice(0, newline)
-  const nul = line.indexOf("\0")
-  return nul === -1 ? line : line.slice(0, nul)
-}
-
 const readEntry = (file: string): string | undefined => {
+  let fd: number
   try {
-    return firstLine(fs.readFileSync(file, "utf8"))
+    fd = fs.openSync(file, "r")
   } catch {
-    // Unreadable entries (permissions, subdirectories, dangling links) are skipped, as in Perl.
+    // Unreadable entries (permissions, dangling links) are skipped, as in Perl.
     return undefined
+  }
+  try {
+    const buffer = Buffer.alloc(maxValueBytes)
+    let length = 0
+    let end = -1
+    while (length < maxValueBytes && end === -1) {
+      const n = fs.readSync(fd, buffer, length, Math.min(4096, maxValueBytes - length), null)
+      if (n === 0) break
+      end = buffer.subarray(length, length + n).findIndex((byte) => byte === 0x0a || byte === 0)
+      if (end !== -1) end += length
+      length += n
+    }
+    if (length === 0) return undefined
+    return buffer.toString("utf8", 0, end === -1 ? length : end)
+  } catch {
+    // A subdirectory (EISDIR) and other unreadable entries are skipped, as in Perl.
+    return undefined
+  } finally {
+    fs.closeSync(fd)
   }
 }
 

@@ -17,6 +17,23 @@ const sameFile = (a: fs.Stats, b: fs.Stats | undefined) => b !== undefined && a.
 const lockedMessage = (path: string, holder: string) =>
   `pid file ${path} is locked by a running start_server${holder === "" ? "" : ` (pid ${holder})`}`
 
+/** Whether a running start_server (ours or Perl's, both hold it) has the pid file locked. */
+export const isLocked = (path: string): boolean => {
+  let fd: number
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY)
+  } catch {
+    return false
+  }
+  try {
+    if (!libc.tryLockExclusive(fd)) return true
+    libc.unlock(fd)
+    return false
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
 /**
  * Fails as `acquire` would if a running start_server holds the lock, and takes nothing: for
  * the foreground of `--daemonize`, which binds before its daemon takes the pid file.
@@ -45,7 +62,8 @@ const acquire = (path: string, pid: number) =>
     Effect.try({
       try: () => {
         // O_CLOEXEC is Node's default for opened files: workers never hold the lock.
-        const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644)
+        // Never through a symlink: its target (anything the supervisor may write) would be clobbered.
+        const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o644)
         if (!libc.tryLockExclusive(fd)) {
           const holder = fs.readFileSync(path, "utf8").trim()
           fs.closeSync(fd)

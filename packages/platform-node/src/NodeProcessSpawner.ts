@@ -156,6 +156,16 @@ const attach = (
   })
 }
 
+/** Whether `pid` is stopped by a signal (state T in /proc), not merely sleeping. */
+const isStopped = (pid: number): boolean => {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat.charAt(stat.lastIndexOf(")") + 2) === "T"
+  } catch {
+    return false
+  }
+}
+
 const execError = (argv0: string, error: unknown) =>
   new ProcessSpawner.SpawnError({ message: `failed to exec ${argv0}:${strerror(error)}`, exitCode: 255 })
 
@@ -241,15 +251,21 @@ const spawnWorker = (
       // recycled pid is never hit; ESRCH/EPERM surface as ignored 'error' events or throws.
       signal: (name) =>
         Effect.sync(() => {
-          try {
-            // The group outlives its leader only while members remain; once the leader is
-            // reaped its pid may be reused, so the group is signalled only before that.
-            if (request.processGroup && child.exitCode === null && child.signalCode === null) {
-              process.kill(-pid, `SIG${name}` as NodeJS.Signals)
-            } else child.kill(`SIG${name}` as NodeJS.Signals)
-          } catch {
-            // nothing to do: the worker is gone or the signal cannot be delivered
+          const send = (signal: NodeJS.Signals) => {
+            try {
+              // The group outlives its leader only while members remain; once the leader is
+              // reaped its pid may be reused, so the group is signalled only before that.
+              if (request.processGroup && child.exitCode === null && child.signalCode === null) {
+                process.kill(-pid, signal)
+              } else child.kill(signal)
+            } catch {
+              // nothing to do: the worker is gone or the signal cannot be delivered
+            }
           }
+          send(`SIG${name}` as NodeJS.Signals)
+          // A stopped worker (SIGSTOP, ^Z) holds the signal pending and would drain forever:
+          // wake it, as systemd does. A running one is never sent CONT.
+          if (name !== "KILL" && name !== "STOP" && isStopped(pid)) send("SIGCONT")
         }),
       exit: Deferred.await(exit),
       ready:

@@ -10,6 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import { createFresh } from "./AtomicFile.js"
 import { strerror } from "./SystemError.js"
 
 /** Which file we put at the path: device and inode of our last successful rename. */
@@ -22,7 +23,7 @@ const fail = (message: string) => new StatusStore.StatusWriteError({ message })
 
 /** Writes the temp file and answers its identity, which the rename keeps. */
 const writeTemp = (tmp: string, content: string): Written => {
-  const fd = fs.openSync(tmp, "w")
+  const fd = createFresh(tmp)
   try {
     fs.writeFileSync(fd, content)
     const { dev, ino } = fs.fstatSync(fd)

@@ -32,6 +32,24 @@ describe("Envdir.readEnvdir", () => {
     })
   )
 
+  it.scopedLive("reads no more of a huge file than a worker's environment could carry (128 KiB)", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      // 64 MiB with no newline: read whole, it would cost the supervisor that much per event.
+      const file = nodePath.join(dir, "HUGE")
+      const chunk = Buffer.alloc(1024 * 1024, "a")
+      const fd = fs.openSync(file, "w")
+      for (let i = 0; i < 64; i++) fs.writeSync(fd, chunk)
+      fs.closeSync(fd)
+      fs.writeFileSync(nodePath.join(dir, "LONGLINE"), `${"b".repeat(200_000)}\nsecond\n`)
+      const before = process.memoryUsage().arrayBuffers
+      const env = readEnvdir(dir)
+      expect(env.HUGE?.length).toBe(131_072)
+      expect(env.LONGLINE).toBe("b".repeat(131_072))
+      expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(8 * 1024 * 1024)
+    })
+  )
+
   it.live("a missing directory or a file in its place sets nothing", () =>
     Effect.sync(() => {
       expect(readEnvdir("/nonexistent-envdir")).toEqual({})

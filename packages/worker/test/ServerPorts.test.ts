@@ -95,7 +95,8 @@ describe("ServerPorts against start_server's printer (fast-check)", () => {
         const parsed = ServerPorts.parse(layout.serverStarterPort)
         expect(parsed.map((p) => p.key)).toEqual(layout.keys)
         expect(parsed.map((p) => p.fd)).toEqual(layout.fds.map((f) => f.childFd))
-      })
+      }),
+      { seed: 20261201 }
     )
   })
 
@@ -109,7 +110,8 @@ describe("ServerPorts against start_server's printer (fast-check)", () => {
     fc.assert(
       fc.property(fc.array(entry, { maxLength: 8 }), (entries) => {
         expect(ServerPorts.parse(ServerPorts.format(entries))).toEqual(entries)
-      })
+      }),
+      { seed: 20261201 }
     )
   })
 })

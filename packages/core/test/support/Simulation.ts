@@ -3,7 +3,7 @@
  * ignore signals on command, a recording status store, and captured log lines. Time is
  * Effect's TestClock, so a test advances it explicitly and never sleeps.
  */
-import { Deferred, Effect, Layer, Logger, type Scope, TestClock } from "effect"
+import { Deferred, Effect, Layer, Logger, Random, type Scope, TestClock } from "effect"
 import type { ExitStatus } from "../../src/ExitStatus.js"
 import * as FdLayout from "../../src/FdLayout.js"
 import { ProcessSpawner, SpawnError, type SpawnRequest } from "../../src/ProcessSpawner.js"
@@ -27,6 +27,8 @@ export interface FakeProcess {
 }
 
 export interface World {
+  /** Seeds the Random the supervisor draws its backoff jitter from. */
+  readonly seed: number
   readonly processes: Array<FakeProcess>
   readonly statusWrites: Array<string>
   readonly logs: Array<string>
@@ -42,6 +44,7 @@ export interface World {
 }
 
 export const makeWorld = (): World => ({
+  seed: 20261201,
   processes: [],
   statusWrites: [],
   logs: [],
@@ -103,6 +106,8 @@ export const layer = (world: World) =>
       StatusStore.of({ write: (content) => Effect.sync(() => void world.statusWrites.push(content)) })
     ),
     Layer.succeed(WorkerEnvironment, WorkerEnvironment.of({ load: Effect.sync(() => ({ ...world.environment })) })),
+    // The backoff jitter draws from Effect's Random: seeded, so every run of a test is the same run.
+    Layer.setRandom(Random.make(world.seed)),
     Logger.replace(
       Logger.defaultLogger,
       Logger.make(({ message }) => {
