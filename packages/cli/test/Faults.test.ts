@@ -8,6 +8,7 @@ import * as net from "node:net"
 import * as path from "node:path"
 import { describe, expect, it, onTestFinished } from "vitest"
 import {
+  connects,
   fixtures,
   freePort,
   get,
@@ -34,32 +35,30 @@ const lowestFreeFd = (pid: number) => {
   return fd
 }
 
-const connects = (socketPath: string) =>
-  new Promise<boolean>((resolve) => {
-    const probe = net.connect(socketPath)
-    probe.once("connect", () => {
-      probe.destroy()
-      resolve(true)
-    })
-    probe.once("error", () => resolve(false))
-  })
+/** A supervisor of the test worker on a port, ready-notified, with its status file; at generation 1. */
+const bootWorker = async (extra: ReadonlyArray<string> = []) => {
+  const dir = tempDir()
+  const port = await freePort()
+  const status = path.join(dir, "status")
+  const control = path.join(dir, "control.sock")
+  const server = track(
+    startServer([
+      `--port=127.0.0.1:${port}`,
+      `--status-file=${status}`,
+      "--ready=notify-fd",
+      ...extra.map((arg) => arg.replace("CONTROL", control)),
+      "--",
+      process.execPath,
+      worker
+    ])
+  )
+  await waitFor("generation 1", () => (generation(status) === 1 ? true : undefined))
+  return { server, status, control, port }
+}
 
 describe("faults", () => {
   it("a restart that cannot open a file descriptor fails, is logged, and generation 1 keeps serving", async () => {
-    const dir = tempDir()
-    const port = await freePort()
-    const status = path.join(dir, "status")
-    const server = track(
-      startServer([
-        `--port=127.0.0.1:${port}`,
-        `--status-file=${status}`,
-        "--ready=notify-fd",
-        "--",
-        process.execPath,
-        worker
-      ])
-    )
-    await waitFor("generation 1", () => (generation(status) === 1 ? true : undefined))
+    const { server, status, port } = await bootWorker()
     const soft = lowestFreeFd(server.pid)
     execFileSync("prlimit", [`--pid=${server.pid}`, `--nofile=${soft}:`])
     server.kill("SIGHUP")
@@ -120,7 +119,7 @@ describe("faults", () => {
       expect(second.code).toBe(255)
       expect(second.stderr).toContain(`pid file ${files.pid} is locked by a running start_server (pid ${first.pid})`)
       expect(second.stderr).not.toContain("removing existing socket file")
-      expect(await connects(files.socket)).toBe(true)
+      expect(await connects({ path: files.socket })).toBe(true)
       for (const file of [files.pid, files.json, files.metrics]) expect(fs.existsSync(file)).toBe(true)
       expect(readIfExists(files.pid)).toBe(`${first.pid}\n`)
     })
@@ -150,26 +149,7 @@ describe("faults", () => {
   })
 
   describe("the control socket under abuse", () => {
-    const boot = async (extra: ReadonlyArray<string> = []) => {
-      const dir = tempDir()
-      const port = await freePort()
-      const status = path.join(dir, "status")
-      const control = path.join(dir, "control.sock")
-      const server = track(
-        startServer([
-          `--port=127.0.0.1:${port}`,
-          `--status-file=${status}`,
-          `--control-socket=${control}`,
-          "--ready=notify-fd",
-          ...extra,
-          "--",
-          process.execPath,
-          worker
-        ])
-      )
-      await waitFor("generation 1", () => (generation(status) === 1 ? true : undefined))
-      return { server, status, control, port }
-    }
+    const boot = (extra: ReadonlyArray<string> = []) => bootWorker(["--control-socket=CONTROL", ...extra])
     const rssMiB = (pid: number) =>
       Number(/VmRSS:\s+(\d+)/.exec(readIfExists(`/proc/${pid}/status`) ?? "")?.[1] ?? 0) / 1024
 
@@ -248,20 +228,7 @@ describe("faults", () => {
   })
 
   it("a worker stopped with SIGSTOP is woken after its stop signal, so a restart completes", async () => {
-    const dir = tempDir()
-    const port = await freePort()
-    const status = path.join(dir, "status")
-    const server = track(
-      startServer([
-        `--port=127.0.0.1:${port}`,
-        `--status-file=${status}`,
-        "--ready=notify-fd",
-        "--",
-        process.execPath,
-        worker
-      ])
-    )
-    await waitFor("generation 1", () => (generation(status) === 1 ? true : undefined))
+    const { server, status } = await bootWorker()
     const old = Number((readIfExists(status) ?? "").split(":")[1])
     process.kill(old, "SIGSTOP")
     server.kill("SIGHUP")

@@ -123,6 +123,8 @@ describe("--ready: a worker that is not ready in time", () => {
     await server.waitForLine(
       new RegExp(`^giving up the restart after 1 failed attempts; old workers keep serving:${first}$`)
     )
+    // Stopped, it may still answer until it has closed its socket: ask once it is gone.
+    await server.waitForLine(/^new worker \d+ died, status:/)
     expect(await get(port)).toBe("generation 1\n")
     expect(readIfExists(status)).toBe(`1:${first}\n`)
   })

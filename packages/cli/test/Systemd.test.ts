@@ -4,10 +4,10 @@
  */
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import {
+  connects,
   fixtures,
   freePort,
   get,
@@ -25,17 +25,6 @@ const track = trackSupervisors()
 
 const worker = path.join(repoRoot, "examples/http-worker.mjs")
 const socketActivate = "/usr/bin/systemd-socket-activate"
-
-/** Whether something listens on the port (a bare connect, closed at once, no request sent). */
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const probe = net.connect(port, "127.0.0.1")
-    probe.once("connect", () => {
-      probe.destroy()
-      resolve(true)
-    })
-    probe.once("error", () => resolve(false))
-  })
 
 describe("systemd", () => {
   it("Type=notify: READY=1 once up, RELOADING=1/READY=1 around a restart, STOPPING=1; workers never see NOTIFY_SOCKET", async () => {
@@ -124,7 +113,8 @@ describe("systemd", () => {
     )
     try {
       // Until systemd-socket-activate listens, connections are refused.
-      for (let i = 0; i < 100 && !(await listening(port)); i++) await new Promise((r) => setTimeout(r, 50))
+      for (let i = 0; i < 100 && !(await connects({ port, host: "127.0.0.1" })); i++)
+        await new Promise((r) => setTimeout(r, 50))
       // The first connection makes systemd-socket-activate exec start_server; it waits in the backlog.
       expect(await get(port)).toMatch(/^hello from generation 1, pid \d+\n$/)
       const supervisor = Number(readIfExists(pidFile))

@@ -16,6 +16,7 @@ import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Action } from "./Action.js"
+import * as Agenda from "./Agenda.js"
 import { Event, type RestartReason } from "./Event.js"
 import * as FdLayout from "./FdLayout.js"
 import * as Lifecycle from "./Lifecycle.js"
@@ -73,16 +74,6 @@ const withListenPid = (argv: SupervisorConfig["argv"]): SupervisorConfig["argv"]
 ]
 
 const logLevels = { info: LogLevel.Info, warn: LogLevel.Warning, error: LogLevel.Error } as const
-
-/** Effect's live timers never fire past 2^31-1 ms (24.8 days); Perl's `sleep` has no limit. */
-const maxTimerMs = 2 ** 31 - 1
-const sleepMs = (ms: number): Effect.Effect<void> =>
-  ms <= maxTimerMs
-    ? Effect.sleep(ms)
-    : Effect.zipRight(
-        Effect.sleep(maxTimerMs),
-        Effect.suspend(() => sleepMs(ms - maxTimerMs))
-      )
 
 /** How long closing the supervisor's scope waits for workers before killing them. */
 export const scopeCloseGraceMs = 10_000
@@ -170,6 +161,8 @@ export const make = (
       return Effect.map(worker.readinessDetail, (detail) => Event.ReadyDeadline({ id: event.id, detail }))
     }
 
+    const agenda = yield* Agenda.make((event: Event) => Effect.flatMap(withDetail(event), (e) => Queue.offer(inbox, e)))
+
     /** Performs one action; a spawn answers with the event that must be stepped next. */
     const perform = (action: Action): Effect.Effect<Event | undefined> => {
       switch (action._tag) {
@@ -196,16 +189,7 @@ export const make = (
             undefined
           )
         case "Schedule":
-          return Effect.as(
-            FiberSet.run(
-              fibers,
-              sleepMs(action.delayMs).pipe(
-                Effect.zipRight(withDetail(action.event)),
-                Effect.flatMap((event) => Queue.offer(inbox, event))
-              )
-            ),
-            undefined
-          )
+          return Effect.as(agenda.schedule(action.delayMs, action.event), undefined)
         case "Publish":
           return Effect.gen(function* () {
             if (action.event._tag === "WorkerExited") {

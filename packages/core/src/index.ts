@@ -3,6 +3,7 @@
  * It has no Node imports; processes, sockets, files and signals are ports.
  */
 export * as Action from "./Action.js"
+export * as Agenda from "./Agenda.js"
 export * as Control from "./Control.js"
 export * as ControlProtocol from "./ControlProtocol.js"
 export * as ControlServer from "./ControlServer.js"

@@ -28,6 +28,17 @@ export const freePort = (): Promise<number> =>
     })
   })
 
+/** Whether something accepts a connection there (a bare connect, closed at once, nothing sent). */
+export const connects = (target: net.NetConnectOpts): Promise<boolean> =>
+  new Promise((resolve) => {
+    const probe = net.connect(target)
+    probe.once("connect", () => {
+      probe.destroy()
+      resolve(true)
+    })
+    probe.once("error", () => resolve(false))
+  })
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
