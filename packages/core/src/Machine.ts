@@ -62,6 +62,11 @@ export interface State {
   readonly failures: number
   /** When serving workers of the current epoch crashed, within the last `crashWindowMs`. */
   readonly recentCrashes: ReadonlyArray<number>
+  /**
+   * Crashes since a crash loop began (0: none). A loop lasts while each replacement dies
+   * within `crashWindowMs` of becoming ready, and each of its crashes backs off longer.
+   */
+  readonly loopCrashes: number
   /** No spawning before this time (backoff). */
   readonly holdUntil: number
   /** When the last rollout completed: the auto-restart clock (Perl's `last_restart_time`). */
@@ -91,6 +96,7 @@ export const initial = (config: SupervisorConfig): State => ({
   queuedRestart: undefined,
   failures: 0,
   recentCrashes: [],
+  loopCrashes: 0,
   holdUntil: 0,
   lastRestartAt: 0,
   autoRestartTimer: 0,
@@ -340,9 +346,7 @@ const inRollout = (s: State): boolean => !s.rolledOut
 
 const becomeReady = (t: Transition, w: WorkerRecord): void => {
   t.update(w.id, { phase: "serving", readyAt: t.clock.now })
-  // Crashes older than the window no longer make a loop (nor a CRASH LOOP in the status).
-  const recentCrashes = t.state.recentCrashes.filter((at) => t.clock.now - at < t.config.crashWindowMs)
-  t.set({ failures: 0, recentCrashes })
+  t.set({ failures: 0 })
   if (w.pid !== undefined) {
     t.publish(Lifecycle.WorkerReady({ pid: w.pid, generation: w.generation, latencyMs: t.clock.now - w.spawnedAt }))
   }
@@ -412,20 +416,24 @@ const giveUp = (t: Transition, attempts: number, failure: RolloutFailure): void 
 
 /**
  * A serving worker of the current epoch died: replace it at once, unless crashes come faster
- * than `crashLoopCrashes` per `crashWindowMs`, a loop; then each respawn waits longer.
+ * than `crashLoopCrashes` per `crashWindowMs`: a loop, in which each respawn waits longer
+ * until a replacement outlives the window.
  */
 const replaceCrashed = (t: Transition, w: WorkerRecord, status: ExitStatus): void => {
   t.log(`worker ${w.pid} died unexpectedly with status:${waitStatus(status)}, restarting`, w, "warn")
   t.remove(w.id)
   const { crashWindowMs, crashLoopCrashes } = t.config
-  const recentCrashes = [...t.state.recentCrashes.filter((at) => t.clock.now - at < crashWindowMs), t.clock.now]
-  // Only as many as the loop's length needs: the list stays bounded however long it lasts.
-  t.set({ recentCrashes: recentCrashes.slice(-(crashLoopCrashes + 16)) })
-  const beyond = recentCrashes.length - crashLoopCrashes
-  if (beyond > 0) {
-    const delayMs = t.backoffDelay(beyond)
+  const now = t.clock.now
+  // Bounded: a loop backs off, so the window never holds many more than the loop's threshold.
+  const recentCrashes = [...t.state.recentCrashes.filter((at) => now - at < crashWindowMs), now]
+  const young = w.readyAt !== undefined && now - w.readyAt < crashWindowMs
+  const inLoop = t.state.loopCrashes > 0 ? young : recentCrashes.length > crashLoopCrashes
+  const loopCrashes = inLoop ? t.state.loopCrashes + 1 : 0
+  t.set({ recentCrashes, loopCrashes })
+  if (inLoop) {
+    const delayMs = t.backoffDelay(loopCrashes)
     t.log(
-      `crash loop: ${recentCrashes.length} crashes in the last ${crashWindowMs / 1000} s; starting the next worker in ${delayMs} ms`,
+      `crash loop: ${recentCrashes.length} crashes in the last ${crashWindowMs / 1000} s, ${loopCrashes} since it began; starting the next worker in ${delayMs} ms`,
       w,
       "warn"
     )

@@ -45,7 +45,7 @@ export interface RecordedExit {
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
-export const fromState = (state: Machine.State, exits: ReadonlyArray<RecordedExit>): StatusSnapshot => ({
+export const fromState = (state: Machine.State, exits: ReadonlyArray<RecordedExit>, now: number): StatusSnapshot => ({
   version: 1,
   generation: state.generation,
   epoch: state.epoch,
@@ -80,5 +80,6 @@ export const fromState = (state: Machine.State, exits: ReadonlyArray<RecordedExi
     signal: e.status.signal,
     at: iso(e.at)
   })),
-  crashLoop: state.recentCrashes.length > state.config.crashLoopCrashes
+  // A loop is over once a replacement, started after the last backoff, has outlived the window.
+  crashLoop: state.loopCrashes > 0 && now < state.holdUntil + state.config.crashWindowMs
 })

@@ -295,7 +295,9 @@ export const make = (
       restartAndWait,
       shutdown: (signal) => Queue.offer(inbox, Event.ShutdownRequested({ signal })),
       state: Ref.get(stateRef),
-      status: Effect.map(Ref.get(stateRef), (state) => StatusSnapshot.fromState(state, [...exits])),
+      status: Effect.zipWith(Ref.get(stateRef), Clock.currentTimeMillis, (state, now) =>
+        StatusSnapshot.fromState(state, [...exits], now)
+      ),
       scale: (workers) => Queue.offer(inbox, Event.Scale({ workers })),
       signalWorkers: (signal) =>
         Effect.as(

@@ -141,13 +141,52 @@ describe("Supervisor (Perl defaults: alive after --interval)", () => {
           // jitter keeps each delay within [base/2, base]: nothing before base/2
           const base = Math.min(8000, 1000 * 2 ** i)
           expect(world.logs.at(-1)).toMatch(
-            new RegExp(`^crash loop: ${16 + i} crashes in the last 10 s; starting the next worker in \\d+ ms$`)
+            new RegExp(
+              `^crash loop: ${16 + i} crashes in the last 10 s, ${i + 1} since it began; starting the next worker in \\d+ ms$`
+            )
           )
           yield* advance(base / 2 - 1)
           expect(world.processes.length).toBe(before)
           yield* advance(base / 2 + 1)
           expect(world.processes.length).toBe(before + 1)
         }
+      })
+    )
+  })
+
+  it.scoped("a loop lasts while replacements die young, however long its backoffs; a survivor ends it", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        const supervisor = yield* start(
+          config({
+            intervalMs: 100,
+            crashWindowMs: 10_000,
+            crashLoopCrashes: 15,
+            backoff: { initialMs: 1000, maxMs: 16_000 }
+          })
+        )
+        const crashLatest = Effect.gen(function* () {
+          yield* advance(100)
+          yield* world.processes.at(-1)!.exit({ code: 1, signal: null })
+          yield* advance(0)
+        })
+        for (let i = 0; i < 16; i++) yield* crashLatest
+        expect((yield* supervisor.status).crashLoop).toBe(true)
+        // Backoffs of 8-16 s empty the window of older crashes: still a loop, never a burst.
+        for (let i = 2; i <= 8; i++) {
+          // Wait out the backoff until the replacement starts, then crash it as soon as it serves.
+          const held = world.processes.length
+          while (world.processes.length === held) yield* advance(100)
+          const before = world.processes.length
+          yield* crashLatest
+          expect(world.processes.length).toBe(before) // held back, not respawned at once
+          expect(world.logs.at(-1)).toMatch(new RegExp(`, ${i} since it began; starting the next worker in \\d+ ms$`))
+        }
+        // The next replacement outlives the window: the loop is over.
+        yield* advance(16_000 + 100 + 10_000)
+        expect((yield* supervisor.status).crashLoop).toBe(false)
       })
     )
   })
