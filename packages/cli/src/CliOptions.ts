@@ -69,6 +69,7 @@ export const options = Options.all({
   json: flag("json"),
   listenFds: flag("listen-fds"),
   signalProcessGroup: flag("signal-process-group"),
+  pathMode: text("path-mode"),
   timeoutMs: duration("timeout")
 })
 

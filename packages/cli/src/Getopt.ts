@@ -66,6 +66,7 @@ export const extendedOptions: ReadonlyArray<OptionSpec> = [
   spec("json", "flag"),
   spec("listen-fds", "flag"),
   spec("signal-process-group", "flag"),
+  spec("path-mode", "string"),
   spec("timeout", "duration")
 ]
 

@@ -40,7 +40,7 @@ const daemonize = (config: Starter.StarterConfig, argv: ReadonlyArray<string>, l
     if (config.pidFile !== undefined) yield* NodePidFile.checkUnlocked(config.pidFile)
     const scope = yield* Scope.make()
     const sockets = yield* ListenSockets.ListenSockets.pipe(
-      Effect.flatMap((s) => s.open(config.listen, { backlog: config.backlog })),
+      Effect.flatMap((s) => s.open(config.listen, { backlog: config.backlog, pathMode: config.pathMode })),
       Scope.extend(scope),
       Effect.provide(NodeListenSockets.layer)
     )

@@ -40,6 +40,7 @@ export const toStarterOptions = (
     // Perl: `||= SOMAXCONN`, so 0 means the default too.
     ...optional("backlog", options.backlog || undefined),
     ...optional("dir", options.dir),
+    ...optional("pathMode", options.pathMode),
     workers: options.workers ?? 1,
     maxSurge: options.maxSurge ?? 1,
     readiness: options.ready ?? "none",

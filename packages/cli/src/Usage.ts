@@ -147,6 +147,11 @@ Options beyond Perl's start_server:
     latency, drain time, exits by code and signal, crash loop) on every
     change, e.g. for node_exporter's textfile collector
 
+  --path-mode=mode:
+    the permission bits of the --path socket files, in octal (default 0777,
+    as Perl's start_server makes them): 0660 lets only the owner and the
+    group connect
+
   --signal-process-group:
     start each worker in its own process group and send every signal to the
     whole group, so that processes a worker started stop with it

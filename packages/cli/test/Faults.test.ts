@@ -279,6 +279,17 @@ describe("faults", () => {
     })
   })
 
+  it("--path-mode sets the socket file's permissions (Perl's 0777 otherwise); a bad mode is refused", async () => {
+    const dir = tempDir()
+    const socket = path.join(dir, "app.sock")
+    const server = track(startServer([`--path=${socket}`, "--path-mode=0660", "--interval=0", "--", "sleep", "30"]))
+    await server.waitForLine(/^starting new worker/)
+    expect(fs.statSync(socket).mode & 0o777).toBe(0o660)
+    const bad = await runToExit([`--path=${path.join(dir, "b.sock")}`, "--path-mode=999", "--", "true"])
+    expect(bad.code).toBe(255)
+    expect(bad.stderr.split("\n").at(-1)).toBe("--path-mode: an octal file mode such as 0660 expected")
+  })
+
   describe("paths that can never work are refused at start with one line, not a stack trace", () => {
     it.each([
       ["--json-status-file naming a directory", (dir: string) => [`--json-status-file=${dir}`], /: Is a directory$/],

@@ -17,6 +17,8 @@ export interface BoundSocket {
 export interface ListenOptions {
   /** listen(2) backlog for TCP and unix sockets; `undefined` = the kernel's SOMAXCONN. */
   readonly backlog: number | undefined
+  /** The permission bits of each `--path` socket file; `undefined` = Perl's 0777. */
+  readonly pathMode?: number | undefined
 }
 
 /**

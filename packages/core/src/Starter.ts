@@ -30,6 +30,8 @@ export interface StarterConfig {
   /** `--control-socket`: a unix socket speaking ControlProtocol. */
   readonly controlSocket: string | undefined
   readonly backlog: number | undefined
+  /** `--path-mode`: the permission bits of the unix socket files; `undefined` = Perl's 0777. */
+  readonly pathMode?: number | undefined
   readonly pidFile: string | undefined
   /** This process's pid, as written to the pid file. */
   readonly pid: number
@@ -88,7 +90,7 @@ export const start = <E = never>(
     // socket file of the running one) before it knows it is alone.
     if (config.pidFile !== undefined) yield* (yield* PidFile).acquire(config.pidFile, config.pid)
     const sockets = yield* ListenSockets
-    const bound = yield* sockets.open(config.listen, { backlog: config.backlog })
+    const bound = yield* sockets.open(config.listen, { backlog: config.backlog, pathMode: config.pathMode })
     yield* afterListen
     // The control socket is bound before any worker starts, so that its errors come first;
     // it answers once the supervisor runs.

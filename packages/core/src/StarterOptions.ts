@@ -23,6 +23,10 @@ export class StarterOptions extends Schema.Class<StarterOptions>("StarterOptions
   paths: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
   /** listen(2) backlog; default SOMAXCONN. A negative one is the kernel's maximum, as in Perl. */
   backlog: optional(Schema.Int),
+  /** `--path-mode`: the octal permission bits of `--path` socket files (`0660`); default Perl's `0777`. */
+  pathMode: optional(
+    Schema.String.pipe(Schema.pattern(/^0?[0-7]{3}$/, { message: () => "an octal file mode such as 0660 expected" }))
+  ),
   dir: optional(Schema.String),
   workers: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 1024)), { default: () => 1 }),
   maxSurge: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1 }),
@@ -103,6 +107,7 @@ export const toStarterConfig = (options: StarterOptions, pid: number): Either.Ei
       listen,
       controlSocket: options.controlSocket,
       backlog: options.backlog,
+      pathMode: options.pathMode === undefined ? undefined : Number.parseInt(options.pathMode, 8),
       pidFile: options.pidFile,
       pid,
       supervisor: SupervisorConfig.make({

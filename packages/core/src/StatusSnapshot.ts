@@ -27,7 +27,8 @@ export interface StatusSnapshot {
   readonly version: 1
   readonly generation: number
   readonly epoch: number
-  readonly state: "starting" | "serving" | "restarting" | "stopping"
+  /** `backing-off`: fewer workers serve than asked for, and respawns wait (a crash loop). */
+  readonly state: "starting" | "serving" | "backing-off" | "restarting" | "stopping"
   readonly workers: ReadonlyArray<WorkerSnapshot>
   readonly targetWorkers: number
   readonly lastRestart: { readonly reason: RestartReason | "boot"; readonly completedAt: string | null }
@@ -56,7 +57,9 @@ export const fromState = (state: Machine.State, exits: ReadonlyArray<RecordedExi
         ? state.epoch <= 1
           ? "starting"
           : "restarting"
-        : "serving",
+        : now < state.holdUntil && state.workers.filter((w) => w.phase === "serving").length < state.config.workers
+          ? "backing-off"
+          : "serving",
   workers: state.workers.flatMap((w) =>
     w.pid === undefined
       ? []

@@ -174,6 +174,8 @@ describe("Supervisor (Perl defaults: alive after --interval)", () => {
         })
         for (let i = 0; i < 16; i++) yield* crashLatest
         expect((yield* supervisor.status).crashLoop).toBe(true)
+        // No worker serves while the respawn waits: the status says so rather than "serving".
+        expect((yield* supervisor.status).state).toBe("backing-off")
         // Backoffs of 8-16 s empty the window of older crashes: still a loop, never a burst.
         for (let i = 2; i <= 8; i++) {
           // Wait out the backoff until the replacement starts, then crash it as soon as it serves.
@@ -187,6 +189,7 @@ describe("Supervisor (Perl defaults: alive after --interval)", () => {
         // The next replacement outlives the window: the loop is over.
         yield* advance(16_000 + 100 + 10_000)
         expect((yield* supervisor.status).crashLoop).toBe(false)
+        expect((yield* supervisor.status).state).toBe("serving")
       })
     )
   })

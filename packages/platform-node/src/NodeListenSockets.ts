@@ -74,7 +74,7 @@ const clearPath = (path: string) =>
     })
   })
 
-const openUnix = (spec: ListenSpec.UnixSpec, backlog: number) =>
+const openUnix = (spec: ListenSpec.UnixSpec, backlog: number, mode: number) =>
   Effect.gen(function* () {
     // Perl's sockaddr_un truncates a longer path and binds somewhere else; we refuse it.
     if (Buffer.byteLength(spec.path) > libc.maxUnixPath) {
@@ -87,8 +87,8 @@ const openUnix = (spec: ListenSpec.UnixSpec, backlog: number) =>
         const fd = libc.socket(libc.AF_UNIX, libc.SOCK_STREAM)
         try {
           libc.bind(fd, libc.sockaddrUn(spec.path))
-          // Perl binds under umask(0): the socket file is srwxrwxrwx.
-          fs.chmodSync(spec.path, 0o777)
+          // Perl binds under umask(0): the socket file is srwxrwxrwx unless --path-mode says less.
+          fs.chmodSync(spec.path, mode)
           libc.listen(fd, backlog)
           return fd
         } catch (error) {
@@ -124,7 +124,8 @@ const hold = <E>(spec: ListenSpec.ListenSpec, acquire: Effect.Effect<number, E>)
 const open = (specs: ReadonlyArray<ListenSpec.ListenSpec>, options: ListenSockets.ListenOptions) =>
   Effect.forEach(specs, (spec) => {
     const backlog = options.backlog ?? kernelSomaxconn()
-    return hold(spec, spec._tag === "Unix" ? openUnix(spec, backlog) : openInet(spec, backlog))
+    const acquire = spec._tag === "Unix" ? openUnix(spec, backlog, options.pathMode ?? 0o777) : openInet(spec, backlog)
+    return hold(spec, acquire)
   })
 
 /**
