@@ -9,7 +9,7 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { afterEach } from "vitest"
+import { afterEach, onTestFinished } from "vitest"
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..")
 export const startServerBin = path.join(repoRoot, "node_modules/.bin/start_server")
@@ -127,6 +127,10 @@ export const runToExit = async (
   options: { env?: Record<string, string | undefined>; cwd?: string; bin?: string } = {}
 ) => {
   const running = startServer(args, options)
+  // A test that fails or times out before the exit must not leave the process running.
+  onTestFinished(() => {
+    if (running.child.exitCode === null && running.child.signalCode === null) running.kill("SIGKILL")
+  })
   const { code, signal } = await running.exited
   return { code, signal, stderr: running.lines().join("\n"), stdout: running.stdout() }
 }
