@@ -8,30 +8,22 @@ import { PidFile } from "@starter/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as libc from "./internal/libc.js"
+import { isLocked } from "./PidFileLock.js"
 import { errnoOf, strerror } from "./SystemError.js"
 
 const fail = (message: string, errno?: number) => new PidFile.PidFileError({ message, errno })
 
 const sameFile = (a: fs.Stats, b: fs.Stats | undefined) => b !== undefined && a.dev === b.dev && a.ino === b.ino
 
-const lockedMessage = (path: string, holder: string) =>
-  `pid file ${path} is locked by a running start_server${holder === "" ? "" : ` (pid ${holder})`}`
-
-/** Whether a running start_server (ours or Perl's, both hold it) has the pid file locked. */
-export const isLocked = (path: string): boolean => {
-  let fd: number
+/** The refusal, naming the holder's pid as its pid file says it (if it can be read). */
+const lockedMessage = (path: string) => {
+  let holder = ""
   try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY)
+    holder = fs.readFileSync(path, "utf8").trim()
   } catch {
-    return false
+    // gone meanwhile: the message names no pid
   }
-  try {
-    if (!libc.tryLockExclusive(fd)) return true
-    libc.unlock(fd)
-    return false
-  } finally {
-    fs.closeSync(fd)
-  }
+  return `pid file ${path} is locked by a running start_server${holder === "" ? "" : ` (pid ${holder})`}`
 }
 
 /**
@@ -39,23 +31,7 @@ export const isLocked = (path: string): boolean => {
  * the foreground of `--daemonize`, which binds before its daemon takes the pid file.
  */
 export const checkUnlocked = (path: string): Effect.Effect<void, PidFile.PidFileError> =>
-  Effect.try({
-    try: () => {
-      let fd: number
-      try {
-        fd = fs.openSync(path, fs.constants.O_RDONLY)
-      } catch {
-        return // no pid file yet, or none we can read: acquire will say what is wrong
-      }
-      try {
-        if (!libc.tryLockExclusive(fd)) throw fail(lockedMessage(path, fs.readFileSync(path, "utf8").trim()))
-        libc.unlock(fd)
-      } finally {
-        fs.closeSync(fd)
-      }
-    },
-    catch: (error) => (error instanceof PidFile.PidFileError ? error : fail(`${path}: ${strerror(error)}`))
-  })
+  Effect.suspend(() => (isLocked(path) ? Effect.fail(fail(lockedMessage(path))) : Effect.void))
 
 const acquire = (path: string, pid: number) =>
   Effect.acquireRelease(
@@ -65,9 +41,8 @@ const acquire = (path: string, pid: number) =>
         // Never through a symlink: its target (anything the supervisor may write) would be clobbered.
         const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o644)
         if (!libc.tryLockExclusive(fd)) {
-          const holder = fs.readFileSync(path, "utf8").trim()
           fs.closeSync(fd)
-          throw fail(lockedMessage(path, holder))
+          throw fail(lockedMessage(path))
         }
         fs.ftruncateSync(fd, 0)
         fs.writeSync(fd, `${pid}\n`, 0)

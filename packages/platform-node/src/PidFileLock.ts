@@ -1,0 +1,24 @@
+/**
+ * Whether a running start_server holds a pid file: ours and Perl's both keep an exclusive
+ * flock(2) on it for their whole life. Effect-free, for the `--stop` and `--restart` clients,
+ * which must start fast.
+ */
+import * as fs from "node:fs"
+import * as libc from "./internal/libc.js"
+
+/** True while some process holds the lock; false for a free lock or a file that cannot be opened. */
+export const isLocked = (path: string): boolean => {
+  let fd: number
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY)
+  } catch {
+    return false
+  }
+  try {
+    if (!libc.tryLockExclusive(fd)) return true
+    libc.unlock(fd)
+    return false
+  } finally {
+    fs.closeSync(fd)
+  }
+}
