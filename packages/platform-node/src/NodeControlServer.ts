@@ -70,7 +70,15 @@ const controlScheduler = Scheduler.make((task) => void setImmediate(task))
 
 const errorLine = (error: string) => `${JSON.stringify({ v: 1, id: null, ok: false, error })}\n`
 
-const listen = (path: string, handleLine: (line: string) => Stream.Stream<string>) =>
+export interface Options {
+  /**
+   * A connection with nothing in progress that sends nothing for this long is closed, so that
+   * idle clients cannot hold every one of the `maxConnections` places.
+   */
+  readonly idleTimeoutMs: number
+}
+
+const listen = (options: Options) => (path: string, handleLine: (line: string) => Stream.Stream<string>) =>
   Effect.gen(function* () {
     yield* clearPath(path)
     const run = yield* FiberSet.makeRuntime<never>()
@@ -122,6 +130,12 @@ const listen = (path: string, handleLine: (line: string) => Stream.Stream<string
       }
       connection.setEncoding("utf8")
       connection.on("drain", pump)
+      // A subscription is in progress however quiet it is: only a connection doing nothing goes.
+      connection.setTimeout(options.idleTimeoutMs, () => {
+        if (inFlight === 0 && pending.length === 0) {
+          connection.end(errorLine(`idle for ${options.idleTimeoutMs / 1000} s; closing the connection`))
+        }
+      })
       connection.on("data", (chunk: string) => {
         buffer += chunk
         if (buffer.length > maxLine && !buffer.includes("\n")) {
@@ -166,7 +180,7 @@ const listen = (path: string, handleLine: (line: string) => Stream.Stream<string
     )
   })
 
-export const layer: Layer.Layer<ControlServer.ControlServer> = Layer.succeed(
-  ControlServer.ControlServer,
-  ControlServer.ControlServer.of({ listen })
-)
+export const layerWith = (options: Options): Layer.Layer<ControlServer.ControlServer> =>
+  Layer.succeed(ControlServer.ControlServer, ControlServer.ControlServer.of({ listen: listen(options) }))
+
+export const layer: Layer.Layer<ControlServer.ControlServer> = layerWith({ idleTimeoutMs: 60_000 })
