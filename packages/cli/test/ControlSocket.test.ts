@@ -120,6 +120,10 @@ describe("--control-socket", () => {
     await waitFor("generation 1", () => statusJson(control)?.state === "serving" || undefined)
     const ok = await runToExit(["--restart", `--control-socket=${control}`, "--timeout=20"])
     expect(ok).toMatchObject({ code: 0, stderr: "" })
+    // Ready: the old worker was told to go; until it has exited it may still take a connection.
+    await waitFor("generation 1 gone", () =>
+      statusJson(control)?.workers.every((w) => w.generation === 2) === true ? true : undefined
+    )
     expect(await get(port)).toMatch(/^hello from generation 2,/)
 
     fs.writeFileSync(marker, "")
