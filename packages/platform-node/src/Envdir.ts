@@ -18,6 +18,9 @@ const isValidName = (name: string): boolean => name.length > 0 && !name.includes
  */
 const maxValueBytes = 32 * 4096
 
+// One buffer for every read (they are synchronous): the tunables are re-read on every event.
+let scratch: Buffer | undefined
+
 /**
  * The value a file contributes: its first line without the trailing newline (Perl `chomp`
  * strips `\n` only, so a `\r` stays); `undefined` for an empty file, which sets nothing.
@@ -32,7 +35,8 @@ const readEntry = (file: string): string | undefined => {
     return undefined
   }
   try {
-    const buffer = Buffer.alloc(maxValueBytes)
+    scratch ??= Buffer.allocUnsafe(maxValueBytes)
+    const buffer = scratch
     let length = 0
     let end = -1
     while (length < maxValueBytes && end === -1) {
