@@ -6,20 +6,33 @@ import * as fs from "node:fs"
  * would be clobbered): whatever is at `tmp` is removed first (a link, not its target), and
  * O_EXCL refuses anything that appears meanwhile.
  */
-export const createFresh = (tmp: string): number => {
+const createFresh = (tmp: string): number => {
   fs.rmSync(tmp, { force: true })
   return fs.openSync(tmp, "wx")
+}
+
+/** A file's identity: device and inode, which a rename keeps. */
+export interface FileIdentity {
+  readonly dev: number
+  readonly ino: number
+}
+
+/** Writes `content` to a fresh `tmp` and answers its identity. */
+export const writeTemp = (tmp: string, content: string): FileIdentity => {
+  const fd = createFresh(tmp)
+  try {
+    fs.writeFileSync(fd, content)
+    const { dev, ino } = fs.fstatSync(fd)
+    return { dev, ino }
+  } finally {
+    fs.closeSync(fd)
+  }
 }
 
 export const writeAtomically = (path: string, content: string): void => {
   const tmp = `${path}.${process.pid}`
   try {
-    const fd = createFresh(tmp)
-    try {
-      fs.writeFileSync(fd, content)
-    } finally {
-      fs.closeSync(fd)
-    }
+    writeTemp(tmp, content)
     fs.renameSync(tmp, path)
   } catch (error) {
     fs.rmSync(tmp, { force: true })

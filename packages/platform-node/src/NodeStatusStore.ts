@@ -10,33 +10,15 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
-import { createFresh } from "./AtomicFile.js"
+import { type FileIdentity, writeTemp } from "./AtomicFile.js"
 import { strerror } from "./SystemError.js"
-
-/** Which file we put at the path: device and inode of our last successful rename. */
-interface Written {
-  readonly dev: number
-  readonly ino: number
-}
 
 const fail = (message: string) => new StatusStore.StatusWriteError({ message })
 
-/** Writes the temp file and answers its identity, which the rename keeps. */
-const writeTemp = (tmp: string, content: string): Written => {
-  const fd = createFresh(tmp)
-  try {
-    fs.writeFileSync(fd, content)
-    const { dev, ino } = fs.fstatSync(fd)
-    return { dev, ino }
-  } finally {
-    fs.closeSync(fd)
-  }
-}
-
-const writeAtomically = (path: string, content: string): Effect.Effect<Written, StatusStore.StatusWriteError> =>
+const writeAtomically = (path: string, content: string): Effect.Effect<FileIdentity, StatusStore.StatusWriteError> =>
   Effect.suspend(() => {
     const tmp = `${path}.${process.pid}`
-    let written: Written
+    let written: FileIdentity
     try {
       written = writeTemp(tmp, content)
     } catch (error) {
@@ -58,7 +40,7 @@ const writeAtomically = (path: string, content: string): Effect.Effect<Written, 
  * instance that fails to bind must not delete the live instance's file) and it is still
  * the file we wrote (another writer may have replaced it since).
  */
-const removeIfOurs = (path: string, written: Written): void => {
+const removeIfOurs = (path: string, written: FileIdentity): void => {
   try {
     const { dev, ino } = fs.lstatSync(path)
     if (dev === written.dev && ino === written.ino) fs.unlinkSync(path)
@@ -71,7 +53,8 @@ export const layer = (path: string): Layer.Layer<StatusStore.StatusStore> =>
   Layer.scoped(
     StatusStore.StatusStore,
     Effect.gen(function* () {
-      const last = yield* Ref.make(Option.none<Written>())
+      // Which file we put at the path: the identity of our last successful rename.
+      const last = yield* Ref.make(Option.none<FileIdentity>())
       yield* Effect.addFinalizer(() =>
         Ref.get(last).pipe(Effect.map(Option.map((written) => removeIfOurs(path, written))))
       )
