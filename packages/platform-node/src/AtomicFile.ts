@@ -29,13 +29,29 @@ export const writeTemp = (tmp: string, content: string): FileIdentity => {
   }
 }
 
-export const writeAtomically = (path: string, content: string): void => {
+/** Writes and renames; answers the identity of the file now at `path`. */
+export const writeAtomically = (path: string, content: string): FileIdentity => {
   const tmp = `${path}.${process.pid}`
   try {
-    writeTemp(tmp, content)
+    const written = writeTemp(tmp, content)
     fs.renameSync(tmp, path)
+    return written
   } catch (error) {
     fs.rmSync(tmp, { force: true })
     throw error
+  }
+}
+
+/**
+ * Removes `path` only if it is still the file this process wrote (Perl PR #32: a second
+ * instance must not delete the live instance's file, and another writer may have replaced
+ * ours since).
+ */
+export const removeIfOurs = (path: string, written: FileIdentity): void => {
+  try {
+    const { dev, ino } = fs.lstatSync(path)
+    if (dev === written.dev && ino === written.ino) fs.unlinkSync(path)
+  } catch {
+    // already gone, or not ours to judge: leave it
   }
 }

@@ -8,7 +8,7 @@ import * as nodePath from "node:path"
 import { Metrics, StatusObserver } from "@starter/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { writeAtomically } from "./AtomicFile.js"
+import { type FileIdentity, removeIfOurs, writeAtomically } from "./AtomicFile.js"
 import * as SystemdNotify from "./SystemdNotify.js"
 import { strerror } from "./SystemError.js"
 
@@ -39,11 +39,11 @@ export const pathProblem = (option: string, path: string | undefined): string | 
   return undefined
 }
 
-const write = (path: string, content: string) =>
+/** The identity of the file written; `undefined` if it could not be written. */
+const write = (path: string, content: string): Effect.Effect<FileIdentity | undefined> =>
   Effect.try(() => writeAtomically(path, content)).pipe(
-    Effect.as(true),
     // A full disk must not take the supervisor down: say so and keep serving.
-    Effect.catchAll((e) => Effect.as(Effect.logError(`failed to write ${path}:${strerror(e.error)}`), false))
+    Effect.catchAll((e) => Effect.as(Effect.logError(`failed to write ${path}:${strerror(e.error)}`), undefined))
   )
 
 export const layer = (options: Options): Layer.Layer<StatusObserver.StatusObserver> => {
@@ -55,22 +55,16 @@ export const layer = (options: Options): Layer.Layer<StatusObserver.StatusObserv
     StatusObserver.StatusObserver,
     Effect.gen(function* () {
       let metrics = Metrics.empty
-      // Only files this instance wrote are removed at exit: never those of a running instance
-      // that this one, refused, would otherwise delete on its way out.
-      const written = new Set<string>()
+      // Only files this instance wrote, and still there as it wrote them, are removed at exit:
+      // never those of a running instance that this one, refused, would delete on its way out.
+      const written = new Map<string, FileIdentity>()
       const writeOwn = (path: string, content: string) =>
-        Effect.map(write(path, content), (ok) => {
-          if (ok) written.add(path)
+        Effect.map(write(path, content), (identity) => {
+          if (identity !== undefined) written.set(path, identity)
         })
       yield* Effect.addFinalizer(() =>
         Effect.sync(() => {
-          for (const path of written) {
-            try {
-              fs.rmSync(path, { force: true })
-            } catch {
-              // gone or replaced by something we may not remove: nothing to clean up
-            }
-          }
+          for (const [path, identity] of written) removeIfOurs(path, identity)
         })
       )
       return StatusObserver.StatusObserver.of({

@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
-import { type FileIdentity, writeTemp } from "./AtomicFile.js"
+import { type FileIdentity, removeIfOurs, writeTemp } from "./AtomicFile.js"
 import { strerror } from "./SystemError.js"
 
 const fail = (message: string) => new StatusStore.StatusWriteError({ message })
@@ -35,25 +35,12 @@ const writeAtomically = (path: string, content: string): Effect.Effect<FileIdent
     return Effect.succeed(written)
   })
 
-/**
- * Removes the file at scope close, but only if this process wrote it (Perl PR #32: a second
- * instance that fails to bind must not delete the live instance's file) and it is still
- * the file we wrote (another writer may have replaced it since).
- */
-const removeIfOurs = (path: string, written: FileIdentity): void => {
-  try {
-    const { dev, ino } = fs.lstatSync(path)
-    if (dev === written.dev && ino === written.ino) fs.unlinkSync(path)
-  } catch {
-    // already gone, or not ours to judge: leave it
-  }
-}
-
 export const layer = (path: string): Layer.Layer<StatusStore.StatusStore> =>
   Layer.scoped(
     StatusStore.StatusStore,
     Effect.gen(function* () {
-      // Which file we put at the path: the identity of our last successful rename.
+      // Which file we put at the path: the identity of our last successful rename. Removed at
+      // scope close only if it is still that file.
       const last = yield* Ref.make(Option.none<FileIdentity>())
       yield* Effect.addFinalizer(() =>
         Ref.get(last).pipe(Effect.map(Option.map((written) => removeIfOurs(path, written))))
