@@ -243,11 +243,20 @@ const reconcile = (t: Transition): void => {
   t.writeStatus()
 }
 
-/** One outdated worker leaves for every new one that is ready beyond the target. */
+/**
+ * One outdated worker leaves for every new one that is ready beyond the target: the one with
+ * the new worker's index first, so that the serving workers' indexes stay unique even when
+ * the rollout is abandoned half-way and the old workers stay in service beside the new ones.
+ */
 const retireOutdated = (t: Transition): void => {
   const outdated = outdatedWorkers(t.state)
   const excess = readyWorkers(t.state).length + outdated.length - t.config.workers
-  const leaving = outdated.slice(0, Math.max(0, excess))
+  const replaced = new Set(readyWorkers(t.state).map((w) => w.index))
+  const byReplacement = [
+    ...outdated.filter((w) => replaced.has(w.index)),
+    ...outdated.filter((w) => !replaced.has(w.index))
+  ]
+  const leaving = byReplacement.slice(0, Math.max(0, excess))
   if (leaving.length === 0) return
   const { signalOnHup, killOldDelayMs } = t.config
   t.log(`new worker is now running, sending ${signalOnHup.label} to old workers:${pidList(leaving)}`)

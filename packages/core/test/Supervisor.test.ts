@@ -529,6 +529,36 @@ describe("Supervisor (readiness channel)", () => {
     )
   })
 
+  it.scoped("a restart abandoned half-way leaves serving workers with unique indexes", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        const sup = yield* start(
+          config({
+            workers: 2,
+            maxSurge: 2,
+            readiness: Readiness.NotifyFd(),
+            readyTimeoutMs: 2000,
+            maxStartAttempts: 1
+          })
+        )
+        for (const p of world.processes) yield* p.becomeReady
+        yield* advance(0)
+        yield* sup.restart("control")
+        yield* advance(0)
+        // The new index 1 becomes ready, index 0 never does: the rollout is given up.
+        yield* world.processes.find((p) => p.generation === 2 && p.index === 1)!.becomeReady
+        yield* advance(2000)
+        const serving = (yield* sup.state).workers.filter((w) => w.phase === "serving")
+        expect(serving.map((w) => [w.generation, w.index]).sort()).toEqual([
+          [1, 0],
+          [2, 1]
+        ])
+      })
+    )
+  })
+
   it.scoped("a crash before ready is a failed start, reported at once", () => {
     const world = makeWorld()
     return inWorld(

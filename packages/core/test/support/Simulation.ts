@@ -16,10 +16,20 @@ import { WorkerEnvironment } from "../../src/WorkerEnvironment.js"
 /** What a fake process does when it receives a signal. */
 export type OnSignal = "exit" | "ignore"
 
+/** The fate of one spawn: "never-ready" stays silent on its readiness channel. */
+export type Fate = "exit-at-once" | "exec-fails" | "never-ready" | "ignores-stop" | "healthy"
+
+/** What the world saw the supervisor do, for invariants checked at the moment it happens. */
+export type Observation =
+  | { readonly _tag: "Spawned"; readonly process: FakeProcess }
+  | { readonly _tag: "Signalled"; readonly process: FakeProcess; readonly signal: SignalName }
+  | { readonly _tag: "Reaped"; readonly process: FakeProcess }
+
 export interface FakeProcess {
   readonly pid: number
   readonly request: SpawnRequest
   readonly generation: number
+  readonly index: number
   readonly received: Array<SignalName>
   readonly exit: (status: ExitStatus) => Effect.Effect<void>
   readonly becomeReady: Effect.Effect<void>
@@ -33,8 +43,14 @@ export interface World {
   readonly statusWrites: Array<string>
   readonly logs: Array<string>
   /** Decides the fate of the next spawns, in order; an empty plan means "healthy". */
-  readonly plan: Array<"exit-at-once" | "exec-fails" | "healthy">
+  readonly plan: Array<Fate>
   onSignal: OnSignal
+  /** How long a process that obeys a stop signal takes to exit (KILL is always at once). */
+  exitAfterSignalMs: number
+  /** Pids whose exit the supervisor has collected. */
+  readonly reaped: Set<number>
+  /** Called as each observation happens, inside the supervisor's own fiber. */
+  observe: (observation: Observation) => Effect.Effect<void>
   /** Fake processes that report readiness by themselves this long after spawn (channel modes). */
   readyAfterMs: number | undefined
   /** What every fake process's readiness channel says about why it is not ready. */
@@ -43,13 +59,16 @@ export interface World {
   readonly environment: Record<string, string>
 }
 
-export const makeWorld = (): World => ({
-  seed: 20261201,
+export const makeWorld = (seed = 20261201): World => ({
+  seed,
   processes: [],
   statusWrites: [],
   logs: [],
   plan: [],
   onSignal: "exit",
+  exitAfterSignalMs: 0,
+  reaped: new Set(),
+  observe: () => Effect.void,
   readyAfterMs: undefined,
   readinessDetail: undefined,
   environment: { PATH: "/bin" }
@@ -73,14 +92,16 @@ const fakeSpawner = (world: World) =>
           pid: 1000 + world.processes.length,
           request,
           generation: Number(request.env.SERVER_STARTER_GENERATION),
+          index: Number(request.env.SERVER_STARTER_WORKER_INDEX),
           received,
           exit: (status) => Effect.asVoid(Deferred.succeed(exited, status)),
           becomeReady: Effect.asVoid(Deferred.succeed(ready, undefined)),
           isRunning: Effect.map(Deferred.isDone(exited), (done) => !done)
         }
         world.processes.push(proc)
+        yield* world.observe({ _tag: "Spawned", process: proc })
         if (fate === "exit-at-once") yield* proc.exit({ code: 3, signal: null })
-        if (world.readyAfterMs !== undefined) {
+        if (world.readyAfterMs !== undefined && fate !== "never-ready") {
           yield* Effect.forkDaemon(Effect.zipRight(Effect.sleep(world.readyAfterMs), proc.becomeReady))
         }
         return {
@@ -88,10 +109,22 @@ const fakeSpawner = (world: World) =>
           signal: (signal) =>
             Effect.suspend(() => {
               received.push(signal)
-              if (signal === "KILL") return proc.exit({ code: null, signal })
-              return world.onSignal === "exit" ? proc.exit({ code: null, signal }) : Effect.void
+              const observed = world.observe({ _tag: "Signalled", process: proc, signal })
+              if (signal === "KILL") return Effect.zipRight(observed, proc.exit({ code: null, signal }))
+              if (world.onSignal === "ignore" || fate === "ignores-stop") return observed
+              const exit = proc.exit({ code: null, signal })
+              if (world.exitAfterSignalMs === 0) return Effect.zipRight(observed, exit)
+              return Effect.zipRight(
+                observed,
+                Effect.asVoid(Effect.forkDaemon(Effect.zipRight(Effect.sleep(world.exitAfterSignalMs), exit)))
+              )
             }),
-          exit: Deferred.await(exited),
+          exit: Effect.tap(Deferred.await(exited), () =>
+            Effect.suspend(() => {
+              world.reaped.add(proc.pid)
+              return world.observe({ _tag: "Reaped", process: proc })
+            })
+          ),
           ready: Deferred.await(ready),
           readinessDetail: Effect.sync(() => world.readinessDetail)
         }
