@@ -133,18 +133,26 @@ export interface GracefulShutdownOptions extends DrainOptions {
   readonly signal?: NodeJS.Signals | ReadonlyArray<NodeJS.Signals>
   /** Shut down too when start_server itself is gone (its lifeline closed). Default true. */
   readonly whenSupervisorExits?: boolean
-  /** `process.exit(0)` once drained (default); with false, only the promise resolves. */
+  /**
+   * Awaited once every server has drained, before the exit: closes what the requests used
+   * (a database pool, Fastify's `app.close()` and with it its `onClose` hooks).
+   */
+  readonly onDrained?: () => void | Promise<void>
+  /**
+   * `process.exit(0)` once drained and `onDrained` has run (default; exit status 1, the error
+   * on stderr, if it failed). With false, only the promise settles.
+   */
   readonly exit?: boolean
 }
 
 export interface GracefulShutdown {
-  /** Starts the shutdown now (once); resolves when every server is drained. */
+  /** Starts the shutdown now (once); resolves when every server is drained and `onDrained` has run. */
   readonly shutdown: () => Promise<void>
 }
 
 /**
  * Drains `servers` when the process receives one of `signals` (or the supervisor dies),
- * then exits. Call it right after creating the servers, before they accept.
+ * runs `onDrained`, then exits. Call it right after creating the servers, before they accept.
  */
 export const gracefulShutdown = (
   servers: net.Server | ReadonlyArray<net.Server>,
@@ -154,11 +162,22 @@ export const gracefulShutdown = (
   const signals = typeof options.signal === "string" ? [options.signal] : (options.signal ?? ["SIGTERM"])
   let shuttingDown: Promise<void> | undefined
   const shutdown = (): Promise<void> => {
-    shuttingDown ??= Promise.all(drainables.map((d) => d.drain(options))).then(() => {
-      for (const signal of signals) process.off(signal, onSignal)
-      stopWatching?.()
-      if (options.exit !== false) process.exit(0)
-    })
+    shuttingDown ??= Promise.all(drainables.map((d) => d.drain(options)))
+      .then(async () => {
+        for (const signal of signals) process.off(signal, onSignal)
+        stopWatching?.()
+        await options.onDrained?.()
+      })
+      .then(
+        () => {
+          if (options.exit !== false) process.exit(0)
+        },
+        (error: unknown) => {
+          if (options.exit === false) throw error
+          console.error(error)
+          process.exit(1)
+        }
+      )
     return shuttingDown
   }
   const onSignal = () => void shutdown()

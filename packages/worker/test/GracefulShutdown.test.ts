@@ -5,12 +5,13 @@
 import * as http from "node:http"
 import * as http2 from "node:http2"
 import * as net from "node:net"
-import { afterEach, describe, expect, it } from "vitest"
-import { track } from "../src/GracefulShutdown.js"
+import { afterEach, describe, expect, it, vi } from "vitest"
+import { gracefulShutdown, track } from "../src/GracefulShutdown.js"
 
 const servers: Array<net.Server> = []
 afterEach(() => {
   for (const server of servers.splice(0)) server.close()
+  vi.restoreAllMocks()
 })
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -170,5 +171,101 @@ describe("track(server).drain()", () => {
     expect(body).toBe("h2\n")
     await drained
     session.close()
+  })
+})
+
+describe("gracefulShutdown(servers, { onDrained })", () => {
+  // Neither the test runner's signals nor its lifeline: the shutdown starts by an emitted
+  // SIGUSR2 or by shutdown().
+  const options = { signal: "SIGUSR2", whenSupervisorExits: false } as const
+
+  /** Replaces process.exit; answers the codes it was called with. */
+  const stubExit = (onExit: () => void = () => {}) => {
+    const codes: Array<number | string | null | undefined> = []
+    vi.spyOn(process, "exit").mockImplementation(((code) => {
+      codes.push(code)
+      onExit()
+    }) as typeof process.exit)
+    return codes
+  }
+
+  it("runs onDrained once the request in flight is answered, and resolves once onDrained has", async () => {
+    let answered = false
+    const server = http.createServer((_req, res) => {
+      res.once("finish", () => {
+        answered = true
+      })
+      setTimeout(() => res.end("slow\n"), 300)
+    })
+    let answeredWhenDrained: boolean | undefined
+    let poolClosed = false
+    const { shutdown } = gracefulShutdown(server, {
+      ...options,
+      exit: false,
+      onDrained: async () => {
+        answeredWhenDrained = answered
+        await sleep(50)
+        poolClosed = true
+      }
+    })
+    const port = await listening(server)
+    const client = connect(port)
+    client.socket.write(request())
+    await sleep(50)
+    process.emit("SIGUSR2", "SIGUSR2")
+    await sleep(100)
+    expect(answeredWhenDrained).toBeUndefined() // not called yet: the request is still in flight
+    await shutdown() // the shutdown the signal started
+    expect(answeredWhenDrained).toBe(true)
+    expect(poolClosed).toBe(true)
+    expect(await client.ended).toBe("closed")
+    expect(client.received()).toMatch(/slow\n$/)
+    expect(process.listenerCount("SIGUSR2")).toBe(0)
+  })
+
+  it("exits 0 after onDrained has finished", async () => {
+    let poolClosedAtExit: boolean | undefined
+    let poolClosed = false
+    const codes = stubExit(() => {
+      poolClosedAtExit = poolClosed
+    })
+    const server = app()
+    const { shutdown } = gracefulShutdown(server, {
+      ...options,
+      onDrained: async () => {
+        await sleep(50)
+        poolClosed = true
+      }
+    })
+    await listening(server)
+    await shutdown()
+    expect(codes).toEqual([0])
+    expect(poolClosedAtExit).toBe(true)
+  })
+
+  it("exits 1 and reports the error when onDrained fails", async () => {
+    const codes = stubExit()
+    const reported = vi.spyOn(console, "error").mockImplementation(() => {})
+    const failure = new Error("pool did not close")
+    const server = app()
+    const { shutdown } = gracefulShutdown(server, { ...options, onDrained: () => Promise.reject(failure) })
+    await listening(server)
+    await shutdown()
+    expect(codes).toEqual([1])
+    expect(reported).toHaveBeenCalledWith(failure)
+  })
+
+  it("with exit: false, rejects with onDrained's error and does not exit", async () => {
+    const codes = stubExit()
+    const failure = new Error("pool did not close")
+    const server = app()
+    const { shutdown } = gracefulShutdown(server, {
+      ...options,
+      exit: false,
+      onDrained: () => Promise.reject(failure)
+    })
+    await listening(server)
+    await expect(shutdown()).rejects.toBe(failure)
+    expect(codes).toEqual([])
   })
 })
