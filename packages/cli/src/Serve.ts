@@ -2,7 +2,7 @@
  * `start_server [options] -- program args…`: run the supervisor in this process until
  * TERM or INT, with the live Node layers behind every port of @starter/core.
  */
-import { ListenSockets, Starter, StarterOptions } from "@starter/core"
+import { ListenSockets, Starter, type StarterOptions, toStarterConfig } from "@starter/core"
 import {
   type EarlyListen,
   Envdir,
@@ -12,8 +12,9 @@ import {
   NodeListenSockets,
   NodeLogger,
   NodePidFile,
+  NodeStarterServices,
   NodeStatusObserver,
-  StarterLive,
+  SocketActivation,
   SystemdNotify
 } from "@starter/platform-node"
 import * as Effect from "effect/Effect"
@@ -53,7 +54,7 @@ const daemonize = (config: Starter.StarterConfig, argv: ReadonlyArray<string>, l
  */
 const supervise = (
   config: Starter.StarterConfig,
-  options: StarterOptions.StarterOptions,
+  options: StarterOptions,
   {
     handoff,
     early
@@ -76,12 +77,13 @@ const supervise = (
     Effect.scoped,
     Effect.catchAll((error) => Effect.as(printError(error.message), exitCodeOf(error))),
     Effect.provide(
-      StarterLive.services({
+      NodeStarterServices.layer({
         statusFile: options.statusFile,
         envdir: options.envdir,
         jsonStatusFile: options.jsonStatusFile,
         metricsFile: options.metricsFile,
         handleSignals: true,
+        reapOrphans: true,
         notifySocket: systemd.notifySocket,
         systemdSockets: systemd.sockets,
         adoptedSockets: handoff?.sockets,
@@ -104,7 +106,7 @@ export const serve = (
     InheritedFds.closeOnExec()
     const handoff = NodeDaemon.takeHandoff()
     const notifySocket = SystemdNotify.takeNotifySocket()
-    const systemdSockets = NodeListenSockets.takeSystemdSockets()
+    const systemdFds = SocketActivation.take()
     // Perl copies these options into %ENV: workers inherit them and the tunables read them.
     Object.assign(process.env, environmentFromOptions(options))
     const envdir = process.env.ENVDIR
@@ -115,6 +117,13 @@ export const serve = (
       yield* printError("server program not specified")
       return 255
     }
+    // Sockets passed by systemd are matched with --port/--path before any file is opened.
+    const activated = yield* Effect.either(SocketActivation.adopt(systemdFds, options))
+    if (Either.isLeft(activated)) {
+      yield* printError(activated.left.message)
+      return 255
+    }
+    const listen = activated.right ?? options
     // Perl opens --log-file before it prints anything (Starter.pm L61-73); a daemon gets the
     // one its foreground opened.
     let log: LogFile.LogTarget | undefined = handoff?.log === undefined ? undefined : { fd: handoff.log }
@@ -129,13 +138,17 @@ export const serve = (
     // Then this line (before its socket errors, and before pointing its output at the log,
     // so it stays on the terminal).
     if (handoff === undefined) yield* Effect.logInfo(`start_server (pid:${process.pid}) starting now...`)
-    const decoded = toStarterOptions(options, [program, ...args], startupEnv)
+    const decoded = toStarterOptions(
+      { ...options, ports: [...listen.ports], paths: [...listen.paths] },
+      [program, ...args],
+      startupEnv
+    )
     if (Either.isLeft(decoded)) {
       yield* printError(decoded.left)
       return 255
     }
     const starterOptions = decoded.right
-    const config = StarterOptions.toStarterConfig(starterOptions, process.pid)
+    const config = toStarterConfig(starterOptions, process.pid)
     if (Either.isLeft(config)) {
       yield* printError(config.left.message)
       return 255
@@ -159,6 +172,6 @@ export const serve = (
     if (options.daemonize && handoff === undefined) return yield* daemonize(config.right, argv, log)
     return yield* supervise(config.right, starterOptions, { handoff, early }, log, {
       notifySocket,
-      sockets: systemdSockets
+      sockets: activated.right?.fds
     })
   }).pipe(Effect.provide(NodeLogger.layer(options.logFormat ?? "text")))

@@ -2,7 +2,7 @@
  * The command line as StarterOptions, with Perl's defaults and Perl's reading of the
  * environment-backed tunables (ENABLE_AUTO_RESTART, AUTO_RESTART_INTERVAL, KILL_OLD_DELAY).
  */
-import { StarterOptions, Tunables } from "@starter/core"
+import { Signal, StarterOptionsSchema, Tunables } from "@starter/core"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -19,17 +19,24 @@ export const environmentFromOptions = (options: CliOptions): Record<string, stri
   ...(options.autoRestartInterval !== undefined ? { AUTO_RESTART_INTERVAL: String(options.autoRestartInterval) } : {})
 })
 
-const decode = Schema.decodeUnknownEither(StarterOptions.StarterOptions)
+const decode = Schema.decodeUnknownEither(StarterOptionsSchema)
 
 /** `readyTimeoutMs` → `ready-timeout`: the option a user typed. */
 const optionName = (field: string) => field.replace(/Ms$/, "").replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+
+/** Their messages are the parsers' own, which name the value (Perl's `Unrecognized signal name "FOO"`). */
+const selfExplained: ReadonlySet<string> = new Set(["readiness", "signalOnHup", "signalOnTerm"])
+
+/** Perl: `||= 'TERM'` ("" and "0" are false), then upper-cased without `SIG`, as its log lines print it. */
+const signalText = (raw: string | undefined): string =>
+  raw === undefined || raw === "" || raw === "0" ? "TERM" : Signal.normalizeSignalOption(raw)
 
 /** Left: one line naming the option that is out of range (`workers: Expected …`). */
 export const toStarterOptions = (
   options: CliOptions,
   command: readonly [string, ...Array<string>],
   environment: Environment
-): Either.Either<StarterOptions.StarterOptions, string> => {
+): Either.Either<typeof StarterOptionsSchema.Type, string> => {
   const { autoRestart, killOldDelayMs } = Tunables.fromEnvironment(environment)
   const optional = <K extends string, V>(key: K, value: V | undefined) =>
     (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
@@ -47,8 +54,8 @@ export const toStarterOptions = (
     // Perl's sleep() treats a negative interval as no wait.
     intervalMs: Math.max(0, options.interval ?? 1) * 1000,
     ...optional("readyTimeoutMs", options.readyTimeoutMs),
-    signalOnHup: options.signalOnHup ?? "TERM",
-    signalOnTerm: options.signalOnTerm ?? "TERM",
+    signalOnHup: signalText(options.signalOnHup),
+    signalOnTerm: signalText(options.signalOnTerm),
     killOldDelayMs,
     ...optional("killTimeoutMs", options.killTimeoutMs),
     ...optional("autoRestartIntervalMs", autoRestart?.intervalMs),
@@ -67,6 +74,8 @@ export const toStarterOptions = (
   return Either.mapLeft(decoded, (error) => {
     // The first issue is the option's own; later ones restate it for `optional`'s undefined.
     const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
-    return `--${optionName(String(issue?.path[0] ?? "option"))}: ${issue?.message ?? "invalid"}`
+    const field = String(issue?.path[0] ?? "option")
+    const message = issue?.message ?? "invalid"
+    return selfExplained.has(field) ? message : `--${optionName(field)}: ${message}`
   })
 }

@@ -11,7 +11,11 @@ export type RestartReason = "hup" | "auto" | "control"
 export type Event = Data.TaggedEnum<{
   Boot: {}
   RestartRequested: { readonly reason: RestartReason }
-  ShutdownRequested: { readonly signal: "TERM" | "INT" }
+  /**
+   * `signal` is what start_server received, or stands for it: `scopeClosed` when nobody sent
+   * one, and the scope the supervisor runs in (an embedding application's) is closing.
+   */
+  ShutdownRequested: { readonly signal: "TERM" | "INT"; readonly scopeClosed?: boolean | undefined }
   Spawned: { readonly id: number; readonly pid: number }
   SpawnFailed: { readonly id: number; readonly message: string; readonly exitCode: number }
   Exited: { readonly id: number; readonly status: ExitStatus }

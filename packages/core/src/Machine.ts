@@ -476,7 +476,7 @@ const onRestartRequested = (t: Transition, reason: RestartReason): void => {
   beginEpoch(t, reason)
 }
 
-const onShutdownRequested = (t: Transition, signal: "TERM" | "INT"): void => {
+const onShutdownRequested = (t: Transition, signal: "TERM" | "INT", scopeClosed: boolean): void => {
   if (t.state.shutdown !== undefined) return
   // Perl: INT always sends TERM; only TERM uses --signal-on-term.
   const sent = signal === "TERM" ? t.config.signalOnTerm : { signal: "TERM" as const, label: "TERM" }
@@ -484,7 +484,8 @@ const onShutdownRequested = (t: Transition, signal: "TERM" | "INT"): void => {
   t.publish(Lifecycle.ShutdownStarted({ signal }))
   // Workers that already died before their alive check are gone: nothing to wait for.
   for (const w of t.state.workers) if (w.diedEarly !== undefined) t.remove(w.id)
-  t.log(`received ${signal}, sending ${sent.label} to all workers:${pidList(t.state.workers)}`)
+  const cause = scopeClosed ? "the supervisor's scope is closing" : `received ${signal}`
+  t.log(`${cause}, sending ${sent.label} to all workers:${pidList(t.state.workers)}`)
   for (const w of t.state.workers) t.stop(w, sent)
   finishIfIdle(t)
 }
@@ -633,7 +634,7 @@ export const step = (state: State, event: EventT, clock: Clock): Step => {
   Event.$match(event, {
     Boot: () => beginEpoch(t, "boot"),
     RestartRequested: ({ reason }) => onRestartRequested(t, reason),
-    ShutdownRequested: ({ signal }) => onShutdownRequested(t, signal),
+    ShutdownRequested: ({ signal, scopeClosed }) => onShutdownRequested(t, signal, scopeClosed === true),
     Spawned: ({ id, pid }) => onSpawned(t, id, pid),
     SpawnFailed: ({ id, message, exitCode }) => onSpawnFailed(t, id, message, exitCode),
     Exited: ({ id, status }) => onExited(t, id, status),

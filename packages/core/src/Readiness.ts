@@ -123,6 +123,20 @@ const parseProbe = (text: string): Either.Either<Probe, string> => {
   )
 }
 
+/**
+ * A `--ready` value: a channel, or a probe target. A misspelt channel does not compile; a
+ * probe's target is checked when the options are. Every value `parse` accepts is one.
+ */
+export type ReadinessText =
+  | "none"
+  | "notify-fd"
+  | "ipc"
+  | "sd-notify"
+  | `tcp:${string}`
+  | `unix:${string}`
+  | `http://${string}`
+  | `https://${string}`
+
 /** Parses a `--ready` value. */
 export const parse = (text: string): Either.Either<Readiness, string> => {
   switch (text) {

@@ -58,7 +58,17 @@ export const signalFromNumber = (n: number): SignalName | undefined => byNumber.
 export const normalizeSignalOption = (raw: string): string => raw.toUpperCase().replace(/^SIG/, "")
 
 /** Perl's other names for signals of the table (`perl -MConfig -e 'print $Config{sig_name}'`). */
-const aliases: Readonly<Record<string, SignalName>> = { IOT: "ABRT", CLD: "CHLD", POLL: "IO" }
+const aliases = { IOT: "ABRT", CLD: "CHLD", POLL: "IO" } as const satisfies Readonly<Record<string, SignalName>>
+
+type SignalAlias = keyof typeof aliases
+
+/**
+ * A signal as an option names it: `TERM`, `SIGTERM`, a Perl alias (`IOT`) or its number
+ * (`15`). A misspelt name does not compile; a number is checked when the options are.
+ */
+export type SignalText = BareSignalText | `SIG${BareSignalText}`
+
+type BareSignalText = SignalName | SignalAlias | `${number}`
 
 /** Names Perl knows that we refuse, with the reason. */
 const refusal = (name: string): string | undefined => {
@@ -77,8 +87,7 @@ const refusal = (name: string): string | undefined => {
 export const parseSignal = (raw: string): Either.Either<SignalName, string> => {
   const name = normalizeSignalOption(raw)
   if (isSignalName(name)) return Either.right(name)
-  const alias = aliases[name]
-  if (alias !== undefined) return Either.right(alias)
+  if (Object.hasOwn(aliases, name)) return Either.right(aliases[name as SignalAlias])
   const refused = refusal(name)
   if (refused !== undefined) return Either.left(refused)
   if (/^\d+$/.test(name)) {
@@ -87,3 +96,9 @@ export const parseSignal = (raw: string): Either.Either<SignalName, string> => {
   }
   return Either.left(`Unrecognized signal name "${raw}"`)
 }
+
+/** `parseSignal` for a `SignalText`: the same names, in upper case. */
+export const parseSignalText = (text: string): Either.Either<SignalName, string> =>
+  text === text.toUpperCase()
+    ? parseSignal(text)
+    : Either.left(`signal ${text}: expected upper case, such as TERM, SIGTERM or 15`)

@@ -1,9 +1,12 @@
 /**
- * The supervisor's configuration as a Schema: what an Effect application passes to
- * `StarterLive`, and what the `start_server` command line is translated into. Durations
- * are milliseconds; listen specs use the `--port` / `--path` grammar.
+ * The supervisor's configuration: what an Effect application passes to `StarterLive`, and
+ * what the `start_server` command line is translated into. Durations are milliseconds;
+ * listen specs use the `--port` / `--path` grammar. An application writes a plain object:
+ * `toStarterConfig` checks it, so that every invalid value is one `InvalidOptions`.
  */
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as ListenSpec from "./ListenSpec.js"
 import * as Readiness from "./Readiness.js"
@@ -14,9 +17,31 @@ import * as SupervisorConfig from "./SupervisorConfig.js"
 const Millis = Schema.Number.pipe(Schema.nonNegative())
 const optional = <S extends Schema.Schema.Any>(schema: S) => Schema.optional(schema)
 
-export class StarterOptions extends Schema.Class<StarterOptions>("StarterOptions")({
+/**
+ * A string that `parse` accepts, its failure the message. Both sides are typed `A`, what
+ * `parse` admits, so that the compiler checks an application's literal as well.
+ */
+const parsedText = <A extends string>(parse: (text: string) => Either.Either<unknown, string>) =>
+  Schema.typeSchema(
+    Schema.String.pipe(
+      Schema.filter((text): text is A => Either.isRight(parse(text)), {
+        message: (issue) => Either.getLeft(parse(String(issue.actual))).pipe(Option.getOrElse(() => "invalid"))
+      })
+    )
+  )
+
+const ReadinessText = parsedText<Readiness.ReadinessText>(Readiness.parse)
+const SignalText = parsedText<Signal.SignalText>(Signal.parseSignalText)
+
+/** The options as a Schema: decoding checks each field and fills in the defaults. */
+export const StarterOptionsSchema = Schema.Struct({
   /** The server program and its arguments. */
-  command: Schema.NonEmptyArray(Schema.String),
+  command: Schema.NonEmptyArray(Schema.String).annotations({
+    message: () => ({
+      message: 'the program and its arguments expected, such as ["node", "server.mjs"]',
+      override: true
+    })
+  }),
   /** `--port` values: `8080`, `127.0.0.1:8080`, `[::1]:8080`, `u53`, `8080=5`. */
   ports: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
   /** `--path` values: unix socket paths. */
@@ -34,13 +59,13 @@ export class StarterOptions extends Schema.Class<StarterOptions>("StarterOptions
    * `--ready`: `none` (Perl: alive after the interval), `notify-fd`, `ipc`, `sd-notify`, or a
    * probe: `tcp:HOST:PORT`, `unix:PATH`, `http://…` (`{pid}`, `{index}`, `{generation}` expand).
    */
-  readiness: Schema.optionalWith(Schema.String, { default: () => "none" }),
+  readiness: Schema.optionalWith(ReadinessText, { default: () => "none" }),
   intervalMs: Schema.optionalWith(Millis, { default: () => 1000 }),
   readyTimeoutMs: Schema.optionalWith(Millis.pipe(Schema.positive()), {
     default: () => SupervisorConfig.defaults.readyTimeoutMs
   }),
-  signalOnHup: Schema.optionalWith(Schema.String, { default: () => "TERM" }),
-  signalOnTerm: Schema.optionalWith(Schema.String, { default: () => "TERM" }),
+  signalOnHup: Schema.optionalWith(SignalText, { default: () => "TERM" }),
+  signalOnTerm: Schema.optionalWith(SignalText, { default: () => "TERM" }),
   killOldDelayMs: Schema.optionalWith(Millis, { default: () => 0 }),
   killTimeoutMs: optional(Millis),
   autoRestartIntervalMs: optional(Millis),
@@ -62,24 +87,35 @@ export class StarterOptions extends Schema.Class<StarterOptions>("StarterOptions
    * and the envdir whenever something happens, as Perl does (they override the values above).
    */
   reloadTunables: Schema.optionalWith(Schema.Boolean, { default: () => false })
-}) {}
+})
 
-/** A value that parses as a schema but makes no sense (a bad `--port`, an unknown signal). */
+/** What an application writes: `command`, and any other field to change its default. */
+export interface StarterOptions extends Schema.Schema.Encoded<typeof StarterOptionsSchema> {}
+
+/** Options that make no sense: a field out of range, a bad `--port`, an unknown signal. */
 export class InvalidOptions extends Schema.TaggedError<InvalidOptions>()("InvalidOptions", {
   message: Schema.String
 }) {}
 
-const signalOption = (raw: string): Either.Either<SupervisorConfig.SignalOption, InvalidOptions> => {
-  // Perl: `||= 'TERM'`, so "" and "0" (false in Perl) mean TERM too.
-  const value = raw === "" || raw === "0" ? "TERM" : raw
-  return Either.map(
-    Either.mapLeft(Signal.parseSignal(value), (message) => new InvalidOptions({ message })),
-    (signal) => ({ signal, label: Signal.normalizeSignalOption(value) })
+const signalOption = (text: string): Either.Either<SupervisorConfig.SignalOption, InvalidOptions> =>
+  Either.map(
+    Either.mapLeft(Signal.parseSignal(text), (message) => new InvalidOptions({ message })),
+    (signal) => ({ signal, label: Signal.normalizeSignalOption(text) })
   )
+
+const decode = Schema.decodeUnknownEither(StarterOptionsSchema)
+
+/** The first issue is the field's own; later ones restate it for `optional`'s undefined. */
+const invalidField = (error: ParseResult.ParseError): InvalidOptions => {
+  const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
+  const field = issue?.path.join(".") ?? ""
+  return new InvalidOptions({ message: `${field === "" ? "" : `${field}: `}${issue?.message ?? "invalid options"}` })
 }
 
-export const toStarterConfig = (options: StarterOptions, pid: number): Either.Either<StarterConfig, InvalidOptions> =>
+/** Checks the options, fills in the defaults and resolves them; any problem is one `InvalidOptions`. */
+export const toStarterConfig = (input: StarterOptions, pid: number): Either.Either<StarterConfig, InvalidOptions> =>
   Either.gen(function* () {
+    const options = yield* Either.mapLeft(decode(input), invalidField)
     const listen = yield* Either.mapLeft(
       ListenSpec.parseListenSpecs(options.ports, options.paths),
       (e) => new InvalidOptions({ message: e.message })

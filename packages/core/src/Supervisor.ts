@@ -237,7 +237,7 @@ export const make = (
     // A scope must close, so workers still alive after the grace period are killed.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
-        yield* Queue.offer(inbox, Event.ShutdownRequested({ signal: "TERM" }))
+        yield* Queue.offer(inbox, Event.ShutdownRequested({ signal: "TERM", scopeClosed: true }))
         const grace = config.killTimeoutMs ?? scopeCloseGraceMs
         // Finalizers are uninterruptible: the wait must be made interruptible for the timeout.
         const exited = Effect.interruptible(Deferred.await(exitCode))

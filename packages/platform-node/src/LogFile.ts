@@ -9,6 +9,7 @@ import * as fs from "node:fs"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as libc from "./internal/libc.js"
+import * as OrphanReaper from "./OrphanReaper.js"
 import { errnoOf, strerror } from "./SystemError.js"
 
 export class LogFileError extends Data.TaggedError("LogFileError")<{
@@ -56,6 +57,7 @@ const startLogger = (target: string, command: string): Effect.Effect<LogTarget, 
       const [program, ...args] = loggerArgv(command)
       // The logger is our child, writing to the terminal we had (Perl's `open '|-'`).
       const logger = spawn(program, args, { stdio: [read, "inherit", "inherit"] })
+      OrphanReaper.own(logger)
       libc.close(read)
       logger.once("spawn", () => resume(Effect.succeed({ fd: write })))
       logger.once("error", (error) => {

@@ -35,7 +35,8 @@ const resolveIPv4 = (host: string) => {
   )
 }
 
-const inetAddress = (spec: ListenSpec.InetSpec) => {
+/** The sockaddr a `--port` binds, resolved as Perl resolves it. */
+export const inetAddress = (spec: ListenSpec.InetSpec): Effect.Effect<Uint8Array, ListenSockets.ListenError> => {
   const numeric = inetSocket.numericAddress(spec)
   if (numeric !== undefined) return Effect.succeed(numeric)
   if (spec.family === 6) return Effect.fail(fail(`invalid IPv6 address in --port:${spec.host ?? "::"}`))
@@ -156,7 +157,8 @@ export const layerEarly = (early: EarlySockets): Layer.Layer<ListenSockets.Liste
 
 /**
  * Sockets that are already open in this process (handed over by the foreground of
- * `--daemonize`), in spec order. They are closed, and unix paths removed, at the end.
+ * `--daemonize`, or by systemd once `SocketActivation.adopt` has matched them), in spec
+ * order. They are closed, and unix paths removed unless `removePaths` is false, at the end.
  */
 export const layerAdopted = (
   fds: ReadonlyArray<number>,
@@ -178,22 +180,6 @@ export const layerAdopted = (
       }
     })
   )
-
-/**
- * systemd socket activation: LISTEN_PID names this process and LISTEN_FDS counts the
- * sockets at fds 3.. (in the order of the unit's ListenStream= lines). The variables are
- * removed, so workers never mistake them for their own.
- */
-export const takeSystemdSockets = (): ReadonlyArray<number> | undefined => {
-  const { LISTEN_PID, LISTEN_FDS } = process.env
-  delete process.env.LISTEN_PID
-  delete process.env.LISTEN_FDS
-  delete process.env.LISTEN_FDNAMES
-  if (LISTEN_PID !== String(process.pid) || LISTEN_FDS === undefined) return undefined
-  const fds = Array.from({ length: Number(LISTEN_FDS) }, (_, i) => 3 + i)
-  for (const fd of fds) libc.setCloexec(fd)
-  return fds
-}
 
 export const layer: Layer.Layer<ListenSockets.ListenSockets> = Layer.succeed(
   ListenSockets.ListenSockets,

@@ -26,5 +26,8 @@ export const jsonLogger = Logger.make(({ message, logLevel, date, annotations })
   )
 )
 
-export const layer = (format: "text" | "json") =>
+/** `--log-format`: Perl's bare lines, or one JSON object per line. */
+export type LogFormat = "text" | "json"
+
+export const layer = (format: LogFormat) =>
   Logger.replace(Logger.defaultLogger, format === "json" ? jsonLogger : textLogger)

@@ -17,6 +17,7 @@ import * as Layer from "effect/Layer"
 import * as libc from "./internal/libc.js"
 import * as NotifySockets from "./internal/NotifySockets.js"
 import * as NodeReadinessProbe from "./NodeReadinessProbe.js"
+import * as OrphanReaper from "./OrphanReaper.js"
 import { errnoOf, strerror } from "./SystemError.js"
 
 /** The variable that tells a `notify-fd` worker where to write `READY=1`. */
@@ -215,6 +216,7 @@ const spawnWorker = (
       try {
         // detached = setsid: the worker leads its own process group, which we then signal whole.
         child = spawn(argv0, args, { cwd: request.cwd, env, stdio, detached: request.processGroup, shell: false })
+        OrphanReaper.own(child)
       } catch (error) {
         // libuv reports most exec failures synchronously as a throw...
         release()

@@ -3,89 +3,33 @@
  * sockets, runs the workers and stops them when the layer's scope closes. The application
  * gets the `Starter` service (restart, restartAndWait, shutdown, status, events).
  */
-import { type ListenSockets, SignalSource, Starter, StarterOptions, StatusStore } from "@starter/core"
+import { type InvalidOptions, Starter, type StarterOptions, toStarterConfig } from "@starter/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Stream from "effect/Stream"
-import type { EarlySockets } from "./EarlyListen.js"
-import * as NodeControlServer from "./NodeControlServer.js"
-import * as NodeListenSockets from "./NodeListenSockets.js"
-import * as NodePidFile from "./NodePidFile.js"
-import * as NodeProcessSpawner from "./NodeProcessSpawner.js"
-import * as NodeSignalSource from "./NodeSignalSource.js"
-import * as NodeStatusObserver from "./NodeStatusObserver.js"
-import * as NodeStatusStore from "./NodeStatusStore.js"
-import * as NodeWorkerEnvironment from "./NodeWorkerEnvironment.js"
+import * as NodeStarterServices from "./NodeStarterServices.js"
 
-export interface ServiceOptions {
-  readonly statusFile: string | undefined
-  readonly envdir: string | undefined
-  /**
-   * Whether this process's HUP/TERM/INT/QUIT drive the supervisor (the binary), or only the
-   * service does (an embedding application that owns its signals). Default: false.
-   */
-  readonly handleSignals?: boolean
-  /** Sockets already open in this process (a daemon's hand-off), instead of binding. */
-  readonly adoptedSockets?: ReadonlyArray<number> | undefined
-  /** Sockets the binary bound before loading the supervisor (`EarlyListen`). */
-  readonly earlySockets?: EarlySockets | undefined
-  /** Sockets handed down by systemd socket activation (their paths are systemd's). */
-  readonly systemdSockets?: ReadonlyArray<number> | undefined
-  readonly jsonStatusFile?: string | undefined
-  readonly metricsFile?: string | undefined
-  readonly notifySocket?: string | undefined
-}
-
-const noSignals = Layer.succeed(SignalSource.SignalSource, SignalSource.SignalSource.of({ signals: Stream.never }))
-
-const statusStore = (path: string | undefined): Layer.Layer<StatusStore.StatusStore> =>
-  path === undefined
-    ? Layer.succeed(StatusStore.StatusStore, StatusStore.StatusStore.of({ write: () => Effect.void }))
-    : NodeStatusStore.layer(path)
-
-const listenSockets = (options: ServiceOptions): Layer.Layer<ListenSockets.ListenSockets> => {
-  if (options.systemdSockets !== undefined) {
-    return NodeListenSockets.layerAdopted(options.systemdSockets, { removePaths: false })
-  }
-  if (options.adoptedSockets !== undefined) return NodeListenSockets.layerAdopted(options.adoptedSockets)
-  if (options.earlySockets !== undefined) return NodeListenSockets.layerEarly(options.earlySockets)
-  return NodeListenSockets.layer
-}
-
-/** Every port of @starter/core's Starter, implemented for Node. */
-export const services = (options: ServiceOptions): Layer.Layer<Starter.StarterServices> =>
-  Layer.mergeAll(
-    listenSockets(options),
-    NodePidFile.layer,
-    NodeProcessSpawner.layer,
-    options.handleSignals === true ? NodeSignalSource.layer : noSignals,
-    statusStore(options.statusFile),
-    NodeWorkerEnvironment.layer({ envdir: options.envdir }),
-    NodeControlServer.layer,
-    NodeStatusObserver.layer({
-      jsonStatusFile: options.jsonStatusFile,
-      metricsFile: options.metricsFile,
-      notifySocket: options.notifySocket
-    })
-  )
-
-/** The running supervisor as a layer. */
+/**
+ * The running supervisor as a layer. The options are checked when the layer is built:
+ * whatever is wrong with them fails it with an `InvalidOptions`, before anything is bound.
+ */
 export const StarterLive = (
-  options: StarterOptions.StarterOptions,
-  live: Pick<ServiceOptions, "handleSignals"> = {}
-): Layer.Layer<Starter.Starter, Starter.StarterError | StarterOptions.InvalidOptions> =>
+  options: StarterOptions,
+  live: Pick<NodeStarterServices.ServiceOptions, "handleSignals"> = {}
+): Layer.Layer<Starter.Starter, Starter.StarterError | InvalidOptions> =>
   Layer.unwrapEffect(
-    Effect.map(StarterOptions.toStarterConfig(options, process.pid), (config) =>
-      Starter.layer(config).pipe(
-        Layer.provide(
-          services({
-            statusFile: options.statusFile,
-            envdir: options.envdir,
-            jsonStatusFile: options.jsonStatusFile,
-            metricsFile: options.metricsFile,
-            ...live
-          })
+    Effect.map(
+      Effect.suspend(() => toStarterConfig(options, process.pid)),
+      (config) =>
+        Starter.layer(config).pipe(
+          Layer.provide(
+            NodeStarterServices.layer({
+              statusFile: options.statusFile,
+              envdir: options.envdir,
+              jsonStatusFile: options.jsonStatusFile,
+              metricsFile: options.metricsFile,
+              ...live
+            })
+          )
         )
-      )
     )
   )

@@ -1,6 +1,8 @@
 /**
- * @starter/platform-node: the Node.js live layers behind @starter/core's ports.
+ * @starter/platform-node: the Node.js live layers behind @starter/core's ports, and
+ * `StarterLive`, the supervisor as a layer (with what an application passes to it).
  */
+export { InvalidOptions, type StarterOptions } from "@starter/core"
 export * as EarlyListen from "./EarlyListen.js"
 export * as Envdir from "./Envdir.js"
 export * as InheritedFds from "./InheritedFds.js"
@@ -13,11 +15,14 @@ export * as NodeMain from "./NodeMain.js"
 export * as NodePidFile from "./NodePidFile.js"
 export * as NodeProcessSpawner from "./NodeProcessSpawner.js"
 export * as NodeSignalSource from "./NodeSignalSource.js"
+export * as NodeStarterServices from "./NodeStarterServices.js"
 export * as NodeStatusObserver from "./NodeStatusObserver.js"
 export * as NodeStatusStore from "./NodeStatusStore.js"
 export * as NodeWorkerEnvironment from "./NodeWorkerEnvironment.js"
+export * as OrphanReaper from "./OrphanReaper.js"
 export * as PidFileLock from "./PidFileLock.js"
-export * as StarterLive from "./StarterLive.js"
+export * as SocketActivation from "./SocketActivation.js"
+export { StarterLive } from "./StarterLive.js"
 export * as Stderr from "./Stderr.js"
 export * as SystemdNotify from "./SystemdNotify.js"
 export * as SystemError from "./SystemError.js"

@@ -1,19 +1,21 @@
 /**
  * The supervisor embedded in an Effect program: a real worker, a restart through the
- * service, and the lifecycle events observed on the way.
+ * service, the lifecycle events observed on the way, and the layer's scope closing. Invalid
+ * options fail the layer, all of them the same way.
  */
 import * as http from "node:http"
 import * as net from "node:net"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
-import { type Lifecycle, Starter, StarterOptions } from "@starter/core"
+import { type Lifecycle, Starter } from "@starter/core"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Logger from "effect/Logger"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
-import { StarterLive } from "../src/StarterLive.js"
+import { InvalidOptions, StarterLive, type StarterOptions } from "../src/index.js"
 
 const worker = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../examples/http-worker.mjs")
 
@@ -24,6 +26,22 @@ const freePort = () =>
       server.close(() => resolve(port))
     })
   })
+
+/** Generation 1 is up once it has been alive for the interval. */
+const serving = (starter: Starter.Starter["Type"]) =>
+  Effect.repeat(starter.status, {
+    until: (status) => status.state === "serving",
+    schedule: Schedule.spaced("20 millis")
+  })
+
+const isRunning = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
 
 const get = (port: number) =>
   Effect.promise(
@@ -45,18 +63,14 @@ describe("StarterLive", () => {
   it.scopedLive("runs a real worker, restarts it through the service and reports the events", () =>
     Effect.gen(function* () {
       const port = yield* Effect.promise(freePort)
-      const options = StarterOptions.StarterOptions.make({
+      const options: StarterOptions = {
         command: [process.execPath, worker],
         ports: [`127.0.0.1:${port}`],
         intervalMs: 300
-      })
+      }
       yield* Effect.gen(function* () {
         const starter = yield* Starter.Starter
-        // Generation 1 is up once it has been alive for the interval.
-        yield* Effect.repeat(starter.status, {
-          until: (status) => status.state === "serving",
-          schedule: Schedule.spaced("20 millis")
-        })
+        yield* serving(starter)
         const events = yield* starter.events.pipe(
           Stream.takeUntil((e: Lifecycle.Lifecycle) => e._tag === "WorkerExited"),
           Stream.runCollect,
@@ -89,11 +103,76 @@ describe("StarterLive", () => {
     })
   )
 
-  it.effect("rejects options that do not make sense, with a typed error", () =>
+  it.scopedLive("closing the layer's scope stops the workers, and says so: no TERM was received", () =>
     Effect.gen(function* () {
-      const options = StarterOptions.StarterOptions.make({ command: ["true"], ports: ["not-a-port"] })
-      const error = yield* Effect.flip(Effect.provide(Starter.Starter, StarterLive(options)))
-      expect(error).toEqual(new StarterOptions.InvalidOptions({ message: "invalid ``port'' value:not-a-port" }))
+      const lines: Array<string> = []
+      const capture = Logger.replace(
+        Logger.defaultLogger,
+        Logger.make(({ message }) => {
+          lines.push(Array.isArray(message) ? message.join(" ") : String(message))
+        })
+      )
+      const port = yield* Effect.promise(freePort)
+      const options: StarterOptions = {
+        command: [process.execPath, worker],
+        ports: [`127.0.0.1:${port}`],
+        intervalMs: 300
+      }
+      // The layer lives while this effect runs; its scope closes when the effect ends.
+      const pid = yield* Effect.gen(function* () {
+        const starter = yield* Starter.Starter
+        yield* serving(starter)
+        return (yield* starter.status).workers[0]!.pid
+      }).pipe(Effect.provide(StarterLive(options)), Effect.provide(capture))
+      expect(lines.filter((line) => line.startsWith("received "))).toEqual([])
+      expect(lines.slice(-3)).toEqual([
+        `the supervisor's scope is closing, sending TERM to all workers:${pid}`,
+        `worker ${pid} died, status:0`,
+        "exiting"
+      ])
+      expect(isRunning(pid)).toBe(false)
+    })
+  )
+
+  /** Options a program may pass (JavaScript, or TypeScript cast), each with the one error it gets. */
+  const invalid: ReadonlyArray<readonly [string, Partial<StarterOptions>, string]> = [
+    [
+      "no command",
+      { command: [] as unknown as [string] },
+      'command: the program and its arguments expected, such as ["node", "server.mjs"]'
+    ],
+    ["workers 0", { workers: 0 }, "workers: Expected a number between 1 and 1024, actual 0"],
+    ["a fractional max surge", { maxSurge: 1.5 }, "maxSurge: Expected an integer, actual 1.5"],
+    ["a negative interval", { intervalMs: -1 }, "intervalMs: Expected a non-negative number, actual -1"],
+    ["a negative kill timeout", { killTimeoutMs: -5 }, "killTimeoutMs: Expected a non-negative number, actual -5"],
+    ["a zero ready timeout", { readyTimeoutMs: 0 }, "readyTimeoutMs: Expected a positive number, actual 0"],
+    ["a bad port", { ports: ["not-a-port"] }, "invalid ``port'' value:not-a-port"],
+    ["a bad path mode", { pathMode: "999" }, "pathMode: an octal file mode such as 0660 expected"],
+    [
+      "a misspelt readiness",
+      { readiness: "notfy-fd" as StarterOptions["readiness"] },
+      "readiness: invalid --ready value:notfy-fd (expected none, notify-fd, ipc, sd-notify, tcp:HOST:PORT, unix:PATH or an http:// URL)"
+    ],
+    [
+      "a probe without a port",
+      { readiness: "tcp:127.0.0.1" },
+      "readiness: --ready=tcp:127.0.0.1: expected tcp:HOST:PORT"
+    ],
+    ["an unknown signal number", { signalOnHup: "99" }, 'signalOnHup: Unrecognized signal name "99"'],
+    [
+      "a lower-case signal",
+      { signalOnTerm: "term" as StarterOptions["signalOnTerm"] },
+      "signalOnTerm: signal term: expected upper case, such as TERM, SIGTERM or 15"
+    ]
+  ]
+
+  it.effect.each(invalid)("fails the layer with InvalidOptions: %s", ([, fields, message]) =>
+    Effect.gen(function* () {
+      const layer = StarterLive({ command: ["true"], ...fields })
+      const error = yield* Effect.flip(Effect.provide(Starter.Starter, layer))
+      // toEqual would not compare an error's message.
+      expect(error).toBeInstanceOf(InvalidOptions)
+      expect(error.message).toBe(message)
     })
   )
 })

@@ -43,6 +43,8 @@ const load = () => {
   const c = {
     socket: libc.func("int socket(int domain, int type, int protocol)"),
     setsockopt: libc.func("int setsockopt(int fd, int level, int name, _In_ int *value, uint32_t len)"),
+    getsockopt: libc.func("int getsockopt(int fd, int level, int name, _Out_ int *value, _Inout_ uint32_t *len)"),
+    getsockname: libc.func("int getsockname(int fd, _Out_ uint8_t *addr, _Inout_ uint32_t *len)"),
     bind: libc.func("int bind(int fd, const uint8_t *addr, uint32_t len)"),
     listen: libc.func("int listen(int fd, int backlog)"),
     close: libc.func("int close(int fd)"),
@@ -51,6 +53,7 @@ const load = () => {
     fcntl: libc.func("int fcntl(int fd, int cmd, int arg)"),
     pipe: libc.func("int pipe2(_Out_ int *fds, int flags)"),
     inetPton: libc.func("int inet_pton(int af, const char *src, _Out_ uint8_t *dst)"),
+    inetNtop: libc.func("const char *inet_ntop(int af, const uint8_t *src, _Out_ uint8_t *dst, uint32_t size)"),
     sendto: libc.func(
       "intptr_t sendto(int fd, const uint8_t *buf, uintptr_t len, int flags, const uint8_t *addr, uint32_t alen)"
     ),
@@ -61,7 +64,10 @@ const load = () => {
     epollCreate: libc.func("int epoll_create1(int flags)"),
     epollCtl: libc.func("int epoll_ctl(int epfd, int op, int fd, const uint8_t *event)"),
     epollWait: libc.func("int epoll_wait(int epfd, _Out_ uint8_t *events, int max, int timeout)"),
-    recvmsg: libc.func("intptr_t recvmsg(int fd, _Inout_ msghdr *message, int flags)")
+    recvmsg: libc.func("intptr_t recvmsg(int fd, _Inout_ msghdr *message, int flags)"),
+    prctl: libc.func("int prctl(int option, ...)"),
+    waitid: libc.func("int waitid(int idtype, uint32_t id, _Out_ uint8_t *info, int options)"),
+    waitpid: libc.func("int waitpid(int pid, int *status, int options)")
   }
   return { koffi, c }
 }
@@ -98,6 +104,29 @@ const setIntOption = (fd: number, level: number, name: number, value: number): v
 export const setReuseAddr = (fd: number): void => setIntOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
 
 export const setV6Only = (fd: number): void => setIntOption(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1)
+
+const SO_TYPE = 3
+const SO_ACCEPTCONN = 30
+
+const getIntOption = (fd: number, level: number, name: number): number => {
+  const value = [0]
+  check("getsockopt", ffi().c.getsockopt(fd, level, name, value, [4]))
+  return value[0]!
+}
+
+/** SOCK_STREAM, SOCK_DGRAM, …: what kind of socket an inherited fd is. */
+export const socketType = (fd: number): number => getIntOption(fd, SOL_SOCKET, SO_TYPE)
+
+/** Whether listen(2) was called on it (an accepted connection answers false). */
+export const isListening = (fd: number): boolean => getIntOption(fd, SOL_SOCKET, SO_ACCEPTCONN) !== 0
+
+/** The socket's own address (`struct sockaddr_storage`, cut to its length). */
+export const getsockname = (fd: number): Uint8Array => {
+  const address = new Uint8Array(128)
+  const length = [address.length]
+  check("getsockname", ffi().c.getsockname(fd, address, length))
+  return address.subarray(0, length[0])
+}
 
 export const bind = (fd: number, address: Uint8Array): void => {
   check("bind", ffi().c.bind(fd, address, address.length))
@@ -150,6 +179,13 @@ export const dup2 = (fd: number, target: number): void => {
 export const parseIPv6 = (host: string): Uint8Array | undefined => {
   const out = new Uint8Array(16)
   return ffi().c.inetPton(AF_INET6, host, out) === 1 ? out : undefined
+}
+
+/** inet_ntop(AF_INET6): the canonical text of 16 address bytes (`::1`, `::ffff:127.0.0.1`). */
+export const formatIPv6 = (ip: Uint8Array): string => {
+  const out = new Uint8Array(46 /* INET6_ADDRSTRLEN */)
+  if (ffi().c.inetNtop(AF_INET6, ip, out, out.length) === null) throw new SysError("inet_ntop", ffi().koffi.errno())
+  return new TextDecoder().decode(out.subarray(0, out.indexOf(0)))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -334,4 +370,46 @@ const passedFds = (control: Uint8Array): Array<number> => {
     offset += (length + 7) & ~7
   }
   return fds
+}
+
+// ---------------------------------------------------------------------------------------
+// Adopting and reaping orphans
+
+const PR_SET_CHILD_SUBREAPER = 36
+const P_ALL = 0
+const WNOHANG = 1
+const WEXITED = 4
+const WNOWAIT = 0x01000000
+const ECHILD = 10
+/** `siginfo_t` is 128 bytes; `si_pid` follows signo, errno, code and padding on 64-bit Linux. */
+const siginfoSize = 128
+const siPidOffset = 16
+
+/** Orphaned descendants are re-parented to this process instead of to init. */
+export const setChildSubreaper = (): void => {
+  const ulong = "unsigned long"
+  check("prctl", ffi().c.prctl(PR_SET_CHILD_SUBREAPER, ulong, 1, ulong, 0, ulong, 0, ulong, 0))
+}
+
+/**
+ * A child that has exited and waits to be reaped, left unreaped (WNOWAIT): the kernel's first
+ * in its list, the oldest. `undefined` when there is none.
+ */
+export const peekExitedChild = (): number | undefined => {
+  const info = new Uint8Array(siginfoSize)
+  for (;;) {
+    if (ffi().c.waitid(P_ALL, 0, info, WEXITED | WNOHANG | WNOWAIT) === 0) {
+      const pid = new DataView(info.buffer).getInt32(siPidOffset, true)
+      return pid === 0 ? undefined : pid
+    }
+    const errno = ffi().koffi.errno()
+    if (errno === EINTR) continue
+    if (errno === ECHILD) return undefined
+    throw new SysError("waitid", errno)
+  }
+}
+
+/** Reaps `pid` if it has exited (its status is discarded). */
+export const reap = (pid: number): void => {
+  while (ffi().c.waitpid(pid, null, WNOHANG) < 0 && ffi().koffi.errno() === EINTR) {}
 }
