@@ -1,9 +1,9 @@
 import { defineConfig } from "vitest/config"
+import { projects } from "./vitest.workspace.js"
 
-// vitest >= 3.2: `test.projects` replaces vitest.workspace.ts
 export default defineConfig({
   test: {
-    projects: ["packages/*/vitest.config.ts"],
+    projects,
     // Fails the run if a process that the suite started outlives it.
     globalSetup: ["./vitest.teardown.ts"],
     // Most integration tests wait on real time (intervals, restarts), not on the CPU: run

@@ -70,7 +70,10 @@ export const options = Options.all({
   listenFds: flag("listen-fds"),
   signalProcessGroup: flag("signal-process-group"),
   pathMode: text("path-mode"),
-  timeoutMs: duration("timeout")
+  timeoutMs: duration("timeout"),
+  logWorkerTags: flag("log-worker-tags"),
+  follow: flag("follow"),
+  lines: integer("lines")
 })
 
 type Parsed = typeof options extends Options.Options<infer A> ? A : never

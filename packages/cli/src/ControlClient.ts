@@ -1,6 +1,6 @@
 /**
  * A client of the control socket for the wrapper commands: one request, then the reply
- * that carries its id.
+ * that carries its id (`request`), or every line that follows it (`follow`).
  */
 import * as net from "node:net"
 import * as Effect from "effect/Effect"
@@ -10,31 +10,84 @@ export interface Reply {
   readonly ok?: boolean
   readonly result?: unknown
   readonly error?: string
+  readonly event?: unknown
 }
 
-export const request = (path: string, body: Record<string, unknown>): Effect.Effect<Reply, WrapperError> =>
-  Effect.async<Reply, WrapperError>((resume) => {
+/** Exit status of every client command when no supervisor listens on the socket. */
+export const notRunningExitCode = 3
+
+const unreachable = (path: string, error: NodeJS.ErrnoException): WrapperError =>
+  error.code === "ENOENT" || error.code === "ECONNREFUSED"
+    ? new WrapperError({
+        message: `start_server is not running (no control socket at ${path})`,
+        exitCode: notRunningExitCode
+      })
+    : new WrapperError({ message: `cannot reach ${path}: ${error.message}`, exitCode: 1 })
+
+/**
+ * Sends `body`, then hands each reply line to `onLine` until it answers how the conversation
+ * ends, or the connection ends. `ended`: what a connection that ends first means.
+ */
+const converse = <A>(
+  path: string,
+  body: Record<string, unknown>,
+  onLine: (reply: Reply) => Effect.Effect<A, WrapperError> | undefined,
+  ended: () => Effect.Effect<A, WrapperError>
+): Effect.Effect<A, WrapperError> =>
+  Effect.async<A, WrapperError>((resume) => {
     const socket = net.connect(path)
     let buffer = ""
+    let settled = false
+    const settle = (effect: Effect.Effect<A, WrapperError>) => {
+      if (settled) return
+      settled = true
+      socket.destroy()
+      resume(effect)
+    }
     socket.setEncoding("utf8")
     socket.on("connect", () => socket.write(`${JSON.stringify({ v: 1, id: 1, ...body })}\n`))
     socket.on("data", (chunk: string) => {
       buffer += chunk
-      const newline = buffer.indexOf("\n")
-      if (newline === -1) return
-      socket.end()
-      try {
-        resume(Effect.succeed(JSON.parse(buffer.slice(0, newline)) as Reply))
-      } catch {
-        resume(Effect.fail(new WrapperError({ message: `bad reply from ${path}`, exitCode: 1 })))
+      for (let newline = buffer.indexOf("\n"); newline !== -1; newline = buffer.indexOf("\n")) {
+        const line = buffer.slice(0, newline)
+        buffer = buffer.slice(newline + 1)
+        let reply: Reply
+        try {
+          reply = JSON.parse(line) as Reply
+        } catch {
+          return settle(Effect.fail(new WrapperError({ message: `bad reply from ${path}`, exitCode: 1 })))
+        }
+        const outcome = onLine(reply)
+        if (outcome !== undefined) return settle(outcome)
       }
     })
-    socket.on("error", (error) =>
-      resume(Effect.fail(new WrapperError({ message: `cannot reach ${path}: ${error.message}`, exitCode: 1 })))
-    )
-    // No reply before the connection ends: the supervisor went away (a reply resumes first).
-    socket.on("close", () =>
-      resume(Effect.fail(new WrapperError({ message: `${path} closed the connection without answering`, exitCode: 1 })))
-    )
+    socket.on("error", (error) => settle(Effect.fail(unreachable(path, error))))
+    socket.on("close", () => settle(ended()))
     return Effect.sync(() => socket.destroy())
   })
+
+export const request = (path: string, body: Record<string, unknown>): Effect.Effect<Reply, WrapperError> =>
+  converse(
+    path,
+    body,
+    (reply) => Effect.succeed(reply),
+    // No reply before the connection ends: the supervisor went away (a reply resumes first).
+    () => Effect.fail(new WrapperError({ message: `${path} closed the connection without answering`, exitCode: 1 }))
+  )
+
+/** Every line after the request, to `onLine`, until the supervisor closes the connection. */
+export const follow = (
+  path: string,
+  body: Record<string, unknown>,
+  onLine: (reply: Reply) => void
+): Effect.Effect<void, WrapperError> =>
+  converse<void>(
+    path,
+    body,
+    (reply) => {
+      if (reply.ok === false) return Effect.fail(new WrapperError({ message: reply.error ?? "refused", exitCode: 1 }))
+      onLine(reply)
+      return undefined
+    },
+    () => Effect.void
+  )

@@ -67,10 +67,27 @@ export const extendedOptions: ReadonlyArray<OptionSpec> = [
   spec("listen-fds", "flag"),
   spec("signal-process-group", "flag"),
   spec("path-mode", "string"),
-  spec("timeout", "duration")
+  spec("timeout", "duration"),
+  spec("log-worker-tags", "flag")
 ]
 
-export const allOptions: ReadonlyArray<OptionSpec> = [...perlOptions, ...extendedOptions]
+/**
+ * The client commands' own (`start_server logs --follow --lines=N`). Abbreviations resolve
+ * against these last, so none changes what an abbreviation meant before (`--li` stays
+ * `--listen-fds`, not ambiguous with `--lines`).
+ */
+export const commandOptions: ReadonlyArray<OptionSpec> = [spec("follow", "flag"), spec("lines", "integer")]
+
+export const allOptions: ReadonlyArray<OptionSpec> = [...perlOptions, ...extendedOptions, ...commandOptions]
+
+/** Each tier of options an abbreviation is matched against, widening: Perl's, ours, the commands'. */
+const tiers: ReadonlyArray<ReadonlyArray<OptionSpec>> = [perlOptions, [...perlOptions, ...extendedOptions], allOptions]
+
+/**
+ * One-letter names a client command takes (`start_server logs -f -n 50`), name → option. Only
+ * that command's line reads them: on the supervisor's, `-n` stays unknown, as in Perl.
+ */
+export type ShortNames = Readonly<Record<string, string>>
 
 /**
  * Getopt::Long's complaints. A plain error rather than a `Data.TaggedError`: `--help` and
@@ -99,22 +116,28 @@ export interface Parsed {
 const byName = (candidates: ReadonlyArray<OptionSpec>, name: string) =>
   candidates.filter((o) => o.name.startsWith(name))
 
-/** Exact name first, then (if allowed) a unique prefix: among Perl's options, then among all of ours. */
-const resolve = (typed: string, abbreviations: boolean): OptionSpec | string => {
+/**
+ * Exact name (or the command's short name) first, then (if allowed) a unique prefix: among
+ * Perl's options, then among ours, then among the commands'.
+ */
+const resolve = (typed: string, abbreviations: boolean, shortNames: ShortNames): OptionSpec | string => {
   const name = typed.toLowerCase()
-  const exact = allOptions.find((o) => o.name === name)
+  const long = Object.hasOwn(shortNames, name) ? shortNames[name] : name
+  const exact = allOptions.find((o) => o.name === long)
   if (exact !== undefined) return exact
   // Without abbreviations Getopt::Long never lower-cases the name it reports.
   if (!abbreviations) return `Unknown option: ${typed}`
-  const perl = byName(perlOptions, name)
-  if (perl.length === 1) return perl[0]!
-  const all = perl.length > 1 ? perl : byName(allOptions, name)
-  if (all.length === 1) return all[0]!
-  if (all.length === 0) return `Unknown option: ${name}`
-  return `Option ${name} is ambiguous (${all
-    .map((o) => o.name)
-    .sort()
-    .join(", ")})`
+  for (const tier of tiers) {
+    const matches = byName(tier, name)
+    if (matches.length === 1) return matches[0]!
+    if (matches.length > 1) {
+      return `Option ${name} is ambiguous (${matches
+        .map((o) => o.name)
+        .sort()
+        .join(", ")})`
+    }
+  }
+  return `Unknown option: ${name}`
 }
 
 const INTEGER = /^[-+]?\d+$/
@@ -132,7 +155,8 @@ export const durationMs = (text: string): number | undefined => {
 
 export const getopt = (
   argv: ReadonlyArray<string>,
-  env: { readonly POSIXLY_CORRECT?: string | undefined } = {}
+  env: { readonly POSIXLY_CORRECT?: string | undefined } = {},
+  shortNames: ShortNames = {}
 ): Either.Either<Parsed, GetoptError> => {
   const options = new Map<string, OptionValue>()
   const program: Array<string> = []
@@ -159,7 +183,7 @@ export const getopt = (
       program.push(token)
       continue
     }
-    const option = resolve(match[1] ?? match[3]!, !posix)
+    const option = resolve(match[1] ?? match[3]!, !posix, shortNames)
     if (typeof option === "string") {
       errors.push(option)
       continue

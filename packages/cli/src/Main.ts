@@ -6,9 +6,11 @@ import type * as EarlyListen from "@starter/platform-node/EarlyListen"
 import * as Stderr from "@starter/platform-node/Stderr"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as ClientCommands from "./ClientCommands.js"
 import type { CliOptions } from "./CliOptions.js"
 import { fromGetopt } from "./CliOptionsFromGetopt.js"
-import { getopt } from "./Getopt.js"
+import { allOptions, getopt } from "./Getopt.js"
+import { closest } from "./Suggest.js"
 import { usage, version } from "./Usage.js"
 
 const out = (text: string) => Effect.sync(() => process.stdout.write(text))
@@ -34,6 +36,22 @@ export const dispatchError = (options: CliOptions): string | undefined => {
   return undefined
 }
 
+/** Getopt::Long's lines, each unknown option followed by the closest one we know. */
+const withSuggestions = (lines: ReadonlyArray<string>): string =>
+  lines
+    .map((line) => {
+      const typed = /^Unknown option: (.+)$/.exec(line)?.[1]
+      const near =
+        typed === undefined
+          ? undefined
+          : closest(
+              typed,
+              allOptions.map((o) => o.name)
+            )
+      return near === undefined ? line : `${line} (did you mean --${near}?)`
+    })
+    .join("\n")
+
 /** Answers the exit status. `early`: the ports the binary bound before loading this (bin.ts). */
 export const main = (
   argv: ReadonlyArray<string>,
@@ -41,21 +59,20 @@ export const main = (
   early?: EarlyListen.EarlySockets
 ): Effect.Effect<number> =>
   Effect.gen(function* () {
-    // `start_server status …`: a subcommand only as the very first word (a server program
+    // `start_server status …`: a command only as the very first word (a server program
     // named "status" still runs with `--`, as every example in Perl's docs writes it).
-    const subcommand = argv[0] === "status" ? "status" : undefined
-    const rest = subcommand === undefined ? argv : argv.slice(1)
-    const parsed = getopt(rest, env)
-    if (Either.isLeft(parsed)) return yield* Effect.as(err(parsed.left.message), 1)
+    const command = ClientCommands.find(argv[0])
+    const rest = command === undefined ? argv : argv.slice(1)
+    const parsed = getopt(rest, env, command?.shortNames)
+    if (Either.isLeft(parsed)) return yield* Effect.as(err(withSuggestions(parsed.left.lines)), 1)
     // Each path loads its own modules: a client never loads the supervisor, nor @effect/cli.
     const quick = fromGetopt(parsed.right)
+    if (command !== undefined) {
+      if (quick.help) return yield* Effect.as(out(ClientCommands.help(command)), 0)
+      return yield* ClientCommands.run(command, quick, parsed.right.program, env)
+    }
     if (quick.help) return yield* Effect.as(out(usage), 0)
     if (quick.version) return yield* Effect.as(out(`${version}\n`), 0)
-    if (subcommand === "status")
-      return yield* load(
-        () => import("./StatusCommand.js"),
-        (m) => m.status(quick)
-      )
     const problem = dispatchError(quick)
     if (problem !== undefined) return yield* Effect.as(err(problem), 255)
     if (quick.restart)

@@ -29,11 +29,18 @@ const generations = (statusFile: string): ReadonlyArray<number> | undefined => {
   }
 }
 
+interface RestartResult {
+  readonly outcome: keyof typeof exitCodes
+  readonly reason?: string
+  readonly generation?: number
+  readonly by?: number
+}
+
 /** Exit statuses of `--restart --control-socket`, which knows how the rollout ended. */
 export const exitCodes = { ready: 0, failed: 10, superseded: 11, stopping: 12, timeout: 124 } as const
 
 /** Through the control socket: the supervisor itself says whether the restart worked. */
-const restartViaControl = (options: CliOptions, path: string) =>
+const restartViaControl = (options: CliOptions, path: string, print: (result: RestartResult) => void = () => {}) =>
   Effect.gen(function* () {
     const timeoutMs = options.timeoutMs ?? defaultTimeoutMs
     // Only the timeout becomes None: an unreachable socket or a vanished supervisor is an error.
@@ -44,10 +51,11 @@ const restartViaControl = (options: CliOptions, path: string) =>
         exitCode: exitCodes.timeout
       })
     }
-    const result = reply.value.result as { outcome?: keyof typeof exitCodes; reason?: string } | undefined
+    const result = reply.value.result as RestartResult | undefined
     if (reply.value.ok !== true || result?.outcome === undefined) {
       return yield* new WrapperError({ message: reply.value.error ?? "restart failed", exitCode: 1 })
     }
+    print(result)
     if (result.outcome !== "ready") {
       const detail = result.reason === undefined ? "" : `: ${result.reason}`
       return yield* new WrapperError({
@@ -57,6 +65,15 @@ const restartViaControl = (options: CliOptions, path: string) =>
     }
     return exitCodes.ready
   })
+
+/** `start_server restart`: as `--restart --control-socket`, and it says how it went. */
+export const restartCommand = (options: CliOptions, socket: string): Effect.Effect<number> =>
+  restartViaControl(options, socket, (result) => {
+    // Any other outcome is the error line on stderr, with its exit status.
+    if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`)
+    else if (result.outcome === "ready")
+      process.stdout.write(`restart: ready, generation ${result.generation} serves\n`)
+  }).pipe(exitWithMessage)
 
 export const restart = (options: CliOptions): Effect.Effect<number> =>
   Effect.gen(function* () {

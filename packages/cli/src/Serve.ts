@@ -10,7 +10,7 @@ import {
   LogFile,
   NodeDaemon,
   NodeListenSockets,
-  NodeLogger,
+  NodeLogs,
   NodePidFile,
   NodeStarterServices,
   NodeStatusObserver,
@@ -50,20 +50,25 @@ const daemonize = (config: Starter.StarterConfig, argv: ReadonlyArray<string>, l
 
 /**
  * Runs the supervisor; answers the exit code. `handoff` is set in a daemon; `log` is pointed
- * at once the sockets are bound.
+ * at once the sockets are bound; `logs` takes the workers' output when it is tagged.
  */
 const supervise = (
   config: Starter.StarterConfig,
   options: StarterOptions,
   {
     handoff,
-    early
-  }: { readonly handoff: NodeDaemon.Handoff | undefined; readonly early: EarlyListen.EarlySockets | undefined },
+    early,
+    logs
+  }: {
+    readonly handoff: NodeDaemon.Handoff | undefined
+    readonly early: EarlyListen.EarlySockets | undefined
+    readonly logs: NodeLogs.NodeLogs
+  },
   log: LogFile.LogTarget | undefined,
   systemd: { readonly notifySocket: string | undefined; readonly sockets: ReadonlyArray<number> | undefined }
 ) =>
   Effect.gen(function* () {
-    const redirect = log === undefined ? Effect.void : LogFile.redirectOutput(log)
+    const redirect = log === undefined ? Effect.void : logs.redirectOutput(log)
     const supervisor = yield* Starter.start(config, redirect).pipe(
       Effect.tapError((error) =>
         handoff === undefined
@@ -72,6 +77,12 @@ const supervise = (
       )
     )
     if (handoff !== undefined) yield* NodeDaemon.report(handoff, undefined)
+    // Perl says nothing, and a worker written for sockets then fails in a loop.
+    if ((options.ports ?? []).length === 0 && (options.paths ?? []).length === 0) {
+      yield* Effect.logWarning(
+        "no --port or --path: the server program gets no listening socket (SERVER_STARTER_PORT is empty)"
+      )
+    }
     return yield* supervisor.exitCode
   }).pipe(
     Effect.scoped,
@@ -87,16 +98,14 @@ const supervise = (
         notifySocket: systemd.notifySocket,
         systemdSockets: systemd.sockets,
         adoptedSockets: handoff?.sockets,
-        earlySockets: early
+        earlySockets: early,
+        workerOutput: logs.workerOutput
       })
     )
   )
 
-/**
- * Answers the process exit code. `argv` is the command line, for the daemon's copy; `early`,
- * the ports bound before this module loaded.
- */
-export const serve = (
+const serveWith = (
+  logs: NodeLogs.NodeLogs,
   options: CliOptions,
   argv: ReadonlyArray<string>,
   early?: EarlyListen.EarlySockets
@@ -124,20 +133,7 @@ export const serve = (
       return 255
     }
     const listen = activated.right ?? options
-    // Perl opens --log-file before it prints anything (Starter.pm L61-73); a daemon gets the
-    // one its foreground opened.
-    let log: LogFile.LogTarget | undefined = handoff?.log === undefined ? undefined : { fd: handoff.log }
-    if (log === undefined && options.logFile !== undefined) {
-      const opened = yield* Effect.either(LogFile.open(options.logFile))
-      if (Either.isLeft(opened)) {
-        yield* printError(opened.left.message)
-        return exitCodeOf(opened.left)
-      }
-      log = opened.right
-    }
-    // Then this line (before its socket errors, and before pointing its output at the log,
-    // so it stays on the terminal).
-    if (handoff === undefined) yield* Effect.logInfo(`start_server (pid:${process.pid}) starting now...`)
+    // Every option is checked before any file is opened or anything is printed.
     const decoded = toStarterOptions(
       { ...options, ports: [...listen.ports], paths: [...listen.paths] },
       [program, ...args],
@@ -161,6 +157,20 @@ export const serve = (
       yield* printError(pathProblem)
       return 255
     }
+    // Perl opens --log-file before it prints anything (Starter.pm L61-73); a daemon gets the
+    // one its foreground opened.
+    let log: LogFile.LogTarget | undefined = handoff?.log === undefined ? undefined : { fd: handoff.log }
+    if (log === undefined && options.logFile !== undefined) {
+      const opened = yield* Effect.either(LogFile.open(options.logFile))
+      if (Either.isLeft(opened)) {
+        yield* printError(opened.left.message)
+        return exitCodeOf(opened.left)
+      }
+      log = opened.right
+    }
+    // Then this line (before its socket errors, and before pointing its output at the log,
+    // so it stays on the terminal).
+    if (handoff === undefined) yield* Effect.logInfo(`start_server (pid:${process.pid}) starting now...`)
     if (options.readyTimeoutMs !== undefined && starterOptions.readiness === "none") {
       yield* Effect.logWarning("--ready-timeout has no effect without --ready")
     }
@@ -170,8 +180,24 @@ export const serve = (
       )
     }
     if (options.daemonize && handoff === undefined) return yield* daemonize(config.right, argv, log)
-    return yield* supervise(config.right, starterOptions, { handoff, early }, log, {
+    return yield* supervise(config.right, starterOptions, { handoff, early, logs }, log, {
       notifySocket,
       sockets: activated.right?.fds
     })
-  }).pipe(Effect.provide(NodeLogger.layer(options.logFormat ?? "text")))
+  }).pipe(Effect.provide(logs.layer))
+
+/**
+ * Answers the process exit code. `argv` is the command line, for the daemon's copy; `early`,
+ * the ports bound before this module loaded.
+ */
+export const serve = (
+  options: CliOptions,
+  argv: ReadonlyArray<string>,
+  early?: EarlyListen.EarlySockets
+): Effect.Effect<number> =>
+  serveWith(
+    NodeLogs.make({ format: options.logFormat ?? "text", tagWorkers: options.logWorkerTags, logFile: options.logFile }),
+    options,
+    argv,
+    early
+  )

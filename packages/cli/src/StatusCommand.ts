@@ -1,47 +1,94 @@
 /**
- * `start_server status --control-socket=PATH [--json]`: the running supervisor's state,
- * as a table for people or as the control socket's JSON.
+ * `start_server status [--json]`: the running supervisor's state, as text for people or as
+ * the control socket's JSON (with each worker's RSS and CPU added from /proc). Its exit
+ * status answers probes: 0 while some worker serves, 1 while none does, 3 when no
+ * start_server runs.
  */
 import type { StatusSnapshot } from "@starter/core"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type { CliOptions } from "./CliOptions.js"
 import { request } from "./ControlClient.js"
 import { exitWithMessage, WrapperError } from "./PidFileReader.js"
+import * as WorkerUsage from "./WorkerUsage.js"
 
 /** A supervisor answers `status` at once; one that does not within this is stuck. */
 export const defaultTimeoutMs = 10_000
 
-const ago = (iso: string | null, now: number) => {
-  if (iso === null) return "-"
-  const s = Math.round((now - Date.parse(iso)) / 1000)
-  return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`
+export const exitCodes = { serving: 0, notServing: 1, notRunning: 3, timeout: 124 } as const
+
+type Snapshot = StatusSnapshot.StatusSnapshot
+
+/** `42s`, `7m`, `3h`, `2d`. */
+export const duration = (ms: number): string => {
+  const s = Math.max(0, Math.round(ms / 1000))
+  return s < 120
+    ? `${s}s`
+    : s < 7200
+      ? `${Math.round(s / 60)}m`
+      : s < 172_800
+        ? `${Math.round(s / 3600)}h`
+        : `${Math.round(s / 86_400)}d`
 }
 
-export const table = (status: StatusSnapshot.StatusSnapshot, now: number): string => {
-  const rows = status.workers.map((w) => [
-    String(w.pid),
-    String(w.generation),
-    String(w.index),
-    w.state,
-    ago(w.startedAt, now),
-    ago(w.readyAt, now)
-  ])
-  const header = ["PID", "GEN", "INDEX", "STATE", "STARTED", "READY"]
+const since = (iso: string | null, now: number) => (iso === null ? "-" : duration(now - Date.parse(iso)))
+
+const states: Record<Snapshot["state"], string> = {
+  starting: "starting",
+  serving: "serving",
+  restarting: "restarting",
+  "backing-off": "BACKING OFF (respawns wait)",
+  "crash-loop": "CRASH LOOP (workers die soon after starting; respawns back off)",
+  stopping: "stopping"
+}
+
+/** The last restart in one line: what, when, and how it ended. */
+export const restartLine = (status: Snapshot, now: number): string => {
+  const r = status.lastRestart
+  const what = r.reason === "boot" ? "start" : `restart (${r.reason})`
+  const when = `${since(r.startedAt, now)} ago`
+  const failures = r.failedStarts === 0 ? "" : `, ${r.failedStarts} failed start${r.failedStarts === 1 ? "" : "s"}`
+  switch (r.outcome) {
+    case "in-progress":
+      return `last ${what}: in progress since ${when}${failures}${r.lastFailure === null ? "" : ` (last: ${r.lastFailure})`}`
+    case "ready":
+      return `last ${what}: ready ${since(r.endedAt, now)} ago, generation ${r.generation}${failures}`
+    case "failed":
+      return `last ${what}: FAILED ${since(r.endedAt, now)} ago, given up after ${r.failedStarts} failed starts: ${r.lastFailure}; generation ${status.servingGeneration ?? "-"} keeps serving`
+    case "superseded":
+      return `last ${what}: superseded ${since(r.endedAt, now)} ago by a newer restart`
+    case "interrupted":
+      return `last ${what}: interrupted by the shutdown`
+  }
+}
+
+export const table = (status: Snapshot, now: number, usage: (pid: number) => WorkerUsage.Usage | undefined): string => {
+  const rows = status.workers.map((w) => {
+    const u = usage(w.pid)
+    return [
+      String(w.pid),
+      String(w.generation),
+      String(w.index),
+      w.state,
+      since(w.startedAt, now),
+      w.readyAt === null ? "-" : since(w.readyAt, now),
+      String(w.restarts),
+      u === undefined ? "-" : WorkerUsage.formatBytes(u.rssBytes),
+      u === undefined ? "-" : `${u.cpuSeconds.toFixed(2)}s`
+    ]
+  })
+  const header = ["PID", "GEN", "INDEX", "STATE", "UPTIME", "READY", "RESTARTS", "RSS", "CPU"]
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
   const line = (cells: ReadonlyArray<string>) =>
     cells
       .map((c, i) => c.padEnd(widths[i]!))
       .join("  ")
       .trimEnd()
-  const exits = status.recentExits
-    .slice(-5)
-    .map(
-      (e) =>
-        `  ${e.pid} (gen ${e.generation}) ${e.signal === null ? `exit ${e.code}` : `signal ${e.signal}`} at ${e.at}`
-    )
+  const serving = status.workers.filter((w) => w.state === "serving").length
+  const exits = status.recentExits.slice(-5).map((e) => `  ${e.pid} (gen ${e.generation}) ${e.description} at ${e.at}`)
   return [
-    `state: ${status.state}, generation ${status.generation}, ${status.workers.length}/${status.targetWorkers} workers${status.crashLoop ? ", CRASH LOOP (backing off)" : ""}`,
-    `last restart: ${status.lastRestart.reason}, completed ${status.lastRestart.completedAt ?? "-"}`,
+    `state: ${states[status.state]}; serving generation ${status.servingGeneration ?? "none"}, ${serving}/${status.targetWorkers} workers serving`,
+    restartLine(status, now),
     "",
     line(header),
     ...rows.map(line),
@@ -49,24 +96,33 @@ export const table = (status: StatusSnapshot.StatusSnapshot, now: number): strin
   ].join("\n")
 }
 
-export const status = (options: CliOptions): Effect.Effect<number> =>
+/** What probes read: whether any worker serves. */
+export const exitCodeOf = (status: Snapshot): number =>
+  status.workers.some((w) => w.state === "serving") ? exitCodes.serving : exitCodes.notServing
+
+const withUsage = (status: Snapshot) => ({
+  ...status,
+  workers: status.workers.map((w) => {
+    const u = WorkerUsage.read(w.pid)
+    return { ...w, rssBytes: u?.rssBytes ?? null, cpuSeconds: u?.cpuSeconds ?? null }
+  })
+})
+
+export const status = (options: CliOptions, controlSocket: string): Effect.Effect<number> =>
   Effect.gen(function* () {
-    if (options.controlSocket === undefined) {
-      return yield* new WrapperError({ message: "status requires --control-socket", exitCode: 255 })
-    }
     const timeoutMs = options.timeoutMs ?? defaultTimeoutMs
-    const answered = yield* request(options.controlSocket, { cmd: "status" }).pipe(Effect.timeoutOption(timeoutMs))
+    const answered = yield* request(controlSocket, { cmd: "status" }).pipe(Effect.timeoutOption(timeoutMs))
     if (answered._tag === "None") {
       return yield* new WrapperError({
-        message: `no answer from ${options.controlSocket} within ${timeoutMs / 1000} secs`,
-        exitCode: 124
+        message: `no answer from ${controlSocket} within ${timeoutMs / 1000} secs`,
+        exitCode: exitCodes.timeout
       })
     }
     const reply = answered.value
     if (reply.ok !== true) return yield* new WrapperError({ message: reply.error ?? "status failed", exitCode: 1 })
-    const text = options.json
-      ? JSON.stringify(reply.result, null, 2)
-      : table(reply.result as StatusSnapshot.StatusSnapshot, Date.now())
+    const snapshot = reply.result as Snapshot
+    const now = yield* Clock.currentTimeMillis
+    const text = options.json ? JSON.stringify(withUsage(snapshot), null, 2) : table(snapshot, now, WorkerUsage.read)
     process.stdout.write(`${text}\n`)
-    return 0
+    return exitCodeOf(snapshot)
   }).pipe(exitWithMessage)

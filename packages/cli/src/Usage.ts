@@ -131,7 +131,13 @@ Options beyond Perl's start_server:
     generation (default: retry forever)
 
   --log-format=(text|json):
-    text: the lines Perl's start_server prints; json: one JSON object per line
+    text: the lines Perl's start_server prints; json: one JSON object per line,
+    the workers' lines too (tagged with worker_pid, generation and stream)
+
+  --log-worker-tags:
+    in text, pass the workers' stdout and stderr through start_server, each
+    line behind "[pid P gen G] " (by default workers write to start_server's
+    own stdout and stderr directly, as in Perl)
 
   --control-socket=path:
     a unix socket (mode 0600) for controlling the running start_server with
@@ -160,7 +166,8 @@ Options beyond Perl's start_server:
     also describe the sockets with systemd's LISTEN_FDS, LISTEN_FDNAMES and
     LISTEN_PID, for workers written for socket activation (sd_listen_fds).
     Sockets handed to start_server by systemd socket activation are used
-    instead of binding, in the order of the --port/--path options.
+    instead of binding: each --port/--path must name one by its address, and
+    with none given, every passed socket is adopted.
 
   --timeout=duration:
     with --restart or --stop, how long to wait (default: 60s for --restart,
@@ -168,12 +175,29 @@ Options beyond Perl's start_server:
 
   Durations are seconds ("5", "0.5") or carry a unit ("500ms", "5s", "2m").
 
-Commands beyond Perl's start_server:
-  start_server status --control-socket=path [--json]:
-    prints the running start_server's workers as a table, or as JSON
+Commands beyond Perl's start_server (each has --help, and --json for JSON):
+  start_server status    the state, the serving generation, the last restart's
+                         outcome, and each worker's uptime, restarts, RSS, CPU;
+                         exits 0 while a worker serves, 1 while none does,
+                         3 when start_server is not running
+  start_server restart   restarts and waits; exits 0 ready, 10 failed (the old
+                         generation keeps serving), 11 superseded, 12 stopping
+  start_server stop      stops, and returns once start_server has exited
+  start_server scale N   runs N workers from now on
+  start_server signal SIG
+                         sends SIG to every worker
+  start_server events    follows the lifecycle events, one line each
+  start_server logs [-f] [-n N]
+                         the last N log lines (default 10) kept in memory (the
+                         workers' too when tagged); -f follows new ones
+  start_server reopen-logs
+                         reopens --log-file after logrotate renamed it (so
+                         does SIGWINCH); a "| cmd" pipe is left as it is
+
+  They find the control socket from --control-socket, else
+  $START_SERVER_CONTROL_SOCKET, else start_server.sock beside --pid-file.
+  Exit 3: not running; 124: no answer within --timeout.
 
   start_server --restart --control-socket=path [--timeout=duration]:
-    restarts and exits with the outcome: 0 ready, 10 failed (the old
-    generation keeps serving), 11 superseded by a newer restart, 12 the
-    server is stopping, 124 timed out
+    as "start_server restart", silent
 `

@@ -3,6 +3,7 @@
 import * as v8 from "node:v8"
 import type * as EarlyListen from "@starter/platform-node/EarlyListen"
 import * as Either from "effect/Either"
+import { isClientCommand } from "./CommandNames.js"
 import { getopt, type Parsed } from "./Getopt.js"
 import { usage, version } from "./Usage.js"
 
@@ -17,7 +18,7 @@ if (nodePath !== undefined) {
 
 /** Whether this run is a supervisor (not a client, not `--help`): the long-lived process. */
 const supervises = (parsed: Parsed): boolean =>
-  argv[0] !== "status" &&
+  !isClientCommand(argv[0]) &&
   parsed.program.length > 0 &&
   !["help", "version", "restart", "stop"].some((name) => parsed.options.get(name) === true)
 
@@ -45,9 +46,10 @@ const portsToBindFirst = (parsed: Parsed): ReadonlyArray<string> | undefined => 
 const supervisorFlags = "--semi-space-growth-factor=1 --no-opt --no-sparkplug --regexp-interpret-all"
 
 // --help and --version answer before @effect/cli and the Node layers are loaded: scripts call
-// `start_server --version` and expect it to be instant.
+// `start_server --version` and expect it to be instant. A command's --help is the command's.
 const quick = getopt(argv, process.env)
-const flag = (name: string) => Either.isRight(quick) && quick.right.options.get(name) === true
+const flag = (name: string) =>
+  !isClientCommand(argv[0]) && Either.isRight(quick) && quick.right.options.get(name) === true
 if (flag("help")) process.stdout.write(usage)
 else if (flag("version")) process.stdout.write(`${version}\n`)
 else {

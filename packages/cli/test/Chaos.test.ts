@@ -3,11 +3,10 @@
  * command lines. Each scenario asserts that nothing is lost, and that the supervisor keeps
  * running or exits cleanly with a clear message.
  */
-import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
-import { describe, expect, it, onTestFinished } from "vitest"
+import { describe, expect, it } from "vitest"
 import {
   fixtures,
   freePort,
@@ -20,6 +19,7 @@ import {
   trackSupervisors,
   waitFor
 } from "./support/Harness.js"
+import { fill, mountTmpfs, tmpfsUnavailable } from "./support/Tmpfs.js"
 
 const worker = path.join(fixtures, "http-worker.mjs")
 const track = trackSupervisors()
@@ -189,44 +189,15 @@ describe("chaos", () => {
     expect((await server.exited).code).toBe(0)
   })
 
-  // A real full disk and a real read-only file system: a 16 KiB tmpfs (needs root and mount(2)).
-  const tmpfs = (options: string): string | undefined => {
-    const dir = tempDir()
-    try {
-      execFileSync("mount", ["-t", "tmpfs", "-o", `size=16k,${options}`, "tmpfs", dir], { stdio: "ignore" })
-    } catch {
-      return undefined
-    }
-    onTestFinished(() => void execFileSync("umount", ["-l", dir]))
-    return dir
-  }
-  const canMount = (() => {
-    const dir = tempDir()
-    try {
-      execFileSync("mount", ["-t", "tmpfs", "-o", "size=4k", "tmpfs", dir], { stdio: "ignore" })
-      execFileSync("umount", [dir])
-      return true
-    } catch {
-      return false
-    }
-  })()
-
-  it.skipIf(!canMount).each([
+  // A real full disk and a real read-only file system: a 16 KiB tmpfs.
+  it.skipIf(tmpfsUnavailable !== undefined).each([
     ["a full disk", "rw", /^failed to create temporary file:.*status\.\d+:No space left on device$/],
     ["a read-only file system", "ro", /^failed to create temporary file:.*Read-only file system$/]
   ])(
     "%s under the status file is reported; the supervisor keeps serving, restarts and exits 0",
     async (_, mode, message) => {
-      const dir = tmpfs(mode)
-      if (dir === undefined) throw new Error("mount failed")
-      // Fill it up: every block taken, so the next write fails with ENOSPC.
-      if (mode === "rw") {
-        try {
-          fs.writeFileSync(path.join(dir, "filler"), Buffer.alloc(64 * 1024))
-        } catch {
-          // ENOSPC once it is full: what we wanted
-        }
-      }
+      const dir = mountTmpfs(`size=16k,${mode}`)
+      if (mode === "rw") fill(dir)
       const port = await freePort()
       const server = launch([
         `--port=127.0.0.1:${port}`,

@@ -261,6 +261,8 @@ describe.skipIf(skipReason !== undefined)(
         readonly code: number
         /** Perl's stderr, normalised; ours must be the same. */
         readonly stderr: ReadonlyArray<string>
+        /** Where ours diverges on purpose (docs/compatibility.md). */
+        readonly ours?: ReadonlyArray<string>
       }
       const staleDir = tempDir()
       const stalePid = path.join(staleDir, "stale.pid")
@@ -284,7 +286,9 @@ describe.skipIf(skipReason !== undefined)(
           name: "--port=abc",
           args: () => ["--port=abc", "--", "sleep", "5"],
           code: 255,
-          stderr: [starting, "invalid ``port'' value:abc"]
+          stderr: [starting, "invalid ``port'' value:abc"],
+          // docs/compatibility.md: a bad option is refused before anything starts.
+          ours: ["invalid ``port'' value:abc"]
         },
         {
           name: "unresolvable host",
@@ -410,7 +414,7 @@ describe.skipIf(skipReason !== undefined)(
             }
           })
           context.expect(runs.perl).toEqual({ code: errorCase.code, stderr: errorCase.stderr, filesLeft: [] })
-          context.expect(runs.ours).toEqual(runs.perl)
+          context.expect(runs.ours).toEqual({ ...runs.perl, stderr: errorCase.ours ?? runs.perl.stderr })
         })
       }
 
@@ -586,6 +590,114 @@ describe.skipIf(skipReason !== undefined)(
       context.expect(runs.ours).toContain("sleeping 1 secs before killing old workers")
       context.expect(runs.ours.filter((l) => l.startsWith("sleeping")).length).toBe(1)
       context.expect(runs.ours).toEqual(runs.perl)
+    })
+
+    it("envdir: read when the loop wakes (the HUP), not while the new worker starts: a change then waits for the next", async (context) => {
+      const runs = await both(async (impl) => {
+        const dir = tempDir()
+        const envdir = path.join(dir, "env")
+        fs.mkdirSync(envdir)
+        const status = path.join(dir, "status")
+        const port = await freePort()
+        const server = launch(context, impl, [
+          `--port=127.0.0.1:${port}`,
+          `--status-file=${status}`,
+          `--envdir=${envdir}`,
+          "--interval=2"
+        ])
+        await waitForStatus(status, /^1:\d+\n$/)
+        server.kill("SIGHUP")
+        // Generation 2 is in its 2 s alive check (Perl's start_worker): written now, Perl's
+        // loop has not read it yet when it decides the delay for generation 1.
+        await waitFor("generation 2 spawned", () =>
+          server.lines().filter((l) => l.startsWith("starting new worker")).length === 2 ? true : undefined
+        )
+        fs.writeFileSync(path.join(envdir, "KILL_OLD_DELAY"), "1\n")
+        await waitForStatus(status, /^2:\d+\n$/, 15_000)
+        server.kill("SIGHUP")
+        await waitForStatus(status, /^3:\d+\n$/, 15_000)
+        server.kill("SIGTERM")
+        await server.exited
+        return normalizeLog(server.lines())
+      })
+      const sleeping = runs.ours.indexOf("sleeping 1 secs before killing old workers")
+      context.expect(sleeping).toBeGreaterThan(runs.ours.lastIndexOf("received HUP, spawning a new worker"))
+      context.expect(runs.ours.filter((l) => l.startsWith("sleeping")).length).toBe(1)
+      context.expect(runs.ours).toEqual(runs.perl)
+    })
+
+    it("envdir: with auto-restart on, AUTO_RESTART_INTERVAL written at runtime applies within a second, no signal needed", async (context) => {
+      const runs = await both(async (impl) => {
+        const dir = tempDir()
+        const envdir = path.join(dir, "env")
+        fs.mkdirSync(envdir)
+        const status = path.join(dir, "status")
+        const server = launch(context, impl, [
+          `--port=127.0.0.1:${await freePort()}`,
+          `--status-file=${status}`,
+          `--envdir=${envdir}`,
+          "--enable-auto-restart",
+          "--kill-old-delay=0"
+        ])
+        await waitForStatus(status, /^1:\d+\n$/)
+        // The loop's alarm wakes it every second while auto-restart is on: it reads this.
+        fs.writeFileSync(path.join(envdir, "AUTO_RESTART_INTERVAL"), "2\n")
+        await server.waitForLine(/^autorestart triggered \(interval=2\)$/, 10_000)
+        server.kill("SIGTERM")
+        await server.exited
+        const lines = normalizeLog(server.lines())
+        return lines.slice(0, lines.indexOf("autorestart triggered (interval=2)") + 1)
+      })
+      context.expect(runs.ours).toEqual(runs.perl)
+    })
+
+    it("envdir: SIGALRM wakes the loop, which reads the envdir (auto-restart turned on there)", async (context) => {
+      const runs = await both(async (impl) => {
+        const dir = tempDir()
+        const envdir = path.join(dir, "env")
+        fs.mkdirSync(envdir)
+        const status = path.join(dir, "status")
+        const server = launch(context, impl, [
+          `--port=127.0.0.1:${await freePort()}`,
+          `--status-file=${status}`,
+          `--envdir=${envdir}`
+        ])
+        await waitForStatus(status, /^1:\d+\n$/)
+        for (const [name, value] of [
+          ["ENABLE_AUTO_RESTART", "1"],
+          ["AUTO_RESTART_INTERVAL", "1"],
+          ["KILL_OLD_DELAY", "0"]
+        ]) {
+          fs.writeFileSync(path.join(envdir, name ?? ""), `${value}\n`)
+        }
+        await sleep(1000) // past the interval: the first wake after it restarts
+        server.kill("SIGALRM")
+        await server.waitForLine(/^autorestart triggered \(interval=1\)$/, 10_000)
+        server.kill("SIGTERM")
+        await server.exited
+        // Afterwards Perl checks only when something else wakes it; ours keeps to the interval.
+        const lines = normalizeLog(server.lines())
+        return lines.slice(0, lines.indexOf("autorestart triggered (interval=1)") + 1)
+      })
+      context.expect(runs.ours).toEqual(runs.perl)
+    })
+
+    it("envdir: a value that is not UTF-8 reaches Perl's worker unchanged, ours as U+FFFD (a divergence)", async (context) => {
+      const runs = await both(async (impl) => {
+        const dir = tempDir()
+        const envdir = path.join(dir, "env")
+        fs.mkdirSync(envdir)
+        fs.writeFileSync(path.join(envdir, "VAR"), Buffer.from("caf\xe9\n", "latin1"))
+        const out = path.join(dir, "out")
+        const script = `printf %s "$VAR" | od -An -tx1 > ${out}.tmp && mv ${out}.tmp ${out}; exec sleep 60`
+        const server = startServer([`--envdir=${envdir}`, "--", "sh", "-c", script], { bin: binOf(impl) })
+        context.onTestFinished(() => ensureStopped(server))
+        const bytes = await waitFor("the worker's bytes", () => readIfExists(out))
+        return bytes.trim().split(/\s+/).join(" ")
+      })
+      context.expect(runs.perl).toBe("63 61 66 e9")
+      // Node hands environment strings to execve as UTF-8: the byte it could not decode is U+FFFD.
+      context.expect(runs.ours).toBe("63 61 66 ef bf bd")
     })
 
     // ---------------------------------------------------------------------------------------

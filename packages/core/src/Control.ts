@@ -2,9 +2,12 @@
  * What each control request does to the supervisor. Transport-free: a platform layer
  * reads lines from a socket and writes the replies this stream produces.
  */
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as ControlProtocol from "./ControlProtocol.js"
+import type { Logs } from "./Logs.js"
 import type { SignalName } from "./Signal.js"
 import type { RestartOutcome, Supervisor } from "./Supervisor.js"
 
@@ -21,9 +24,24 @@ const outcome = (o: RestartOutcome) => {
   }
 }
 
+/** What `tail -n` prints without `-n`. */
+const defaultLogLines = 10
+
+/** `logs` and `reopen-logs`, or the error that says this supervisor keeps no log. */
+const withLogs = (
+  logs: Option.Option<Context.Tag.Service<Logs>>,
+  id: unknown,
+  use: (logs: Context.Tag.Service<Logs>) => Stream.Stream<ControlProtocol.Reply>
+): Stream.Stream<ControlProtocol.Reply> =>
+  Option.match(logs, {
+    onNone: () => Stream.make(ControlProtocol.error(id, "this start_server keeps no log (an embedded supervisor)")),
+    onSome: use
+  })
+
 export const handle = (
   supervisor: Supervisor,
-  request: ControlProtocol.Request
+  request: ControlProtocol.Request,
+  logs: Option.Option<Context.Tag.Service<Logs>>
 ): Stream.Stream<ControlProtocol.Reply> => {
   const id = request.id
   const once = (effect: Effect.Effect<unknown>) =>
@@ -36,7 +54,14 @@ export const handle = (
         ? once(Effect.as(supervisor.restart("control"), { outcome: "requested" }))
         : once(Effect.map(supervisor.restartAndWait("control"), outcome))
     case "stop":
-      return once(Effect.as(supervisor.shutdown("TERM"), { stopping: true }))
+      return request.wait === true
+        ? once(
+            Effect.map(Effect.zipRight(supervisor.shutdown("TERM", "control"), supervisor.exitCode), (exitCode) => ({
+              stopped: true,
+              exitCode
+            }))
+          )
+        : once(Effect.as(supervisor.shutdown("TERM", "control"), { stopping: true }))
     case "scale":
       return once(Effect.as(supervisor.scale(request.workers), { workers: request.workers }))
     case "signal":
@@ -50,6 +75,30 @@ export const handle = (
             Stream.make(ControlProtocol.ok(id, { subscribed: true })),
             Stream.map(Stream.fromQueue(subscription), (e) => ControlProtocol.event(id, e))
           )
+        )
+      )
+    case "logs": {
+      const lines = request.lines ?? defaultLogLines
+      return withLogs(logs, id, (l) =>
+        request.follow === true
+          ? Stream.unwrapScoped(
+              Effect.map(l.follow(lines), ({ last, next }) =>
+                Stream.concat(
+                  Stream.make(ControlProtocol.ok(id, { lines: last })),
+                  Stream.map(next, (entry) => ControlProtocol.event(id, entry))
+                )
+              )
+            )
+          : once(Effect.map(l.last(lines), (last) => ({ lines: last })))
+      )
+    }
+    case "reopen-logs":
+      return withLogs(logs, id, (l) =>
+        Stream.fromEffect(
+          Effect.match(l.reopen, {
+            onFailure: (e) => ControlProtocol.error(id, e.message),
+            onSuccess: (result) => ControlProtocol.ok(id, result)
+          })
         )
       )
   }

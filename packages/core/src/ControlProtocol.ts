@@ -17,14 +17,23 @@ const base = { v: Schema.optional(Schema.Literal(version)), id: Schema.optional(
 const requests = {
   status: Schema.Struct({ ...base, cmd: Schema.Literal("status") }),
   restart: Schema.Struct({ ...base, cmd: Schema.Literal("restart"), wait: Schema.optional(Schema.Boolean) }),
-  stop: Schema.Struct({ ...base, cmd: Schema.Literal("stop") }),
+  /** `wait`: answer once every worker is gone and the supervisor exits, not at once. */
+  stop: Schema.Struct({ ...base, cmd: Schema.Literal("stop"), wait: Schema.optional(Schema.Boolean) }),
   scale: Schema.Struct({ ...base, cmd: Schema.Literal("scale"), workers: Schema.Int.pipe(Schema.between(1, 1024)) }),
   signal: Schema.Struct({
     ...base,
     cmd: Schema.Literal("signal"),
     signal: Schema.String.pipe(Schema.filter((s) => isSignalName(s) || `unknown signal ${s}`))
   }),
-  subscribe: Schema.Struct({ ...base, cmd: Schema.Literal("subscribe") })
+  subscribe: Schema.Struct({ ...base, cmd: Schema.Literal("subscribe") }),
+  /** The last `lines` log entries (default 10); with `follow`, then each new one. */
+  logs: Schema.Struct({
+    ...base,
+    cmd: Schema.Literal("logs"),
+    lines: Schema.optional(Schema.Int.pipe(Schema.between(0, 100_000))),
+    follow: Schema.optional(Schema.Boolean)
+  }),
+  "reopen-logs": Schema.Struct({ ...base, cmd: Schema.Literal("reopen-logs") })
 }
 
 export const commands = Object.keys(requests) as ReadonlyArray<keyof typeof requests>

@@ -8,14 +8,17 @@ import type { Tunables } from "./Tunables.js"
 
 export type RestartReason = "hup" | "auto" | "control"
 
+export type ShutdownOrigin = "signal" | "scope" | "control"
+
 export type Event = Data.TaggedEnum<{
   Boot: {}
   RestartRequested: { readonly reason: RestartReason }
   /**
-   * `signal` is what start_server received, or stands for it: `scopeClosed` when nobody sent
-   * one, and the scope the supervisor runs in (an embedding application's) is closing.
+   * `signal` is what start_server received, or stands for it when `origin` says nobody sent
+   * one: the scope the supervisor runs in (an embedding application's) is closing, or a
+   * control-socket client asked it to stop.
    */
-  ShutdownRequested: { readonly signal: "TERM" | "INT"; readonly scopeClosed?: boolean | undefined }
+  ShutdownRequested: { readonly signal: "TERM" | "INT"; readonly origin?: ShutdownOrigin | undefined }
   Spawned: { readonly id: number; readonly pid: number }
   SpawnFailed: { readonly id: number; readonly message: string; readonly exitCode: number }
   Exited: { readonly id: number; readonly status: ExitStatus }
@@ -33,6 +36,11 @@ export type Event = Data.TaggedEnum<{
   KillDue: { readonly id: number }
   /** The auto-restart clock's check; `timer` tells a current check from a cancelled one. */
   AutoRestartDue: { readonly timer: number }
+  /**
+   * SIGALRM, or the alarm Perl's loop sets every second while auto-restart is on: the loop
+   * wakes up (and re-reads the envdir), nothing else happens.
+   */
+  Alarm: {}
   /** ENABLE_AUTO_RESTART, AUTO_RESTART_INTERVAL or KILL_OLD_DELAY changed (an envdir file). */
   TunablesChanged: { readonly tunables: Tunables }
   /** Change the number of workers per generation (control socket `scale`). */

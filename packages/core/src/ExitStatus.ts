@@ -16,3 +16,7 @@ export const killedBy = (signal: SignalName): ExitStatus => ({ code: null, signa
 /** The raw wait status: `code << 8` for an exit, the signal number for a signal death. */
 export const waitStatus = (status: ExitStatus): number =>
   status.signal !== null ? signalNumber(status.signal) : ((status.code ?? 0) & 0xff) << 8
+
+/** For people: `exit code 3`, `killed by SIGKILL` (never the raw wait status). */
+export const describe = (status: ExitStatus): string =>
+  status.signal !== null ? `killed by SIG${status.signal}` : `exit code ${status.code ?? 0}`

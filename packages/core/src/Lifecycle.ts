@@ -4,7 +4,7 @@
  */
 import * as Data from "effect/Data"
 import type { RestartReason } from "./Event.js"
-import { type ExitStatus, waitStatus } from "./ExitStatus.js"
+import { describe, type ExitStatus, waitStatus } from "./ExitStatus.js"
 
 export type RolloutFailure = Data.TaggedEnum<{
   Exited: { readonly status: ExitStatus }
@@ -31,6 +31,7 @@ export type Lifecycle = Data.TaggedEnum<{
 }>
 export const Lifecycle = Data.taggedEnum<Lifecycle>()
 
+/** For the Perl-compatible log lines: the raw wait status, as Perl prints it. */
 export const describeFailure = (failure: RolloutFailure): string =>
   RolloutFailure.$match(failure, {
     Exited: ({ status }) => `exit status:${waitStatus(status)}`,
@@ -38,3 +39,7 @@ export const describeFailure = (failure: RolloutFailure): string =>
       `not ready within ${timeoutMs / 1000}s${detail === undefined ? "" : ` (${detail})`}`,
     SpawnFailed: ({ message }) => message
   })
+
+/** For people (status, restart outcomes): `exit code 3`, `killed by SIGKILL`. */
+export const explainFailure = (failure: RolloutFailure): string =>
+  failure._tag === "Exited" ? describe(failure.status) : describeFailure(failure)

@@ -15,12 +15,18 @@
  * workers never drops below N unless one crashes. A restart requested while a rollout is
  * in progress is queued, and all such requests coalesce into one follow-up rollout.
  * On TERM or INT every worker is signalled and the supervisor exits once all are gone.
+ *
+ * The supervisor is in one `Mode` at a time: rolling out an epoch, serving it, shutting
+ * down, finished. `step` looks up how the current mode handles the event (`byMode`).
  */
+import * as Data from "effect/Data"
 import type { Action, LogLevel } from "./Action.js"
 import { Action as A } from "./Action.js"
-import { Event, type Event as EventT, type RestartReason } from "./Event.js"
-import { type ExitStatus, exited, waitStatus } from "./ExitStatus.js"
+import { Event, type Event as EventT, type RestartReason, type ShutdownOrigin } from "./Event.js"
+import { type ExitStatus, exited } from "./ExitStatus.js"
+import * as History from "./History.js"
 import { describeFailure, Lifecycle, RolloutFailure } from "./Lifecycle.js"
+import * as Text from "./PerlText.js"
 import { isInterval } from "./Readiness.js"
 import type { SupervisorConfig } from "./SupervisorConfig.js"
 import type { Tunables } from "./Tunables.js"
@@ -44,22 +50,39 @@ export interface WorkerRecord {
   readonly signalled: boolean
 }
 
+export type Mode = Data.TaggedEnum<{
+  /** The current epoch has not yet reached `workers` ready processes. */
+  RollingOut: {
+    readonly reason: RestartReason | "boot"
+    /** The generation its new workers get; `undefined`: the next number. */
+    readonly generation: number | undefined
+    /** A restart requested meanwhile; they coalesce into one, which follows this rollout. */
+    readonly queued: RestartReason | undefined
+    /** Consecutive failed starts. */
+    readonly failures: number
+  }
+  /**
+   * The current epoch serves: its rollout completed, or was abandoned and the old workers
+   * carried over. `failures`: consecutive failed starts of replacements and scale-ups.
+   */
+  Serving: { readonly failures: number }
+  /** Every worker was signalled; `give-up`: no worker could be started (exit code 1). */
+  ShuttingDown: { readonly signal: "TERM" | "INT" | "give-up" }
+  /** Every worker is gone and the exit was asked for: no event changes anything any more. */
+  Finished: {}
+}>
+export const Mode = Data.taggedEnum<Mode>()
+
+type RollingOut = Extract<Mode, { readonly _tag: "RollingOut" }>
+
 export interface State {
   readonly config: SupervisorConfig
   readonly workers: ReadonlyArray<WorkerRecord>
   readonly nextId: number
   /** The last generation number handed out. */
   readonly generation: number
-  /** The generation the current rollout's new workers get; `undefined`: the next number. */
-  readonly rolloutGeneration: number | undefined
   readonly epoch: number
-  readonly epochReason: RestartReason | "boot"
-  /** Whether the current epoch has reached `workers` ready processes. */
-  readonly rolledOut: boolean
-  /** A restart requested during a rollout; they coalesce into one. */
-  readonly queuedRestart: RestartReason | undefined
-  /** Consecutive failed starts in this epoch. */
-  readonly failures: number
+  readonly mode: Mode
   /** When serving workers of the current epoch crashed, within the last `crashWindowMs`. */
   readonly recentCrashes: ReadonlyArray<number>
   /**
@@ -73,9 +96,9 @@ export interface State {
   readonly lastRestartAt: number
   /** The auto-restart check that counts; an earlier scheduled one was cancelled. */
   readonly autoRestartTimer: number
-  readonly shutdown: { readonly signal: "TERM" | "INT" | "give-up" } | undefined
   readonly status: string
-  readonly finished: boolean
+  /** The newest restart's outcome, recent exits, spawns per index: what status reports. */
+  readonly history: History.History
 }
 
 export interface Clock {
@@ -89,49 +112,27 @@ export const initial = (config: SupervisorConfig): State => ({
   workers: [],
   nextId: 1,
   generation: 0,
-  rolloutGeneration: undefined,
   epoch: 0,
-  epochReason: "boot",
-  rolledOut: false,
-  queuedRestart: undefined,
-  failures: 0,
+  // Boot starts epoch 1; until then, epoch 0 counts as a rollout that has not begun.
+  mode: Mode.RollingOut({ reason: "boot", generation: undefined, queued: undefined, failures: 0 }),
   recentCrashes: [],
   loopCrashes: 0,
   holdUntil: 0,
   lastRestartAt: 0,
   autoRestartTimer: 0,
-  shutdown: undefined,
   // Perl writes nothing until the first worker is up: the empty file is never written first.
   status: "",
-  finished: false
+  history: History.empty
 })
 
 // ---------------------------------------------------------------------------------------
 // Queries
 
-const byPerlOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+/** The current epoch serves (its rollout is over) and no shutdown has begun. */
+export const isRolledOut = (s: State): boolean => s.mode._tag === "Serving"
 
-/** Perl prints pid lists sorted as strings (`sort keys`). */
-export const pidList = (workers: ReadonlyArray<WorkerRecord>): string =>
-  workers
-    .flatMap((w) => (w.pid === undefined ? [] : [String(w.pid)]))
-    .sort(byPerlOrder)
-    .join(",")
-
-/**
- * Status-file content: `gen:pid` for every running worker that was ever ready. Perl sorts
- * the generations as strings (`sort keys`: 1, 10, 11, 2); workers of one generation (ours,
- * with --workers) by pid, also as strings. A new worker stopped before it was ready (a
- * timeout, a shutdown) never served, and is not listed.
- */
-export const statusContent = (workers: ReadonlyArray<WorkerRecord>): string =>
-  workers
-    .flatMap((w) =>
-      w.pid !== undefined && w.readyAt !== undefined ? [[String(w.generation), String(w.pid)] as const] : []
-    )
-    .sort(([ga, pa], [gb, pb]) => byPerlOrder(ga, gb) || byPerlOrder(pa, pb))
-    .map(([generation, pid]) => `${generation}:${pid}\n`)
-    .join("")
+/** A shutdown has begun (or is over). */
+export const isStopping = (s: State): boolean => s.mode._tag === "ShuttingDown" || s.mode._tag === "Finished"
 
 const isCurrent = (s: State) => (w: WorkerRecord) => w.epoch === s.epoch && w.phase !== "draining"
 
@@ -147,7 +148,14 @@ export const outdatedWorkers = (s: State): ReadonlyArray<WorkerRecord> =>
     .filter((w) => w.epoch < s.epoch && w.phase === "serving")
     .sort((a, b) => a.generation - b.generation || a.id - b.id)
 
-const seconds = (ms: number): string => String(Math.round(ms / 1000))
+const rollingOut = (m: RollingOut, patch: Partial<Omit<RollingOut, "_tag">>): Mode =>
+  Mode.RollingOut({ reason: m.reason, generation: m.generation, queued: m.queued, failures: m.failures, ...patch })
+
+/** Only a rollout or serving counts failed starts. */
+const failuresOf = (m: Mode): number => (m._tag === "RollingOut" || m._tag === "Serving" ? m.failures : 0)
+
+const withFailures = (m: Mode, failures: number): Mode =>
+  m._tag === "RollingOut" ? rollingOut(m, { failures }) : m._tag === "Serving" ? Mode.Serving({ failures }) : m
 
 // ---------------------------------------------------------------------------------------
 // The transition builder: a copy of the state plus the actions it has decided so far.
@@ -161,6 +169,9 @@ class Transition {
 
   get config(): SupervisorConfig {
     return this.state.config
+  }
+  get mode(): Mode {
+    return this.state.mode
   }
   set(patch: Partial<State>): void {
     this.state = { ...this.state, ...patch }
@@ -193,6 +204,7 @@ class Transition {
     )
   }
   publish(event: Lifecycle): void {
+    this.set({ history: History.fold(this.state.history, event, this.clock.now) })
     this.actions.push(A.Publish({ event }))
   }
   schedule(delayMs: number, event: EventT): void {
@@ -207,7 +219,7 @@ class Transition {
     if (this.config.killTimeoutMs !== undefined) this.schedule(this.config.killTimeoutMs, Event.KillDue({ id: w.id }))
   }
   writeStatus(): void {
-    const content = statusContent(this.state.workers)
+    const content = Text.statusContent(this.state.workers)
     if (content === this.state.status) return
     this.set({ status: content })
     this.actions.push(A.WriteStatus({ content }))
@@ -235,7 +247,6 @@ class Transition {
 // Reconciliation: converge on `workers` ready processes of the current epoch.
 
 const reconcile = (t: Transition): void => {
-  if (t.state.shutdown !== undefined) return finishIfIdle(t)
   retireOutdated(t)
   retireSurplus(t)
   spawnMissing(t)
@@ -259,14 +270,14 @@ const retireOutdated = (t: Transition): void => {
   const leaving = byReplacement.slice(0, Math.max(0, excess))
   if (leaving.length === 0) return
   const { signalOnHup, killOldDelayMs } = t.config
-  t.log(`new worker is now running, sending ${signalOnHup.label} to old workers:${pidList(leaving)}`)
+  t.log(Text.retiringOld(signalOnHup.label, leaving))
   if (killOldDelayMs > 0) {
-    t.log(`sleeping ${seconds(killOldDelayMs)} secs before killing old workers`)
+    t.log(Text.retireDelay(killOldDelayMs))
     for (const w of leaving) t.update(w.id, { phase: "draining", signalled: false })
     t.schedule(killOldDelayMs, Event.RetireDue({ ids: leaving.map((w) => w.id) }))
     return
   }
-  t.log("killing old workers")
+  t.log(Text.killingOld)
   for (const w of leaving) t.stop(w, signalOnHup)
 }
 
@@ -276,7 +287,7 @@ const retireSurplus = (t: Transition): void => {
   const current = [...readyWorkers(t.state), ...startingWorkers(t.state)].sort((a, b) => b.index - a.index)
   const surplus = current.slice(0, Math.max(0, current.length - t.config.workers))
   if (surplus.length === 0) return
-  t.log(`scaling down, sending ${t.config.signalOnHup.label} to workers:${pidList(surplus)}`)
+  t.log(Text.scalingDown(t.config.signalOnHup.label, surplus))
   for (const w of surplus) t.stop(w, t.config.signalOnHup)
 }
 
@@ -288,7 +299,9 @@ const spawnMissing = (t: Transition): void => {
   const surge = Math.min(s.config.maxSurge, s.config.workers)
   const allowed = outdatedWorkers(s).length > 0 ? Math.min(missing, surge - starting) : missing
   if (allowed <= 0 || t.clock.now < s.holdUntil) return
-  const generation = s.rolloutGeneration ?? s.generation + 1
+  // A rollout's workers share its generation; spawns after it (a crash, a scale-up) take the next.
+  const rollout = s.mode._tag === "RollingOut" ? s.mode : undefined
+  const generation = rollout?.generation ?? s.generation + 1
   const used = new Set(s.workers.filter(isCurrent(s)).map((w) => w.index))
   const fresh: Array<WorkerRecord> = []
   for (let index = 0; fresh.length < allowed; index++) {
@@ -306,30 +319,28 @@ const spawnMissing = (t: Transition): void => {
       signalled: false
     })
   }
-  // A rollout's workers share its generation; spawns after it (a crash, a scale-up) take the next.
   t.set({
     workers: [...s.workers, ...fresh],
     nextId: s.nextId + fresh.length,
     generation,
-    rolloutGeneration: s.rolledOut ? undefined : generation
+    mode: rollout === undefined ? s.mode : rollingOut(rollout, { generation })
   })
   for (const w of fresh) t.actions.push(A.Spawn({ id: w.id, generation, index: w.index }))
 }
 
 const completeRollout = (t: Transition): void => {
   const s = t.state
+  const m = s.mode
+  if (m._tag !== "RollingOut") return
   const done =
     readyWorkers(s).length === s.config.workers && startingWorkers(s).length === 0 && outdatedWorkers(s).length === 0
   if (!done) return
-  if (!s.rolledOut) {
-    t.set({ rolledOut: true, lastRestartAt: t.clock.now, rolloutGeneration: undefined })
-    t.publish(Lifecycle.RolloutCompleted({ epoch: s.epoch, generation: s.generation }))
-    if (s.config.autoRestart !== undefined) t.scheduleAutoRestart(s.config.autoRestart.intervalMs)
-  }
-  const queued = t.state.queuedRestart
-  if (queued !== undefined) {
-    t.log("starting the restart that was requested during the previous one")
-    beginEpoch(t, queued)
+  t.set({ mode: Mode.Serving({ failures: m.failures }), lastRestartAt: t.clock.now })
+  t.publish(Lifecycle.RolloutCompleted({ epoch: s.epoch, generation: s.generation }))
+  if (s.config.autoRestart !== undefined) t.scheduleAutoRestart(s.config.autoRestart.intervalMs)
+  if (m.queued !== undefined) {
+    t.log(Text.queuedRestartStarting)
+    beginEpoch(t, m.queued)
   }
 }
 
@@ -337,25 +348,19 @@ const completeRollout = (t: Transition): void => {
 const beginEpoch = (t: Transition, reason: RestartReason | "boot", holdUntil = 0): void => {
   t.set({
     epoch: t.state.epoch + 1,
-    epochReason: reason,
-    rolledOut: false,
-    rolloutGeneration: undefined,
-    queuedRestart: undefined,
-    failures: 0,
+    mode: Mode.RollingOut({ reason, generation: undefined, queued: undefined, failures: 0 }),
     holdUntil
   })
   t.publish(Lifecycle.RolloutStarted({ epoch: t.state.epoch, reason }))
   reconcile(t)
 }
 
-const inRollout = (s: State): boolean => !s.rolledOut
-
 // ---------------------------------------------------------------------------------------
 // Worker outcomes
 
 const becomeReady = (t: Transition, w: WorkerRecord): void => {
   t.update(w.id, { phase: "serving", readyAt: t.clock.now })
-  t.set({ failures: 0 })
+  t.set({ mode: withFailures(t.mode, 0) })
   if (w.pid !== undefined) {
     t.publish(Lifecycle.WorkerReady({ pid: w.pid, generation: w.generation, latencyMs: t.clock.now - w.spawnedAt }))
   }
@@ -374,28 +379,29 @@ const startAttemptLimit = (s: State): number | undefined =>
 
 /** A new worker did not make it. Perl retries at once; with readiness, after a backoff. */
 const failStart = (t: Transition, w: WorkerRecord, failure: RolloutFailure): void => {
-  const pid = w.pid === undefined ? "" : `${w.pid} `
   if (failure._tag === "ReadyTimeout") {
-    const why = failure.detail === undefined ? "" : ` (${failure.detail})`
-    t.log(`new worker ${pid}did not become ready within ${failure.timeoutMs / 1000} secs${why}, stopping it`, w, "warn")
+    t.log(Text.notReady(w.pid, failure.timeoutMs, failure.detail), w, "warn")
     t.stop(w, { signal: "TERM", label: "TERM" })
   } else {
-    t.log(`new worker ${pid}seems to have failed to start, ${describeFailure(failure)}`, w, "warn")
+    t.log(Text.failedToStart(w.pid, describeFailure(failure)), w, "warn")
     t.remove(w.id)
   }
-  const attempt = t.state.failures + 1
+  const m = t.mode
+  const attempt = failuresOf(m) + 1
   // The next attempt reads the program from disk again: a new generation, as in Perl.
-  t.set({ failures: attempt, rolloutGeneration: undefined })
+  t.set({
+    mode:
+      m._tag === "RollingOut" ? rollingOut(m, { failures: attempt, generation: undefined }) : withFailures(m, attempt)
+  })
   t.publish(Lifecycle.StartFailed({ generation: w.generation, attempt, failure }))
   const limit = startAttemptLimit(t.state)
   if (limit !== undefined && attempt >= limit) return giveUp(t, attempt, failure)
   if (!isInterval(t.config.readiness)) t.holdSpawning(t.backoffDelay(attempt))
   // A restart requested meanwhile need not wait for this rollout: the retry runs the program
   // from disk anyway, so it becomes the queued rollout, and this one is superseded.
-  const queued = t.state.queuedRestart
-  if (queued !== undefined) {
+  if (m._tag === "RollingOut" && m.queued !== undefined) {
     t.publish(Lifecycle.RolloutSuperseded({ epoch: t.state.epoch, by: t.state.epoch + 1 }))
-    return beginEpoch(t, queued, t.state.holdUntil)
+    return beginEpoch(t, m.queued, t.state.holdUntil)
   }
   reconcile(t)
 }
@@ -407,18 +413,17 @@ const giveUp = (t: Transition, attempts: number, failure: RolloutFailure): void 
   t.publish(Lifecycle.RolloutAbandoned({ epoch: s.epoch, attempts, failure }))
   const keep = outdatedWorkers(t.state)
   if (keep.length === 0) {
-    t.log(`giving up after ${attempts} failed attempts to start the server program`, undefined, "error")
-    t.set({ shutdown: { signal: "give-up" } })
+    t.log(Text.gaveUp(attempts), undefined, "error")
+    t.set({ mode: Mode.ShuttingDown({ signal: "give-up" }) })
+    // The supervisor exits: the workers that did become ready must not be left behind.
+    for (const w of t.state.workers) if (w.phase !== "draining") t.stop(w, { signal: "TERM", label: "TERM" })
     return finishIfIdle(t)
   }
-  t.log(
-    `giving up the restart after ${attempts} failed attempts; old workers keep serving:${pidList(keep)}`,
-    undefined,
-    "error"
-  )
+  t.log(Text.gaveUpRestart(attempts, keep), undefined, "error")
   for (const w of keep) t.update(w.id, { epoch: s.epoch })
   // Abandoned, not completed: nothing new serves, and the auto-restart clock keeps its time.
-  t.set({ failures: 0, queuedRestart: undefined, rolledOut: true, rolloutGeneration: undefined })
+  // A restart queued meanwhile is dropped with it.
+  t.set({ mode: Mode.Serving({ failures: 0 }) })
   if (t.config.autoRestart !== undefined) t.scheduleAutoRestart(t.config.autoRestart.intervalMs)
   reconcile(t)
 }
@@ -429,7 +434,7 @@ const giveUp = (t: Transition, attempts: number, failure: RolloutFailure): void 
  * until a replacement outlives the window.
  */
 const replaceCrashed = (t: Transition, w: WorkerRecord, status: ExitStatus): void => {
-  t.log(`worker ${w.pid} died unexpectedly with status:${waitStatus(status)}, restarting`, w, "warn")
+  t.log(Text.crashed(w.pid, status), w, "warn")
   t.remove(w.id)
   const { crashWindowMs, crashLoopCrashes } = t.config
   const now = t.clock.now
@@ -441,51 +446,46 @@ const replaceCrashed = (t: Transition, w: WorkerRecord, status: ExitStatus): voi
   t.set({ recentCrashes, loopCrashes })
   if (inLoop) {
     const delayMs = t.backoffDelay(loopCrashes)
-    t.log(
-      `crash loop: ${recentCrashes.length} crashes in the last ${crashWindowMs / 1000} s, ${loopCrashes} since it began; starting the next worker in ${delayMs} ms`,
-      w,
-      "warn"
-    )
+    t.log(Text.crashLoop(recentCrashes.length, crashWindowMs, loopCrashes, delayMs), w, "warn")
     t.holdSpawning(delayMs)
   }
   reconcile(t)
 }
 
+/** Writes the status; once a shutdown has no worker left to wait for, exits. */
 const finishIfIdle = (t: Transition): void => {
   t.writeStatus()
-  const s = t.state
-  if (s.finished || s.shutdown === undefined || s.workers.length > 0) return
-  t.log("exiting")
-  t.set({ finished: true })
-  t.actions.push(A.Exit({ code: s.shutdown.signal === "give-up" ? 1 : 0 }))
+  const m = t.mode
+  if (m._tag !== "ShuttingDown" || t.state.workers.length > 0) return
+  t.log(Text.exiting)
+  t.set({ mode: Mode.Finished() })
+  t.actions.push(A.Exit({ code: m.signal === "give-up" ? 1 : 0 }))
 }
 
 // ---------------------------------------------------------------------------------------
 // Events
 
-const onRestartRequested = (t: Transition, reason: RestartReason): void => {
-  if (t.state.shutdown !== undefined) return
-  if (inRollout(t.state)) {
-    t.log(`received ${reason === "hup" ? "HUP" : "restart request"}, a restart is in progress; queueing one more`)
-    t.set({ queuedRestart: reason })
-    t.publish(Lifecycle.RestartQueued({ reason, epoch: t.state.epoch + 1 }))
-    return
-  }
-  if (reason === "hup") t.log("received HUP, spawning a new worker")
-  else if (reason === "control") t.log("received restart request, spawning a new worker")
+const restartNow = (t: Transition, reason: RestartReason): void => {
+  const line = Text.restarting(reason)
+  if (line !== undefined) t.log(line)
   beginEpoch(t, reason)
 }
 
-const onShutdownRequested = (t: Transition, signal: "TERM" | "INT", scopeClosed: boolean): void => {
-  if (t.state.shutdown !== undefined) return
+const queueRestart = (t: Transition, reason: RestartReason): void => {
+  if (t.mode._tag !== "RollingOut") return
+  t.log(Text.restartQueued(reason))
+  t.set({ mode: rollingOut(t.mode, { queued: reason }) })
+  t.publish(Lifecycle.RestartQueued({ reason, epoch: t.state.epoch + 1 }))
+}
+
+const shutDown = (t: Transition, signal: "TERM" | "INT", origin: ShutdownOrigin): void => {
   // Perl: INT always sends TERM; only TERM uses --signal-on-term.
   const sent = signal === "TERM" ? t.config.signalOnTerm : { signal: "TERM" as const, label: "TERM" }
-  t.set({ shutdown: { signal }, queuedRestart: undefined })
+  t.set({ mode: Mode.ShuttingDown({ signal }) })
   t.publish(Lifecycle.ShutdownStarted({ signal }))
   // Workers that already died before their alive check are gone: nothing to wait for.
   for (const w of t.state.workers) if (w.diedEarly !== undefined) t.remove(w.id)
-  const cause = scopeClosed ? "the supervisor's scope is closing" : `received ${signal}`
-  t.log(`${cause}, sending ${sent.label} to all workers:${pidList(t.state.workers)}`)
+  t.log(Text.stoppingAll(origin, signal, sent.label, t.state.workers))
   for (const w of t.state.workers) t.stop(w, sent)
   finishIfIdle(t)
 }
@@ -493,16 +493,27 @@ const onShutdownRequested = (t: Transition, signal: "TERM" | "INT", scopeClosed:
 const onSpawned = (t: Transition, id: number, pid: number): void => {
   const w = t.update(id, { pid })
   if (w === undefined) return
-  t.log(`starting new worker ${pid}`, w)
+  t.log(Text.starting(pid), w)
   t.publish(Lifecycle.WorkerSpawned({ pid, generation: w.generation, index: w.index }))
   if (w.phase === "draining") {
     // Stopped before it existed (shutdown or give-up during the spawn).
+    const m = t.mode
     const signal =
-      t.state.shutdown?.signal === "TERM" ? t.config.signalOnTerm : { signal: "TERM" as const, label: "TERM" }
+      m._tag === "ShuttingDown" && m.signal === "TERM"
+        ? t.config.signalOnTerm
+        : { signal: "TERM" as const, label: "TERM" }
     return t.stop(w, signal)
   }
   const wait = isInterval(t.config.readiness) ? t.config.intervalMs : t.config.readyTimeoutMs
   t.schedule(wait, Event.ReadyDeadline({ id }))
+}
+
+/** A worker that never existed is gone: a shutdown has nothing more to wait for. */
+const onSpawnFailedWhileStopping = (t: Transition, id: number, message: string): void => {
+  if (t.find(id) === undefined) return
+  t.log(message, undefined, "warn")
+  t.remove(id)
+  finishIfIdle(t)
 }
 
 const onSpawnFailed = (t: Transition, id: number, message: string, exitCode: number): void => {
@@ -522,15 +533,16 @@ const onSpawnFailed = (t: Transition, id: number, message: string, exitCode: num
   failStart(t, w, RolloutFailure.SpawnFailed({ message }))
 }
 
-const onExited = (t: Transition, id: number, status: ExitStatus): void => {
+/** The worker that exited, once its exit is published; `undefined`: already forgotten. */
+const reap = (t: Transition, id: number, status: ExitStatus): WorkerRecord | undefined => {
   const w = t.find(id)
+  if (w?.pid !== undefined) t.publish(Lifecycle.WorkerExited({ pid: w.pid, generation: w.generation, status }))
+  return w
+}
+
+const onExited = (t: Transition, id: number, status: ExitStatus): void => {
+  const w = reap(t, id, status)
   if (w === undefined) return
-  if (w.pid !== undefined) t.publish(Lifecycle.WorkerExited({ pid: w.pid, generation: w.generation, status }))
-  if (t.state.shutdown !== undefined) {
-    t.log(`worker ${w.pid} died, status:${waitStatus(status)}`, w)
-    t.remove(id)
-    return finishIfIdle(t)
-  }
   switch (w.phase) {
     case "starting":
       if (isInterval(t.config.readiness)) {
@@ -544,8 +556,7 @@ const onExited = (t: Transition, id: number, status: ExitStatus): void => {
     case "draining":
       break
   }
-  // A new worker stopped before it was ready (a readiness timeout) never was an old one.
-  t.log(`${w.readyAt === undefined ? "new" : "old"} worker ${w.pid} died, status:${waitStatus(status)}`, w)
+  t.log(Text.retiredExited(w, status), w)
   t.remove(id)
   reconcile(t)
   // Perl checks the auto-restart clock whenever it wakes up, an old worker's death included.
@@ -554,9 +565,17 @@ const onExited = (t: Transition, id: number, status: ExitStatus): void => {
   }
 }
 
+const onExitedWhileStopping = (t: Transition, id: number, status: ExitStatus): void => {
+  const w = reap(t, id, status)
+  if (w === undefined) return
+  t.log(Text.exitedWhileStopping(w.pid, status), w)
+  t.remove(id)
+  finishIfIdle(t)
+}
+
 const onReadyDeadline = (t: Transition, id: number, detail: string | undefined): void => {
   const w = t.find(id)
-  if (w === undefined || w.phase !== "starting" || t.state.shutdown !== undefined) return
+  if (w === undefined || w.phase !== "starting") return
   if (!isInterval(t.config.readiness)) {
     return failStart(t, w, RolloutFailure.ReadyTimeout({ timeoutMs: t.config.readyTimeoutMs, detail }))
   }
@@ -566,7 +585,7 @@ const onReadyDeadline = (t: Transition, id: number, detail: string | undefined):
 
 const onReady = (t: Transition, id: number): void => {
   const w = t.find(id)
-  if (w === undefined || w.phase !== "starting" || t.state.shutdown !== undefined) return
+  if (w === undefined || w.phase !== "starting") return
   if (isInterval(t.config.readiness)) return
   becomeReady(t, w)
 }
@@ -577,31 +596,30 @@ const onRetireDue = (t: Transition, ids: ReadonlyArray<number>): void => {
     return w !== undefined && w.phase === "draining" && !w.signalled ? [w] : []
   })
   if (leaving.length === 0) return
-  t.log("killing old workers")
+  t.log(Text.killingOld)
   for (const w of leaving) t.stop(w, t.config.signalOnHup)
 }
 
 const onKillDue = (t: Transition, id: number): void => {
   const w = t.find(id)
   if (w === undefined || w.pid === undefined) return
-  const after = (t.config.killTimeoutMs ?? 0) / 1000
-  t.log(`worker ${w.pid} did not exit ${after} secs after being signalled, sending KILL`, w, "warn")
+  t.log(Text.killing(w.pid, t.config.killTimeoutMs ?? 0), w, "warn")
   t.actions.push(A.Signal({ id, signal: "KILL" }))
 }
 
-/** Perl: restart once `interval` has passed with no old worker left, forced at twice it. */
+/**
+ * Perl: restart once `interval` has passed with no old worker left, forced at twice it.
+ * Only while serving: a rollout under way is the restart, and a shutdown wants none.
+ */
 const onAutoRestartDue = (t: Transition, timer: number): void => {
   const auto = t.config.autoRestart
   const s = t.state
-  if (auto === undefined || s.shutdown !== undefined || timer !== s.autoRestartTimer) return
+  if (auto === undefined || s.mode._tag !== "Serving" || timer !== s.autoRestartTimer) return
   const elapsed = t.clock.now - s.lastRestartAt
-  if (elapsed < auto.intervalMs || inRollout(s)) {
-    if (!inRollout(s)) t.scheduleAutoRestart(auto.intervalMs - elapsed)
-    return
-  }
+  if (elapsed < auto.intervalMs) return t.scheduleAutoRestart(auto.intervalMs - elapsed)
   const lingering = s.workers.some((w) => w.phase === "draining")
   if (lingering && elapsed < 2 * auto.intervalMs) return t.scheduleAutoRestart(2 * auto.intervalMs - elapsed)
-  t.log(`autorestart triggered (${lingering ? "forced, " : ""}interval=${seconds(auto.intervalMs)})`)
+  t.log(Text.autoRestartTriggered(lingering, auto.intervalMs))
   beginEpoch(t, "auto")
 }
 
@@ -613,15 +631,80 @@ const onTunablesChanged = (t: Transition, tunables: Tunables): void => {
   if (after === before) return
   // Disabled: no check counts any more. Enabled or changed: check against the new interval.
   if (after === undefined) t.set({ autoRestartTimer: t.state.autoRestartTimer + 1 })
-  else if (t.state.rolledOut) t.scheduleAutoRestart(after - (t.clock.now - t.state.lastRestartAt))
+  else if (t.mode._tag === "Serving") t.scheduleAutoRestart(after - (t.clock.now - t.state.lastRestartAt))
 }
 
 const onScale = (t: Transition, workers: number): void => {
-  if (t.state.shutdown !== undefined || workers < 1 || workers === t.config.workers) return
-  t.log(`scaling from ${t.config.workers} to ${workers} workers`)
+  if (workers < 1 || workers === t.config.workers) return
+  t.log(Text.scaling(t.config.workers, workers))
   t.set({ config: { ...t.config, workers } })
   reconcile(t)
 }
+
+// ---------------------------------------------------------------------------------------
+// Each mode's handling of each event
+
+type On<K extends EventT["_tag"]> = (t: Transition, event: Extract<EventT, { readonly _tag: K }>) => void
+type Handlers = { readonly [K in EventT["_tag"]]: On<K> }
+
+const ignore = (): void => {}
+
+/** What serving and rolling out handle alike: the supervisor keeps N workers ready. */
+const live: Omit<Handlers, "RestartRequested" | "AutoRestartDue"> = {
+  // Boot is the first event: it starts epoch 1.
+  Boot: (t) => beginEpoch(t, "boot"),
+  ShutdownRequested: (t, { signal, origin }) => shutDown(t, signal, origin ?? "signal"),
+  Spawned: (t, { id, pid }) => onSpawned(t, id, pid),
+  SpawnFailed: (t, { id, message, exitCode }) => onSpawnFailed(t, id, message, exitCode),
+  Exited: (t, { id, status }) => onExited(t, id, status),
+  Ready: (t, { id }) => onReady(t, id),
+  ReadyDeadline: (t, { id, detail }) => onReadyDeadline(t, id, detail),
+  RetryDue: (t) => reconcile(t),
+  RetireDue: (t, { ids }) => onRetireDue(t, ids),
+  KillDue: (t, { id }) => onKillDue(t, id),
+  Alarm: ignore,
+  TunablesChanged: (t, { tunables }) => onTunablesChanged(t, tunables),
+  Scale: (t, { workers }) => onScale(t, workers)
+}
+
+const byMode: { readonly [M in Exclude<Mode["_tag"], "Finished">]: Handlers } = {
+  RollingOut: {
+    ...live,
+    RestartRequested: (t, { reason }) => queueRestart(t, reason),
+    // The rollout under way is the restart; completing it re-arms the clock.
+    AutoRestartDue: ignore
+  },
+  Serving: {
+    ...live,
+    RestartRequested: (t, { reason }) => restartNow(t, reason),
+    AutoRestartDue: (t, { timer }) => onAutoRestartDue(t, timer)
+  },
+  // Only the workers' ends matter now, and the timers that hasten them.
+  ShuttingDown: {
+    Boot: ignore,
+    RestartRequested: ignore,
+    ShutdownRequested: ignore,
+    Spawned: live.Spawned,
+    SpawnFailed: (t, { id, message }) => onSpawnFailedWhileStopping(t, id, message),
+    Exited: (t, { id, status }) => onExitedWhileStopping(t, id, status),
+    Ready: ignore,
+    ReadyDeadline: ignore,
+    RetryDue: (t) => finishIfIdle(t),
+    RetireDue: live.RetireDue,
+    KillDue: live.KillDue,
+    AutoRestartDue: ignore,
+    Alarm: ignore,
+    TunablesChanged: live.TunablesChanged,
+    Scale: ignore
+  }
+}
+
+/** Generic in the tag, so that the handler found is the one for this event's type. */
+const dispatch = <K extends EventT["_tag"]>(
+  handlers: Handlers,
+  t: Transition,
+  event: Extract<EventT, { readonly _tag: K }>
+): void => handlers[event._tag](t, event)
 
 export interface Step {
   readonly state: State
@@ -629,23 +712,8 @@ export interface Step {
 }
 
 export const step = (state: State, event: EventT, clock: Clock): Step => {
+  if (state.mode._tag === "Finished") return { state, actions: [] }
   const t = new Transition(state, clock)
-  if (state.finished) return { state, actions: [] }
-  Event.$match(event, {
-    Boot: () => beginEpoch(t, "boot"),
-    RestartRequested: ({ reason }) => onRestartRequested(t, reason),
-    ShutdownRequested: ({ signal, scopeClosed }) => onShutdownRequested(t, signal, scopeClosed === true),
-    Spawned: ({ id, pid }) => onSpawned(t, id, pid),
-    SpawnFailed: ({ id, message, exitCode }) => onSpawnFailed(t, id, message, exitCode),
-    Exited: ({ id, status }) => onExited(t, id, status),
-    Ready: ({ id }) => onReady(t, id),
-    ReadyDeadline: ({ id, detail }) => onReadyDeadline(t, id, detail),
-    RetryDue: () => reconcile(t),
-    RetireDue: ({ ids }) => onRetireDue(t, ids),
-    KillDue: ({ id }) => onKillDue(t, id),
-    AutoRestartDue: ({ timer }) => onAutoRestartDue(t, timer),
-    TunablesChanged: ({ tunables }) => onTunablesChanged(t, tunables),
-    Scale: ({ workers }) => onScale(t, workers)
-  })
+  dispatch(byMode[state.mode._tag], t, event)
   return { state: t.state, actions: t.actions }
 }

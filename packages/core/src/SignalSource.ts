@@ -7,7 +7,7 @@ import type * as Stream from "effect/Stream"
 import type { SignalName } from "./Signal.js"
 
 /** Signals start_server acts on; the others are observed and logged. */
-export const handledSignals = ["HUP", "TERM", "INT", "QUIT", "USR1", "USR2", "ALRM", "PIPE"] as const
+export const handledSignals = ["HUP", "TERM", "INT", "QUIT", "USR1", "USR2", "ALRM", "PIPE", "WINCH"] as const
 
 export type HandledSignal = (typeof handledSignals)[number] & SignalName
 

@@ -8,6 +8,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Control from "./Control.js"
@@ -16,6 +17,7 @@ import { ControlServer, type ControlServerError } from "./ControlServer.js"
 import * as FdLayout from "./FdLayout.js"
 import { type ListenError, ListenSockets } from "./ListenSockets.js"
 import type { ListenSpec } from "./ListenSpec.js"
+import { Logs } from "./Logs.js"
 import { PidFile, type PidFileError } from "./PidFile.js"
 import type { ProcessSpawner } from "./ProcessSpawner.js"
 import { type HandledSignal, SignalSource } from "./SignalSource.js"
@@ -51,7 +53,11 @@ export type StarterServices =
   | StatusObserver
 
 /** What each signal means to start_server (Perl's table, see docs/compatibility.md). */
-const onSignal = (supervisor: Supervisor.Supervisor, signal: HandledSignal): Effect.Effect<void> => {
+const onSignal = (
+  supervisor: Supervisor.Supervisor,
+  logs: Option.Option<Context.Tag.Service<Logs>>,
+  signal: HandledSignal
+): Effect.Effect<void> => {
   switch (signal) {
     case "HUP":
       return supervisor.restart("hup")
@@ -64,16 +70,25 @@ const onSignal = (supervisor: Supervisor.Supervisor, signal: HandledSignal): Eff
     case "USR2":
       return Effect.logInfo(`received ${signal}, ignoring`)
     case "ALRM":
+      return supervisor.alarm
     case "PIPE":
       return Effect.void
+    // Reopens --log-file (logrotate); the outcome is logged. A terminal's resize sends it
+    // too: harmless, and silent without --log-file.
+    case "WINCH":
+      return Option.match(logs, { onNone: () => Effect.void, onSome: (l) => Effect.ignore(l.reopen) })
   }
 }
 
 /** One request line in, reply lines out; a malformed request gets an error reply. */
-const controlLine = (supervisor: Supervisor.Supervisor, line: string): Stream.Stream<string> =>
+const controlLine = (
+  supervisor: Supervisor.Supervisor,
+  logs: Option.Option<Context.Tag.Service<Logs>>,
+  line: string
+): Stream.Stream<string> =>
   Either.match(ControlProtocol.parseLine(line), {
     onLeft: (reply) => Stream.make(reply),
-    onRight: (request) => Control.handle(supervisor, request)
+    onRight: (request) => Control.handle(supervisor, request, logs)
   }).pipe(Stream.map((reply) => JSON.stringify(reply)))
 
 /**
@@ -95,15 +110,17 @@ export const start = <E = never>(
     // The control socket is bound before any worker starts, so that its errors come first;
     // it answers once the supervisor runs.
     const running = yield* Deferred.make<Supervisor.Supervisor>()
+    // Optional: an embedding application may keep no log of its own for us to serve.
+    const logs = yield* Effect.serviceOption(Logs)
     if (config.controlSocket !== undefined) {
       yield* (yield* ControlServer).listen(config.controlSocket, (line) =>
-        Stream.unwrap(Effect.map(Deferred.await(running), (supervisor) => controlLine(supervisor, line)))
+        Stream.unwrap(Effect.map(Deferred.await(running), (supervisor) => controlLine(supervisor, logs, line)))
       )
     }
     const supervisor = yield* Supervisor.make(config.supervisor, FdLayout.layout(bound, config.backlog))
     yield* Deferred.succeed(running, supervisor)
     const { signals } = yield* SignalSource
-    yield* Effect.forkScoped(Stream.runForEach(signals, (signal) => onSignal(supervisor, signal)))
+    yield* Effect.forkScoped(Stream.runForEach(signals, (signal) => onSignal(supervisor, logs, signal)))
     const observer = yield* StatusObserver
     yield* Effect.forkScoped(
       Stream.runForEach(Stream.concat(Stream.make(undefined), supervisor.events), (event) =>

@@ -17,7 +17,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Action } from "./Action.js"
 import * as Agenda from "./Agenda.js"
-import { Event, type RestartReason } from "./Event.js"
+import { Event, type RestartReason, type ShutdownOrigin } from "./Event.js"
 import * as FdLayout from "./FdLayout.js"
 import * as Lifecycle from "./Lifecycle.js"
 import * as Machine from "./Machine.js"
@@ -41,7 +41,8 @@ export interface Supervisor {
   readonly restart: (reason: RestartReason) => Effect.Effect<void>
   /** Requests a restart and waits for the rollout that carries it to end. */
   readonly restartAndWait: (reason: RestartReason) => Effect.Effect<RestartOutcome>
-  readonly shutdown: (signal: "TERM" | "INT") => Effect.Effect<void>
+  /** `origin`: who asked, when no signal was received (the log says so). */
+  readonly shutdown: (signal: "TERM" | "INT", origin?: ShutdownOrigin) => Effect.Effect<void>
   /** The machine's current state (workers, generation, epoch). */
   readonly state: Effect.Effect<Machine.State>
   /** The state for people and machines, with the most recent worker exits. */
@@ -50,6 +51,8 @@ export interface Supervisor {
   readonly scale: (workers: number) => Effect.Effect<void>
   /** Sends `signal` to every worker (control socket `signal`). */
   readonly signalWorkers: (signal: SignalName) => Effect.Effect<number>
+  /** SIGALRM: wakes the loop as it wakes Perl's (the envdir is re-read); nothing else happens. */
+  readonly alarm: Effect.Effect<void>
   /** Lifecycle events from the moment of subscription. */
   readonly events: Stream.Stream<Lifecycle.Lifecycle>
   /**
@@ -92,18 +95,17 @@ export const make = (
     const stateRef = yield* Ref.make(Machine.initial(config))
     const exitCode = yield* Deferred.make<number>()
     const processes = new Map<number, WorkerProcess>()
-    const exits: Array<StatusSnapshot.RecordedExit> = []
-    const keptExits = 20
 
     const spawn = (id: number, generation: number, index: number): Effect.Effect<Event> =>
       Effect.gen(function* () {
-        const base = yield* environment.load
-        const { config: current, epoch, rolledOut } = yield* Ref.get(stateRef)
+        const base = yield* environment.current
+        const state = yield* Ref.get(stateRef)
+        const current = state.config
         // Perl's main loop does `$ENV{AUTO_RESTART_INTERVAL} ||= 360`: workers started once it
         // runs (after the first worker is up) see the interval in effect.
         const autoRestartInterval =
           current.autoRestart !== undefined &&
-          (epoch > 1 || rolledOut) &&
+          (state.epoch > 1 || Machine.isRolledOut(state)) &&
           !Tunables.perlTrue(base.AUTO_RESTART_INTERVAL)
             ? { AUTO_RESTART_INTERVAL: String(current.autoRestart.intervalMs / 1000) }
             : {}
@@ -191,33 +193,46 @@ export const make = (
         case "Schedule":
           return Effect.as(agenda.schedule(action.delayMs, action.event), undefined)
         case "Publish":
-          return Effect.gen(function* () {
-            if (action.event._tag === "WorkerExited") {
-              const { pid, generation, status } = action.event
-              exits.push({ pid, generation, status, at: yield* Clock.currentTimeMillis })
-              if (exits.length > keptExits) exits.shift()
-            }
-            yield* PubSub.publish(pubsub, action.event)
-            return undefined
-          })
+          return Effect.as(PubSub.publish(pubsub, action.event), undefined)
         case "Exit":
           return Effect.as(Deferred.succeed(exitCode, action.code), undefined)
       }
     }
 
-    /** Perl re-reads its tunables on every loop iteration: a change becomes an event of its own. */
-    const tunablesChange = (state: Machine.State): Effect.Effect<Event | undefined> =>
-      config.reloadTunables
-        ? Effect.map(environment.load, (env) => {
-            const tunables = Tunables.fromEnvironment(env)
-            return Tunables.equals(tunables, state.config) ? undefined : Event.TunablesChanged({ tunables })
-          })
-        : Effect.succeed(undefined)
+    /**
+     * Whether Perl's main loop would wake up for this (Starter.pm L341-347), and so re-read its
+     * envdir: a worker reaped there (not one that failed its start: start_worker reaps that
+     * one and retries with the same environment), a signal (HUP, TERM, INT, ALRM; restarts and
+     * stops asked through the control socket stand for them), its alarm. An auto-restart is
+     * only ever decided in such a wake. Readiness, timers and scaling are not Perl's events.
+     */
+    const wakesPerl = (event: Event, state: Machine.State): boolean => {
+      switch (event._tag) {
+        case "Exited":
+          return state.workers.find((w) => w.id === event.id)?.phase !== "starting"
+        case "RestartRequested":
+        case "ShutdownRequested":
+        case "AutoRestartDue":
+        case "Alarm":
+          return true
+        default:
+          return false
+      }
+    }
+
+    /** Re-reads the envdir as Perl's loop does; a change of its tunables is an event of its own. */
+    const reload = (state: Machine.State): Effect.Effect<Event | undefined> =>
+      Effect.map(environment.reload, (env) => {
+        if (!config.reloadTunables) return undefined
+        const tunables = Tunables.fromEnvironment(env)
+        return Tunables.equals(tunables, state.config) ? undefined : Event.TunablesChanged({ tunables })
+      })
 
     /** Steps one event, then any events its actions answer with, before taking the next. */
     const handle = (first: Event): Effect.Effect<void> =>
       Effect.gen(function* () {
-        const changed = yield* tunablesChange(yield* Ref.get(stateRef))
+        const before = yield* Ref.get(stateRef)
+        const changed = wakesPerl(first, before) ? yield* reload(before) : undefined
         const pending: Array<Event> = changed === undefined ? [first] : [changed, first]
         for (let event = pending.shift(); event !== undefined; event = pending.shift()) {
           const now = yield* Clock.currentTimeMillis
@@ -232,12 +247,17 @@ export const make = (
       })
 
     yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(inbox), handle)))
+    // Perl's loop sets alarm(1) while auto-restart is on (as it was at startup): with an
+    // envdir, it re-reads it every second.
+    if (config.reloadTunables && config.autoRestart !== undefined) {
+      yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(1000), Queue.offer(inbox, Event.Alarm()))))
+    }
     // Closing the scope (an embedding application stopping) stops the workers first, as a
     // TERM would; this runs before the loop above is interrupted (finalizers run in reverse).
     // A scope must close, so workers still alive after the grace period are killed.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
-        yield* Queue.offer(inbox, Event.ShutdownRequested({ signal: "TERM", scopeClosed: true }))
+        yield* Queue.offer(inbox, Event.ShutdownRequested({ signal: "TERM", origin: "scope" }))
         const grace = config.killTimeoutMs ?? scopeCloseGraceMs
         // Finalizers are uninterruptible: the wait must be made interruptible for the timeout.
         const exited = Effect.interruptible(Deferred.await(exitCode))
@@ -276,7 +296,7 @@ export const make = (
                   return {
                     _tag: "Failed",
                     epoch: event.epoch,
-                    reason: Lifecycle.describeFailure(event.failure)
+                    reason: Lifecycle.explainFailure(event.failure)
                   } as const
                 }
                 break
@@ -293,12 +313,13 @@ export const make = (
     return {
       restart: (reason) => Queue.offer(inbox, Event.RestartRequested({ reason })),
       restartAndWait,
-      shutdown: (signal) => Queue.offer(inbox, Event.ShutdownRequested({ signal })),
+      shutdown: (signal, origin) => Queue.offer(inbox, Event.ShutdownRequested({ signal, origin })),
       state: Ref.get(stateRef),
       status: Effect.zipWith(Ref.get(stateRef), Clock.currentTimeMillis, (state, now) =>
-        StatusSnapshot.fromState(state, [...exits], now)
+        StatusSnapshot.fromState(state, now)
       ),
       scale: (workers) => Queue.offer(inbox, Event.Scale({ workers })),
+      alarm: Queue.offer(inbox, Event.Alarm()),
       signalWorkers: (signal) =>
         Effect.as(
           Effect.forEach(processes.values(), (p) => p.signal(signal), { discard: true }),

@@ -6,14 +6,26 @@ import type { StatusSnapshot } from "../src/StatusSnapshot.js"
 const status: StatusSnapshot = {
   version: 1,
   generation: 7,
+  servingGeneration: 7,
   epoch: 3,
   state: "serving",
   workers: [
-    { pid: 1, generation: 7, index: 0, state: "serving", startedAt: "", readyAt: "" },
-    { pid: 2, generation: 6, index: 0, state: "draining", startedAt: "", readyAt: "" }
+    { pid: 1, generation: 7, index: 0, state: "serving", startedAt: "", readyAt: "", restarts: 0 },
+    { pid: 2, generation: 6, index: 0, state: "draining", startedAt: "", readyAt: "", restarts: 0 }
   ],
   targetWorkers: 1,
-  lastRestart: { reason: "hup", completedAt: null },
+  lastRestart: {
+    epoch: 3,
+    reason: "hup",
+    outcome: "in-progress",
+    startedAt: "",
+    endedAt: null,
+    completedAt: null,
+    failedStarts: 0,
+    lastFailure: null,
+    generation: null,
+    supersededBy: null
+  },
   recentExits: [],
   crashLoop: true
 }

@@ -8,7 +8,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Scope, TestClock, TestContext } from "effect"
 import fc from "fast-check"
-import type * as Machine from "../src/Machine.js"
+import * as Machine from "../src/Machine.js"
 import { Readiness } from "../src/Readiness.js"
 import type * as Supervisor from "../src/Supervisor.js"
 import * as SupervisorConfig from "../src/SupervisorConfig.js"
@@ -79,8 +79,7 @@ const isCurrent = (s: Machine.State) => (w: Machine.WorkerRecord) => w.epoch ===
 const outdated = (s: Machine.State) => s.workers.filter((w) => w.epoch < s.epoch && w.phase === "serving")
 const serving = (s: Machine.State) => s.workers.filter((w) => w.phase === "serving")
 const converged = (s: Machine.State) =>
-  s.rolledOut &&
-  s.queuedRestart === undefined &&
+  Machine.isRolledOut(s) &&
   s.workers.length === s.config.workers &&
   s.workers.every((w) => w.phase === "serving" && w.epoch === s.epoch)
 
@@ -101,7 +100,7 @@ const invariants = (world: World, sup: () => Supervisor.Supervisor | undefined, 
         expect(o.process.generation).toBeGreaterThanOrEqual(lastGeneration)
         lastGeneration = o.process.generation
         // While old workers serve, at most --max-surge new ones start at once.
-        if (outdated(s).length > 0 && s.shutdown === undefined) {
+        if (outdated(s).length > 0 && !Machine.isStopping(s)) {
           const starting = s.workers.filter((w) => w.epoch === s.epoch && w.phase === "starting")
           expect(starting.length).toBeLessThanOrEqual(Math.min(p.surge, s.config.workers))
         }
@@ -109,8 +108,8 @@ const invariants = (world: World, sup: () => Supervisor.Supervisor | undefined, 
       // Once up, never fewer than N ready workers unless one crashed. This is also what "an
       // old worker is signalled only once its replacement is ready" means: retiring one
       // early would leave N - 1 serving at the moment its signal is sent.
-      if (s.rolledOut) up = true
-      if (up && !crashes && s.shutdown === undefined) {
+      if (Machine.isRolledOut(s)) up = true
+      if (up && !crashes && !Machine.isStopping(s)) {
         expect(serving(s).length).toBeGreaterThanOrEqual(s.config.workers)
       }
       // Indexes are unique among the current epoch's live workers.
@@ -220,7 +219,7 @@ describe("rolling restarts (property, real Supervisor)", () => {
           // No auto-restart here: it would keep a rollout going at any moment one looks.
           const outcome = await simulate({ ...p, autoRestartMs: undefined }, true)
           const s = outcome.settled
-          expect({ rolledOut: s.rolledOut, queued: s.queuedRestart }).toEqual({ rolledOut: true, queued: undefined })
+          expect(s.mode._tag).toBe("Serving")
           expect(s.workers.map((w) => [w.phase, w.epoch])).toEqual(
             Array.from({ length: s.config.workers }, () => ["serving", s.epoch])
           )

@@ -175,7 +175,8 @@ describe("Supervisor (Perl defaults: alive after --interval)", () => {
         for (let i = 0; i < 16; i++) yield* crashLatest
         expect((yield* supervisor.status).crashLoop).toBe(true)
         // No worker serves while the respawn waits: the status says so rather than "serving".
-        expect((yield* supervisor.status).state).toBe("backing-off")
+        expect((yield* supervisor.status).state).toBe("crash-loop")
+        expect((yield* supervisor.status).servingGeneration).toBeNull()
         // Backoffs of 8-16 s empty the window of older crashes: still a loop, never a burst.
         for (let i = 2; i <= 8; i++) {
           // Wait out the backoff until the replacement starts, then crash it as soon as it serves.
@@ -278,7 +279,7 @@ describe("Supervisor (Perl defaults: alive after --interval)", () => {
         yield* advance(1000)
         yield* sup.shutdown("TERM")
         yield* advance(3_600_000)
-        expect((yield* sup.state).finished).toBe(false)
+        expect((yield* sup.state).mode._tag).not.toBe("Finished")
         expect(world.processes[0]!.received).toEqual(["TERM"])
         yield* world.processes[0]!.exit({ code: 0, signal: null }) // let the test's scope close
       })
@@ -425,7 +426,7 @@ describe("Supervisor (--workers N)", () => {
           world.plan.push("exit-at-once", "exit-at-once", "exit-at-once", "exit-at-once", "exit-at-once")
           const outcome = yield* Effect.fork(sup.restartAndWait("control"))
           yield* advance(60_000) // backoff between the attempts: 0.5-1, 1-2, 2-4, 4-8 s
-          expect(yield* Fiber.join(outcome)).toEqual({ _tag: "Failed", epoch: 2, reason: "exit status:768" })
+          expect(yield* Fiber.join(outcome)).toEqual({ _tag: "Failed", epoch: 2, reason: "exit code 3" })
           expect(world.logs).toContain("giving up the restart after 5 failed attempts; old workers keep serving:1000")
           expect(events.filter((e) => e === "StartFailed").length).toBe(5)
           expect(events).toContain("RolloutAbandoned")
@@ -525,6 +526,78 @@ describe("Supervisor (readiness channel)", () => {
           reason: "not ready within 2s (tcp:127.0.0.1:9001: connect ECONNREFUSED 127.0.0.1:9001)"
         })
         expect(world.processes[0]!.received).toEqual([])
+      })
+    )
+  })
+
+  it.scoped(
+    "status tells a ready restart, a retrying one and a failed one apart, with reasons and exits in words",
+    () => {
+      const world = makeWorld()
+      return inWorld(
+        world,
+        Effect.gen(function* () {
+          const sup = yield* start(
+            config({ readiness: Readiness.NotifyFd(), readyTimeoutMs: 2000, maxStartAttempts: 2 })
+          )
+          yield* world.processes[0]!.becomeReady
+          yield* advance(0)
+          yield* sup.restart("hup")
+          yield* advance(0)
+          yield* world.processes[1]!.becomeReady
+          yield* advance(0)
+          const ready = yield* sup.status
+          expect(ready.lastRestart).toMatchObject({ reason: "hup", outcome: "ready", generation: 2, failedStarts: 0 })
+          expect(ready.servingGeneration).toBe(2)
+          expect(ready.recentExits.map((e) => e.description)).toEqual(["killed by SIGTERM"])
+          world.plan.push("exit-at-once")
+          yield* sup.restart("control")
+          yield* advance(0)
+          const retrying = yield* sup.status
+          expect(retrying.state).toBe("restarting")
+          expect(retrying.lastRestart).toMatchObject({
+            reason: "control",
+            outcome: "in-progress",
+            failedStarts: 1,
+            lastFailure: "exit code 3"
+          })
+          expect(retrying.recentExits.at(-1)?.description).toBe("exit code 3")
+          yield* advance(60_000) // the second attempt never becomes ready: given up
+          const failed = yield* sup.status
+          expect(failed.lastRestart).toMatchObject({
+            outcome: "failed",
+            failedStarts: 2,
+            lastFailure: "not ready within 2s"
+          })
+          expect(failed.lastRestart.endedAt).not.toBeNull()
+          expect(failed.generation).toBe(4)
+          expect(failed.servingGeneration).toBe(2)
+          expect(failed.state).toBe("serving")
+        })
+      )
+    }
+  )
+
+  it.scoped("giving up at boot stops the workers that did become ready, and exits 1", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        world.plan.push("healthy", "healthy", "never-ready", "never-ready")
+        const sup = yield* start(
+          config({
+            workers: 3,
+            maxSurge: 3,
+            readiness: Readiness.NotifyFd(),
+            readyTimeoutMs: 1000,
+            maxStartAttempts: 2
+          })
+        )
+        yield* world.processes[0]!.becomeReady
+        yield* world.processes[1]!.becomeReady
+        yield* advance(60_000)
+        expect(world.processes.map((p) => p.received.length > 0)).toEqual([true, true, true, true])
+        expect(yield* sup.exitCode).toBe(1)
       })
     )
   })
@@ -681,25 +754,91 @@ describe("Supervisor (tunables from an envdir, re-read as Perl does)", () => {
         world.environment.ENABLE_AUTO_RESTART = "1"
         world.environment.AUTO_RESTART_INTERVAL = "10"
         world.environment.KILL_OLD_DELAY = "0"
-        // Perl notices an envdir change when its loop wakes up: here, at the next event.
-        yield* sup.scale(1)
+        // Perl notices an envdir change when its loop wakes up: here, at a SIGALRM.
+        yield* sup.alarm
         yield* advance(9999) // t=11 s - 1 ms
         expect(world.processes.length).toBe(1)
         yield* advance(1) // t=11 s: 10 s after generation 1 was up
         expect(world.logs).toContain("autorestart triggered (interval=10)")
         yield* advance(1000) // t=12 s: generation 2 up, the clock restarts
         world.environment.AUTO_RESTART_INTERVAL = "3"
-        yield* sup.scale(1)
+        yield* sup.alarm
         yield* advance(3000) // t=15 s: 3 s after generation 2, not 10
         expect(world.logs.filter((l) => l.startsWith("autorestart")).length).toBe(2)
         yield* advance(1000)
         world.environment.ENABLE_AUTO_RESTART = "0"
-        yield* sup.scale(1)
+        yield* sup.alarm
         yield* advance(60_000)
         expect(world.logs.filter((l) => l.startsWith("autorestart")).length).toBe(2)
       })
     )
   })
+
+  it.scoped(
+    "auto-restart on at startup: the envdir is re-read every second (Perl's alarm), with no other event",
+    () => {
+      const world = makeWorld()
+      Object.assign(world.environment, { ENABLE_AUTO_RESTART: "1", AUTO_RESTART_INTERVAL: "360", KILL_OLD_DELAY: "0" })
+      return inWorld(
+        world,
+        Effect.gen(function* () {
+          yield* start(config({ reloadTunables: true, autoRestart: { intervalMs: 360_000 } }))
+          yield* advance(1000) // generation 1 up at t=1 s
+          world.environment.AUTO_RESTART_INTERVAL = "3"
+          yield* advance(2999) // the alarm at t=2 s read it: 3 s after generation 1, not 360
+          expect(world.logs.filter((l) => l.startsWith("autorestart"))).toEqual([])
+          yield* advance(1)
+          expect(world.logs).toContain("autorestart triggered (interval=3)")
+        })
+      )
+    }
+  )
+
+  it.scoped("a change after a wake is not read before the next: not when the new worker passes its check", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        const sup = yield* start(config({ reloadTunables: true }))
+        yield* advance(1000)
+        yield* sup.restart("hup")
+        yield* advance(0) // the HUP woke the loop: the envdir was read, generation 2 spawned
+        world.environment.KILL_OLD_DELAY = "2"
+        yield* advance(1000) // generation 2 passes its alive check: Perl's start_worker, no wake
+        expect(world.processes[0]!.received).toEqual(["TERM"])
+        expect(world.logs.filter((l) => l.startsWith("sleeping"))).toEqual([])
+        yield* sup.restart("hup")
+        yield* advance(1000)
+        expect(world.logs.slice(-1)).toEqual(["sleeping 2 secs before killing old workers"])
+      })
+    )
+  })
+
+  it.scoped(
+    "a crashed worker's replacement gets the envdir read at the crash; a failed start is retried with the same",
+    () => {
+      const world = makeWorld()
+      world.environment.FOO = "1"
+      return inWorld(
+        world,
+        Effect.gen(function* () {
+          const sup = yield* start(config())
+          yield* advance(1000)
+          world.environment.FOO = "2"
+          yield* world.processes[0]!.exit({ code: 1, signal: null }) // reaped in the loop: a wake
+          yield* advance(0)
+          expect(world.processes.map((p) => p.request.env.FOO)).toEqual(["1", "2"])
+          yield* advance(1000)
+          world.plan.push("exit-at-once")
+          yield* sup.restart("hup")
+          yield* advance(0)
+          world.environment.FOO = "3" // Perl's start_worker retries without reading it
+          yield* advance(1000)
+          expect(world.processes.map((p) => p.request.env.FOO)).toEqual(["1", "2", "2", "2"])
+        })
+      )
+    }
+  )
 
   it.scoped("without reloadTunables the startup values stay, whatever the environment says", () => {
     const world = makeWorld()
@@ -728,7 +867,7 @@ describe("Supervisor (shutdown while a start is failing)", () => {
         yield* advance(500) // inside the interval: the failure is not reported yet
         yield* sup.shutdown("TERM")
         yield* advance(0)
-        expect((yield* sup.state).finished).toBe(true)
+        expect((yield* sup.state).mode._tag).toBe("Finished")
         expect(yield* sup.exitCode).toBe(0)
         expect(world.logs.at(-1)).toBe("exiting")
       })

@@ -18,7 +18,7 @@ const isValidName = (name: string): boolean => name.length > 0 && !name.includes
  */
 const maxValueBytes = 32 * 4096
 
-// One buffer for every read (they are synchronous): the tunables are re-read on every event.
+// One buffer for every read (they are synchronous): the envdir is re-read at every wake of the loop.
 let scratch: Buffer | undefined
 
 /**

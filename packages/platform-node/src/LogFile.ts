@@ -2,7 +2,8 @@
  * `--log-file=FILE` (append) and `--log-file="| cmd"` (a pipe to a logger). As in Perl it
  * is opened first, before anything is printed, and fds 1 and 2 of this process are pointed
  * at it (dup2) only after the sockets are bound, so that bind errors reach the terminal.
- * The supervisor's lines and every worker's stdout and stderr (inherited) then go there.
+ * The supervisor's lines and every worker's stdout and stderr (inherited, or through the
+ * supervisor when tagged) then go there. `reopenFile` opens the path again after logrotate.
  */
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -67,18 +68,31 @@ const startLogger = (target: string, command: string): Effect.Effect<LogTarget, 
     })
   )
 
-const openFile = (path: string): Effect.Effect<LogTarget, LogFileError> =>
+const openFile = (path: string, verb = "open"): Effect.Effect<LogTarget, LogFileError> =>
   Effect.try({
     try: () => ({ fd: fs.openSync(path, "a") }),
     catch: (error) =>
-      new LogFileError({ message: `failed to open log file:${path}: ${strerror(error)}`, errno: errnoOf(error) })
+      new LogFileError({ message: `failed to ${verb} log file:${path}: ${strerror(error)}`, errno: errnoOf(error) })
   })
+
+/** The logger command of a `| cmd` target; `undefined` for a file. */
+export const pipeCommand = (target: string): string | undefined => {
+  const pipe = PIPE.exec(target)
+  return pipe === null ? undefined : target.slice(pipe[0].length)
+}
 
 /** Opens the log file, or starts the logger command. */
 export const open = (target: string): Effect.Effect<LogTarget, LogFileError> => {
-  const pipe = PIPE.exec(target)
-  return pipe === null ? openFile(target) : openPipe(target, target.slice(pipe[0].length))
+  const command = pipeCommand(target)
+  return command === undefined ? openFile(target) : openPipe(target, command)
 }
+
+/**
+ * Opens the file at `path` again and points fds 1 and 2 at it: after logrotate renamed the
+ * old one, the supervisor's lines go to the new file. Failing, fds 1 and 2 are left as they were.
+ */
+export const reopenFile = (path: string): Effect.Effect<void, LogFileError> =>
+  Effect.flatMap(openFile(path, "reopen"), redirectOutput)
 
 /** Points fds 1 and 2 at the log, as Perl's `open STDOUT, '>&=', $fh` does. */
 export const redirectOutput = (log: LogTarget): Effect.Effect<void> =>

@@ -68,6 +68,26 @@ const maxInFlight = 8
 
 const controlScheduler = Scheduler.make((task) => void setImmediate(task))
 
+/**
+ * Writes one reply line; a stream of them (`subscribe`, `logs -f`) waits while the client has
+ * not taken the last ones, so what waits for a slow client stays in that stream's own bound.
+ */
+const send = (connection: net.Socket, reply: string): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    if (connection.destroyed || connection.write(`${reply}\n`)) return resume(Effect.void)
+    const done = () => {
+      connection.off("drain", done)
+      connection.off("close", done)
+      resume(Effect.void)
+    }
+    connection.on("drain", done)
+    connection.on("close", done)
+    return Effect.sync(() => {
+      connection.off("drain", done)
+      connection.off("close", done)
+    })
+  })
+
 const errorLine = (error: string) => `${JSON.stringify({ v: 1, id: null, ok: false, error })}\n`
 
 export interface Options {
@@ -103,11 +123,7 @@ const listen = (options: Options) => (path: string, handleLine: (line: string) =
           let fiber: ReturnType<typeof run> | undefined
           let finished = false
           fiber = run(
-            Stream.runForEach(handleLine(line), (reply) =>
-              Effect.sync(() => {
-                if (!connection.destroyed) connection.write(`${reply}\n`)
-              })
-            ).pipe(
+            Stream.runForEach(handleLine(line), (reply) => send(connection, reply)).pipe(
               // Each step of a request waits for a turn of the event loop, so signals, child
               // exits and timers always come first (Effect's default runs steps as microtasks,
               // thousands of them before the loop turns).

@@ -44,9 +44,16 @@ const acquire = (path: string, pid: number) =>
           fs.closeSync(fd)
           throw fail(lockedMessage(path))
         }
-        fs.ftruncateSync(fd, 0)
-        fs.writeSync(fd, `${pid}\n`, 0)
-        fs.fsyncSync(fd)
+        try {
+          fs.ftruncateSync(fd, 0)
+          fs.writeSync(fd, `${pid}\n`, 0)
+          fs.fsyncSync(fd)
+        } catch (error) {
+          // A full disk: leave no empty pid file behind. The lock is ours, so the file is too.
+          fs.rmSync(path, { force: true })
+          fs.closeSync(fd)
+          throw error
+        }
         return { fd, stat: fs.fstatSync(fd) }
       },
       catch: (error) =>

@@ -19,6 +19,7 @@ import * as NotifySockets from "./internal/NotifySockets.js"
 import * as NodeReadinessProbe from "./NodeReadinessProbe.js"
 import * as OrphanReaper from "./OrphanReaper.js"
 import { errnoOf, strerror } from "./SystemError.js"
+import * as WorkerOutput from "./WorkerOutput.js"
 
 /** The variable that tells a `notify-fd` worker where to write `READY=1`. */
 export const notifyFdVariable = "STARTER_NOTIFY_FD"
@@ -62,16 +63,52 @@ interface Layout {
   readonly channelFd: number | undefined
 }
 
+/** A tagged worker's stdout or stderr: the pipe's read end is the supervisor's. */
+interface OutputPipe {
+  readonly stream: WorkerOutput.StreamName
+  readonly read: number
+  readonly write: number
+}
+
+/**
+ * Pipes for fds 1 and 2, unless a socket sits there. Real pipes, as Node's "pipe" (a socket
+ * pair) is not: a worker can open /dev/stdout on a pipe. Both ends are close-on-exec, so only
+ * this worker gets its write end (at fd 1 or 2, where spawn places it).
+ */
+const outputPipes = (request: ProcessSpawner.SpawnRequest): ReadonlyArray<OutputPipe> => {
+  const pipes: Array<OutputPipe> = []
+  try {
+    for (const [i, stream] of (["stdout", "stderr"] as const).entries()) {
+      if (request.fds.some(({ childFd }) => childFd === i + 1)) continue
+      const [read, write] = libc.pipe()
+      pipes.push({ stream, read, write })
+    }
+    return pipes
+  } catch (error) {
+    for (const { read, write } of pipes) {
+      libc.close(read)
+      libc.close(write)
+    }
+    throw error
+  }
+}
+
 /**
  * fds 0-2 inherit the supervisor's unless a socket replaces them; fds between 3 and the
  * highest socket that carry nothing are closed in the worker ('ignore'). The readiness
  * channel takes the first fd after the sockets; an sd_notify socket is named in the
  * environment instead.
  */
-const layout = (request: ProcessSpawner.SpawnRequest, lifeline: number, notifySocket: string | undefined): Layout => {
+const layout = (
+  request: ProcessSpawner.SpawnRequest,
+  lifeline: number,
+  notifySocket: string | undefined,
+  output: ReadonlyArray<OutputPipe>
+): Layout => {
   const highest = request.fds.reduce((max, { childFd }) => Math.max(max, childFd), 2)
   const stdio: Array<"inherit" | "ignore" | "pipe" | "ipc" | number> = []
   for (let i = 0; i <= highest; i++) stdio.push(i < 3 ? "inherit" : "ignore")
+  for (const { stream, write } of output) stdio[stream === "stdout" ? 1 : 2] = write
   for (const { childFd, fd } of request.fds) stdio[childFd] = fd
   const env = { ...request.env }
   const channelFd = highest + 1
@@ -195,10 +232,16 @@ const openNotifySocket = (
       new ProcessSpawner.SpawnError({ message: `failed to create NOTIFY_SOCKET:${strerror(error)}`, exitCode: 255 })
   })
 
+/** Reads the worker's pipes into `sink`, tagged with its pid and generation. */
+const readOutput = (output: ReadonlyArray<OutputPipe>, worker: WorkerOutput.Worker, sink: WorkerOutput.Sink): void => {
+  for (const { stream, read } of output) WorkerOutput.readLines(read, (flow) => sink.open(worker, stream, flow))
+}
+
 const spawnWorker = (
   request: ProcessSpawner.SpawnRequest,
   lifeline: number,
-  notifySockets: () => NotifySockets.NotifySockets
+  notifySockets: () => NotifySockets.NotifySockets,
+  sink: WorkerOutput.Sink | undefined
 ): Effect.Effect<ProcessSpawner.WorkerProcess, ProcessSpawner.SpawnError> =>
   Effect.gen(function* () {
     const [argv0, ...args] = request.argv
@@ -210,7 +253,27 @@ const spawnWorker = (
     const state: ReadinessState = { ready: yield* Deferred.make<void>(), detail: undefined }
     const endpoint = request.readiness._tag === "SdNotify" ? yield* openNotifySocket(notifySockets(), state) : undefined
     const release = () => endpoint?.close()
-    const { stdio, env, channelFd } = layout(request, lifeline, endpoint?.path)
+    const output =
+      sink === undefined
+        ? []
+        : yield* Effect.try({
+            try: () => outputPipes(request),
+            catch: (error) => {
+              release()
+              return new ProcessSpawner.SpawnError({
+                message: `failed to create a pipe:${strerror(error)}`,
+                exitCode: 255
+              })
+            }
+          })
+    // The worker has its copies of the write ends once spawned (or none if it failed to be).
+    const closeWriteEnds = () => {
+      for (const { write } of output) libc.close(write)
+    }
+    const closeReadEnds = () => {
+      for (const { read } of output) libc.close(read)
+    }
+    const { stdio, env, channelFd } = layout(request, lifeline, endpoint?.path, output)
     const child = yield* Effect.async<ChildProcess, ProcessSpawner.SpawnError>((resume) => {
       let child: ChildProcess
       try {
@@ -220,8 +283,11 @@ const spawnWorker = (
       } catch (error) {
         // libuv reports most exec failures synchronously as a throw...
         release()
+        closeWriteEnds()
+        closeReadEnds()
         return resume(Effect.fail(execError(argv0, error)))
       }
+      closeWriteEnds()
       // ...and ENOENT/EACCES/EAGAIN/EMFILE as an 'error' event with no 'exit' after it.
       // The listener stays for the life of the child: an unhandled 'error' would crash us.
       let failed = false
@@ -231,9 +297,13 @@ const spawnWorker = (
         // Without file descriptors (EMFILE) Node may not have made the stdio array at all.
         for (const stream of child.stdio ?? []) stream?.destroy()
         release()
+        closeReadEnds()
         resume(Effect.fail(execError(argv0, error)))
       })
       if (child.pid === undefined) return
+      if (sink !== undefined) {
+        readOutput(output, { pid: child.pid, generation: Number(request.env.SERVER_STARTER_GENERATION ?? 0) }, sink)
+      }
       attach(child, channelFd, request.readiness, exit, () => markReady(state), release)
       resume(Effect.succeed(child))
     })
@@ -282,23 +352,36 @@ const spawnWorker = (
     } satisfies ProcessSpawner.WorkerProcess
   })
 
-export const layer: Layer.Layer<ProcessSpawner.ProcessSpawner> = Layer.scoped(
-  ProcessSpawner.ProcessSpawner,
-  Effect.gen(function* () {
-    // One lifeline for all workers: we keep the write end (close-on-exec, never written).
-    const [read] = yield* Effect.acquireRelease(Effect.sync(libc.pipe), ([read, write]) =>
-      Effect.sync(() => {
-        libc.close(read)
-        libc.close(write)
+export interface Options {
+  /**
+   * Where the workers' stdout and stderr lines go, tagged (`NodeLogs`); without it, workers
+   * write to the fds they inherit from the supervisor, as in Perl.
+   */
+  readonly output?: WorkerOutput.Sink | undefined
+}
+
+export const layerWith = (options: Options): Layer.Layer<ProcessSpawner.ProcessSpawner> =>
+  Layer.scoped(
+    ProcessSpawner.ProcessSpawner,
+    Effect.gen(function* () {
+      // One lifeline for all workers: we keep the write end (close-on-exec, never written).
+      const [read] = yield* Effect.acquireRelease(Effect.sync(libc.pipe), ([read, write]) =>
+        Effect.sync(() => {
+          libc.close(read)
+          libc.close(write)
+        })
+      )
+      // Created on the first sd-notify worker: other modes need no socket and no waiting thread.
+      let sockets: NotifySockets.NotifySockets | undefined
+      yield* Effect.addFinalizer(() => Effect.sync(() => sockets?.close()))
+      const notifySockets = () => {
+        sockets ??= NotifySockets.make()
+        return sockets
+      }
+      return ProcessSpawner.ProcessSpawner.of({
+        spawn: (request) => spawnWorker(request, read, notifySockets, options.output)
       })
-    )
-    // Created on the first sd-notify worker: other modes need no socket and no waiting thread.
-    let sockets: NotifySockets.NotifySockets | undefined
-    yield* Effect.addFinalizer(() => Effect.sync(() => sockets?.close()))
-    const notifySockets = () => {
-      sockets ??= NotifySockets.make()
-      return sockets
-    }
-    return ProcessSpawner.ProcessSpawner.of({ spawn: (request) => spawnWorker(request, read, notifySockets) })
-  })
-)
+    })
+  )
+
+export const layer: Layer.Layer<ProcessSpawner.ProcessSpawner> = layerWith({})

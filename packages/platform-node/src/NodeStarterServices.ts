@@ -16,6 +16,7 @@ import * as NodeStatusObserver from "./NodeStatusObserver.js"
 import * as NodeStatusStore from "./NodeStatusStore.js"
 import * as NodeWorkerEnvironment from "./NodeWorkerEnvironment.js"
 import * as OrphanReaper from "./OrphanReaper.js"
+import type * as WorkerOutput from "./WorkerOutput.js"
 
 export interface ServiceOptions {
   readonly statusFile: string | undefined
@@ -39,6 +40,8 @@ export interface ServiceOptions {
   readonly jsonStatusFile?: string | undefined
   readonly metricsFile?: string | undefined
   readonly notifySocket?: string | undefined
+  /** Where the workers' stdout and stderr lines go when tagged (`NodeLogs`); else they inherit ours. */
+  readonly workerOutput?: WorkerOutput.Sink | undefined
 }
 
 const noSignals = Layer.succeed(SignalSource.SignalSource, SignalSource.SignalSource.of({ signals: Stream.never }))
@@ -61,7 +64,7 @@ export const layer = (options: ServiceOptions): Layer.Layer<Starter.StarterServi
   Layer.mergeAll(
     listenSockets(options),
     NodePidFile.layer,
-    NodeProcessSpawner.layer,
+    NodeProcessSpawner.layerWith({ output: options.workerOutput }),
     options.handleSignals === true ? NodeSignalSource.layer : noSignals,
     options.reapOrphans === true ? OrphanReaper.layer : Layer.empty,
     statusStore(options.statusFile),

@@ -6,6 +6,7 @@
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import { Metrics, StatusObserver } from "@starter/core"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { type FileIdentity, removeIfOurs, writeAtomically } from "./AtomicFile.js"
@@ -74,7 +75,7 @@ export const layer = (options: Options): Layer.Layer<StatusObserver.StatusObserv
             if (notifySocket !== undefined && message !== undefined) yield* SystemdNotify.notify(notifySocket, message)
             if (jsonStatusFile !== undefined) yield* writeOwn(jsonStatusFile, `${JSON.stringify(status, null, 2)}\n`)
             if (metricsFile === undefined) return
-            if (event !== undefined) metrics = Metrics.update(metrics, event, Date.now())
+            if (event !== undefined) metrics = Metrics.update(metrics, event, yield* Clock.currentTimeMillis)
             yield* writeOwn(metricsFile, Metrics.render(metrics, status))
           })
       })

@@ -19,14 +19,22 @@ export interface Options {
   readonly base?: Readonly<Record<string, string | undefined>>
 }
 
-/** Reads the startup overlay now; `load` re-reads the envdir each time it runs. */
+/** Reads the startup overlay now; `reload` reads the envdir again each time it runs. */
 export const make = (options: Options): Context.Tag.Service<WorkerEnvironment.WorkerEnvironment> => {
   const { envdir } = options
   const base: Env = overlay(options.base ?? process.env)
-  if (envdir === undefined) return WorkerEnvironment.WorkerEnvironment.of({ load: Effect.sync(() => base) })
+  if (envdir === undefined) {
+    const fixed = Effect.succeed(base)
+    return WorkerEnvironment.WorkerEnvironment.of({ current: fixed, reload: fixed })
+  }
   const startup = readEnvdir(envdir)
+  let current: Env = overlay(base, startup)
   return WorkerEnvironment.WorkerEnvironment.of({
-    load: Effect.sync(() => overlay(base, startup, readEnvdir(envdir)))
+    current: Effect.sync(() => current),
+    reload: Effect.sync(() => {
+      current = overlay(base, startup, readEnvdir(envdir))
+      return current
+    })
   })
 }
 

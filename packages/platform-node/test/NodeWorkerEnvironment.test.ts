@@ -12,7 +12,7 @@ const tempDir = Effect.acquireRelease(
   (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
 )
 
-const load = Effect.flatMap(WorkerEnvironment.WorkerEnvironment, (environment) => environment.load)
+const load = Effect.flatMap(WorkerEnvironment.WorkerEnvironment, (environment) => environment.reload)
 
 describe("Envdir.readEnvdir", () => {
   it.scopedLive("first line only, empty file unset, blank line empty, hidden and bad names ignored", () =>
@@ -81,20 +81,23 @@ describe("NodeWorkerEnvironment", () => {
       const environment = yield* WorkerEnvironment.WorkerEnvironment.pipe(
         Effect.provide(NodeWorkerEnvironment.layer({ envdir: dir, base }))
       )
-      const gen1 = yield* environment.load
+      const gen1 = yield* environment.current
       expect(gen1).toEqual({ FOO: "foo1", BLANKLINE: "", PATH: "/bin" })
 
       fs.writeFileSync(file("FOO"), "foo2\n")
-      const gen2 = yield* environment.load
+      // Read only when Perl's loop would read it: current is what the last read found.
+      expect((yield* environment.current).FOO).toBe("foo1")
+      const gen2 = yield* environment.reload
+      expect(yield* environment.current).toEqual(gen2)
       expect([gen2.FOO, gen2.BAR]).toEqual(["foo2", undefined])
 
       fs.rmSync(file("FOO"))
       fs.writeFileSync(file("BAR"), "bar1\n")
-      const gen3 = yield* environment.load
+      const gen3 = yield* environment.reload
       expect([gen3.FOO, gen3.BAR]).toEqual(["foo1", "bar1"])
 
       fs.rmSync(file("BAR"))
-      const gen4 = yield* environment.load
+      const gen4 = yield* environment.reload
       expect([gen4.FOO, gen4.BAR]).toEqual(["foo1", undefined])
       expect(gen4).not.toHaveProperty("BAR")
     })
@@ -114,7 +117,7 @@ describe("NodeWorkerEnvironment", () => {
     })
   )
 
-  it.scopedLive("an envdir created after startup is read at the next load", () =>
+  it.scopedLive("an envdir created after startup is read at the next reload", () =>
     Effect.gen(function* () {
       const parent = yield* tempDir
       const dir = nodePath.join(parent, "later")
@@ -128,7 +131,7 @@ describe("NodeWorkerEnvironment", () => {
     })
   )
 
-  it.live("without an envdir, load is the base environment (process.env by default)", () =>
+  it.live("without an envdir, reload is the base environment (process.env by default)", () =>
     Effect.gen(function* () {
       expect(
         yield* load.pipe(Effect.provide(NodeWorkerEnvironment.layer({ envdir: undefined, base: { A: "1" } })))

@@ -17,16 +17,7 @@ export const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 
 export const tempDir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), "starter-"))
 
-/** A free TCP port on 127.0.0.1 (bound and released; fine for tests on a quiet loopback). */
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
+export { freePort } from "./Ports.js"
 
 /** Whether something accepts a connection there (a bare connect, closed at once, nothing sent). */
 export const connects = (target: net.NetConnectOpts): Promise<boolean> =>

@@ -24,9 +24,12 @@ const perlLocationLine = /^ at \/\S+ line \d+\.$/
 const pidPatterns: ReadonlyArray<RegExp> = [/(\(pid:)\d+(\))/g, /(worker )\d+(\b)/g]
 
 /** Stderr lines as Perl would have printed them without locations, pids replaced by PID. */
+/** Our one warning Perl never prints (docs/compatibility.md): a run with no socket at all. */
+const noSocketWarning = /^no --port or --path: /
+
 export const normalizeLog = (lines: ReadonlyArray<string>): Array<string> =>
   lines
-    .filter((line) => !perlLocationLine.test(line))
+    .filter((line) => !perlLocationLine.test(line) && !noSocketWarning.test(line))
     .map((line) => {
       let out = line.replace(perlSuffix, "")
       for (const pattern of pidPatterns) out = out.replace(pattern, "$1PID$2")

@@ -131,6 +131,19 @@ const fakeSpawner = (world: World) =>
       })
   })
 
+/** The world's environment as the supervisor last read it: at its first spawn, then at each `reload`. */
+const fakeEnvironment = (world: World) => {
+  let read: Record<string, string> | undefined
+  const reload = Effect.sync(() => {
+    read = { ...world.environment }
+    return read
+  })
+  return WorkerEnvironment.of({
+    current: Effect.suspend(() => (read === undefined ? reload : Effect.succeed(read))),
+    reload
+  })
+}
+
 export const layer = (world: World) =>
   Layer.mergeAll(
     Layer.succeed(ProcessSpawner, fakeSpawner(world)),
@@ -138,7 +151,7 @@ export const layer = (world: World) =>
       StatusStore,
       StatusStore.of({ write: (content) => Effect.sync(() => void world.statusWrites.push(content)) })
     ),
-    Layer.succeed(WorkerEnvironment, WorkerEnvironment.of({ load: Effect.sync(() => ({ ...world.environment })) })),
+    Layer.sync(WorkerEnvironment, () => fakeEnvironment(world)),
     // The backoff jitter draws from Effect's Random: seeded, so every run of a test is the same run.
     Layer.setRandom(Random.make(world.seed)),
     Logger.replace(

@@ -1,0 +1,57 @@
+/**
+ * `start_server logs [-f] [-n N]`: the log as the supervisor keeps it in memory (its last
+ * lines, then with `-f` each new one), and `start_server reopen-logs`: reopen `--log-file`
+ * after logrotate renamed it.
+ */
+import type { Logs } from "@starter/core"
+import * as Effect from "effect/Effect"
+import type { CliOptions } from "./CliOptions.js"
+import { follow } from "./ControlClient.js"
+import { ask, print } from "./ControlCommands.js"
+import { exitWithMessage, WrapperError } from "./PidFileReader.js"
+
+const defaultLines = 10
+const maxLines = 100_000
+
+const usage = (message: string) => new WrapperError({ message, exitCode: 2 })
+
+/** The lines as the log has them, or each entry as JSON. */
+const printEntries = (options: CliOptions, entries: ReadonlyArray<Logs.LogEntry>): void => {
+  if (entries.length === 0) return
+  process.stdout.write(`${entries.map((e) => (options.json ? JSON.stringify(e) : e.line)).join("\n")}\n`)
+}
+
+/** Until stdout has taken what was printed: the process exits next, and a socket's writes are not synchronous. */
+const printed = Effect.async<void>((resume) => {
+  process.stdout.write("", () => resume(Effect.void))
+})
+
+export const logs = (options: CliOptions, args: ReadonlyArray<string>, socket: string): Effect.Effect<number> =>
+  Effect.gen(function* () {
+    const lines = options.lines ?? defaultLines
+    if (args.length > 0 || lines < 0 || lines > maxLines) {
+      return yield* usage(`usage: start_server logs [-f|--follow] [-n N|--lines=N] (N: 0 to ${maxLines})`)
+    }
+    if (!options.follow) {
+      const result = (yield* ask(options, socket, { cmd: "logs", lines })) as { readonly lines: Array<Logs.LogEntry> }
+      printEntries(options, result.lines)
+      yield* printed
+      return 0
+    }
+    // `logs -f | head` closes our stdout: that ends the command, as it ends `tail -f`.
+    process.stdout.once("error", () => process.exit(0))
+    yield* follow(socket, { cmd: "logs", lines, follow: true }, (reply) => {
+      if (reply.event !== undefined) printEntries(options, [reply.event as Logs.LogEntry])
+      else printEntries(options, (reply.result as { readonly lines: Array<Logs.LogEntry> }).lines)
+    })
+    yield* printed
+    return 0
+  }).pipe(exitWithMessage)
+
+export const reopenLogs = (options: CliOptions, args: ReadonlyArray<string>, socket: string): Effect.Effect<number> =>
+  Effect.gen(function* () {
+    if (args.length > 0) return yield* usage("usage: start_server reopen-logs")
+    const result = (yield* ask(options, socket, { cmd: "reopen-logs" })) as Logs.Reopened
+    yield* print(options, result, result.reopened === null ? (result.reason ?? "") : `reopened ${result.reopened}`)
+    return 0
+  }).pipe(exitWithMessage)
