@@ -115,7 +115,7 @@ describe("examples/systemd", () => {
     // systemd bounds a reload by TimeoutStartSec (and restarts the service when it expires).
     expect(seconds(setting("Service.TimeoutStartSec"))).toBeGreaterThan(seconds(option(reload, "timeout")))
     expect(option(reload, "control-socket")).toBe(option(start, "control-socket"))
-    expect(reload).toMatch(/ --restart /)
+    expect(reload).toMatch(/start_server restart /)
   })
 
   it.skipIf(!fs.existsSync(systemdAnalyze))("systemd-analyze verify accepts the units without a warning", () => {
