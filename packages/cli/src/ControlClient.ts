@@ -91,3 +91,29 @@ export const follow = (
     },
     () => Effect.void
   )
+
+/** A supervisor answers a plain request at once; one that does not within this is stuck. */
+export const defaultTimeoutMs = 10_000
+
+/**
+ * One request, bounded by `--timeout`: its result, or the refusal (exit status 1), or no
+ * answer in time (124).
+ */
+export const ask = (
+  options: { readonly timeoutMs?: number | undefined },
+  socket: string,
+  body: Record<string, unknown>
+): Effect.Effect<unknown, WrapperError> =>
+  Effect.gen(function* () {
+    const timeoutMs = options.timeoutMs ?? defaultTimeoutMs
+    const answered = yield* request(socket, body).pipe(Effect.timeoutOption(timeoutMs))
+    if (answered._tag === "None") {
+      return yield* new WrapperError({
+        message: `no answer from ${socket} within ${timeoutMs / 1000} secs`,
+        exitCode: 124
+      })
+    }
+    const reply = answered.value
+    if (reply.ok !== true) return yield* new WrapperError({ message: reply.error ?? "refused", exitCode: 1 })
+    return reply.result
+  })

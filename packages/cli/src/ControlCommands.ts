@@ -4,30 +4,13 @@
  */
 import * as Effect from "effect/Effect"
 import type { CliOptions } from "./CliOptions.js"
-import { follow, type Reply, request } from "./ControlClient.js"
+import { ask, follow } from "./ControlClient.js"
 import { exitWithMessage, WrapperError } from "./PidFileReader.js"
 
-const defaultTimeoutMs = 10_000
 const usage = (message: string) => new WrapperError({ message, exitCode: 2 })
 
 export const print = (options: CliOptions, json: unknown, text: string) =>
   Effect.sync(() => process.stdout.write(`${options.json ? JSON.stringify(json) : text}\n`))
-
-/** One request; its result, or the refusal as exit status 1. */
-export const ask = (options: CliOptions, socket: string, body: Record<string, unknown>) =>
-  Effect.gen(function* () {
-    const timeoutMs = options.timeoutMs ?? defaultTimeoutMs
-    const answered = yield* request(socket, body).pipe(Effect.timeoutOption(timeoutMs))
-    if (answered._tag === "None") {
-      return yield* new WrapperError({
-        message: `no answer from ${socket} within ${timeoutMs / 1000} secs`,
-        exitCode: 124
-      })
-    }
-    const reply: Reply = answered.value
-    if (reply.ok !== true) return yield* new WrapperError({ message: reply.error ?? "refused", exitCode: 1 })
-    return reply.result
-  })
 
 export const scale = (options: CliOptions, args: ReadonlyArray<string>, socket: string): Effect.Effect<number> =>
   Effect.gen(function* () {

@@ -6,8 +6,8 @@
 import type { Logs } from "@starter/core"
 import * as Effect from "effect/Effect"
 import type { CliOptions } from "./CliOptions.js"
-import { follow } from "./ControlClient.js"
-import { ask, print } from "./ControlCommands.js"
+import { ask, follow } from "./ControlClient.js"
+import { print } from "./ControlCommands.js"
 import { exitWithMessage, WrapperError } from "./PidFileReader.js"
 
 const defaultLines = 10

@@ -8,12 +8,9 @@ import type { StatusSnapshot } from "@starter/core"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type { CliOptions } from "./CliOptions.js"
-import { request } from "./ControlClient.js"
-import { exitWithMessage, WrapperError } from "./PidFileReader.js"
+import { ask } from "./ControlClient.js"
+import { exitWithMessage } from "./PidFileReader.js"
 import * as WorkerUsage from "./WorkerUsage.js"
-
-/** A supervisor answers `status` at once; one that does not within this is stuck. */
-export const defaultTimeoutMs = 10_000
 
 export const exitCodes = { serving: 0, notServing: 1, notRunning: 3, timeout: 124 } as const
 
@@ -110,17 +107,7 @@ const withUsage = (status: Snapshot) => ({
 
 export const status = (options: CliOptions, controlSocket: string): Effect.Effect<number> =>
   Effect.gen(function* () {
-    const timeoutMs = options.timeoutMs ?? defaultTimeoutMs
-    const answered = yield* request(controlSocket, { cmd: "status" }).pipe(Effect.timeoutOption(timeoutMs))
-    if (answered._tag === "None") {
-      return yield* new WrapperError({
-        message: `no answer from ${controlSocket} within ${timeoutMs / 1000} secs`,
-        exitCode: exitCodes.timeout
-      })
-    }
-    const reply = answered.value
-    if (reply.ok !== true) return yield* new WrapperError({ message: reply.error ?? "status failed", exitCode: 1 })
-    const snapshot = reply.result as Snapshot
+    const snapshot = (yield* ask(options, controlSocket, { cmd: "status" })) as Snapshot
     const now = yield* Clock.currentTimeMillis
     const text = options.json ? JSON.stringify(withUsage(snapshot), null, 2) : table(snapshot, now, WorkerUsage.read)
     process.stdout.write(`${text}\n`)
