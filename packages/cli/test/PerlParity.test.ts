@@ -682,22 +682,40 @@ describe.skipIf(skipReason !== undefined)(
       context.expect(runs.ours).toEqual(runs.perl)
     })
 
-    it("envdir: a value that is not UTF-8 reaches Perl's worker unchanged, ours as U+FFFD (a divergence)", async (context) => {
+    it("envdir and inherited values that are not UTF-8 reach the worker byte for byte, as under Perl", async (context) => {
+      // Not UTF-8 alone; mixed with valid UTF-8 and with what the shell or printf could misread.
+      const values = { VAR: "caf\xe9", MIXED: "\xc3\xa9\xff'%d\\\x80$x" }
       const runs = await both(async (impl) => {
         const dir = tempDir()
         const envdir = path.join(dir, "env")
         fs.mkdirSync(envdir)
-        fs.writeFileSync(path.join(envdir, "VAR"), Buffer.from("caf\xe9\n", "latin1"))
+        for (const [name, value] of Object.entries(values)) {
+          fs.writeFileSync(path.join(envdir, name), Buffer.from(`${value}\n`, "latin1"))
+        }
         const out = path.join(dir, "out")
-        const script = `printf %s "$VAR" | od -An -tx1 > ${out}.tmp && mv ${out}.tmp ${out}; exec sleep 60`
-        const server = startServer([`--envdir=${envdir}`, "--", "sh", "-c", script], { bin: binOf(impl) })
+        const script = `{ printf %s "$VAR" | od -An -tx1; printf %s "$MIXED" | od -An -tx1; printf %s "$INHERITED" | od -An -tx1; } > ${out}.tmp && mv ${out}.tmp ${out}; exec sleep 60`
+        // start_server inherits one too: set through printf, as Node's spawn could not.
+        const server = startServer(
+          [
+            "-c",
+            `INHERITED="$(printf '\\376x')" exec "$0" "$@"`,
+            binOf(impl),
+            `--envdir=${envdir}`,
+            "--",
+            "sh",
+            "-c",
+            script
+          ],
+          { bin: "/bin/sh" }
+        )
         context.onTestFinished(() => ensureStopped(server))
         const bytes = await waitFor("the worker's bytes", () => readIfExists(out))
         return bytes.trim().split(/\s+/).join(" ")
       })
-      context.expect(runs.perl).toBe("63 61 66 e9")
-      // Node hands environment strings to execve as UTF-8: the byte it could not decode is U+FFFD.
-      context.expect(runs.ours).toBe("63 61 66 ef bf bd")
+      const hex = (value: string) =>
+        [...Buffer.from(value, "latin1")].map((b) => b.toString(16).padStart(2, "0")).join(" ")
+      context.expect(runs.perl).toBe(`${hex(values.VAR)} ${hex(values.MIXED)} fe 78`)
+      context.expect(runs.ours).toBe(runs.perl)
     })
 
     // ---------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
  */
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
+import * as ByteEnv from "./internal/ByteEnv.js"
 
 /** An environment with string values only, as a worker receives it. */
 export type Env = Readonly<Record<string, string>>
@@ -47,7 +48,8 @@ const readEntry = (file: string): string | undefined => {
       length += n
     }
     if (length === 0) return undefined
-    return buffer.toString("utf8", 0, end === -1 ? length : end)
+    // Bytes that are not UTF-8 are kept (escaped) and reach the worker unchanged, as in Perl.
+    return ByteEnv.decode(buffer, 0, end === -1 ? length : end)
   } catch {
     // A subdirectory (EISDIR) and other unreadable entries are skipped, as in Perl.
     return undefined

@@ -14,6 +14,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as ByteEnv from "./internal/ByteEnv.js"
 import * as libc from "./internal/libc.js"
 import * as NotifySockets from "./internal/NotifySockets.js"
 import * as NodeReadinessProbe from "./NodeReadinessProbe.js"
@@ -244,7 +245,7 @@ const spawnWorker = (
   sink: WorkerOutput.Sink | undefined
 ): Effect.Effect<ProcessSpawner.WorkerProcess, ProcessSpawner.SpawnError> =>
   Effect.gen(function* () {
-    const [argv0, ...args] = request.argv
+    const [argv0] = request.argv
     if (request.cwd !== undefined) {
       const problem = chdirProblem(request.cwd)
       if (problem !== undefined) return yield* problem
@@ -273,12 +274,22 @@ const spawnWorker = (
     const closeReadEnds = () => {
       for (const { read } of output) libc.close(read)
     }
-    const { stdio, env, channelFd } = layout(request, lifeline, endpoint?.path, output)
+    const laidOut = layout(request, lifeline, endpoint?.path, output)
+    const { stdio, channelFd } = laidOut
+    // Values that are not UTF-8 (from an envdir) go through /bin/sh, byte for byte.
+    const launch = ByteEnv.spawnable(request.argv, laidOut.env)
     const child = yield* Effect.async<ChildProcess, ProcessSpawner.SpawnError>((resume) => {
       let child: ChildProcess
       try {
         // detached = setsid: the worker leads its own process group, which we then signal whole.
-        child = spawn(argv0, args, { cwd: request.cwd, env, stdio, detached: request.processGroup, shell: false })
+        const [file, ...rest] = launch.argv
+        child = spawn(file, rest, {
+          cwd: request.cwd,
+          env: launch.env,
+          stdio,
+          detached: request.processGroup,
+          shell: false
+        })
         OrphanReaper.own(child)
       } catch (error) {
         // libuv reports most exec failures synchronously as a throw...

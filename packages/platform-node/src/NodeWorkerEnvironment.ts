@@ -6,11 +6,23 @@
  * to the value the file had when the supervisor started (perl-start_server.md §7.5, §15.18).
  * Surprising, but it is what Perl 0.35 does, and we keep it.
  */
+
+import * as fs from "node:fs"
 import { WorkerEnvironment } from "@starter/core"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { type Env, overlay, readEnvdir } from "./Envdir.js"
+import * as ByteEnv from "./internal/ByteEnv.js"
+
+/** The environment as execve handed it to this process, bytes and all (Linux). */
+const selfEnviron = (): Buffer | undefined => {
+  try {
+    return fs.readFileSync("/proc/self/environ")
+  } catch {
+    return undefined
+  }
+}
 
 export interface Options {
   /** The `--envdir` / `ENVDIR` directory; `undefined` means no overlay at all. */
@@ -22,7 +34,7 @@ export interface Options {
 /** Reads the startup overlay now; `reload` reads the envdir again each time it runs. */
 export const make = (options: Options): Context.Tag.Service<WorkerEnvironment.WorkerEnvironment> => {
   const { envdir } = options
-  const base: Env = overlay(options.base ?? process.env)
+  const base: Env = overlay(options.base ?? ByteEnv.withInheritedBytes(process.env, selfEnviron()))
   if (envdir === undefined) {
     const fixed = Effect.succeed(base)
     return WorkerEnvironment.WorkerEnvironment.of({ current: fixed, reload: fixed })
