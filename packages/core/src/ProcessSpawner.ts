@@ -22,6 +22,9 @@ export interface SpawnRequest {
    * every signal to the whole group, so a worker's children stop with it.
    */
   readonly processGroup: boolean
+  /** Which worker this is (also in its env as SERVER_STARTER_GENERATION / _WORKER_INDEX). */
+  readonly generation: number
+  readonly index: number
 }
 
 export interface WorkerProcess {

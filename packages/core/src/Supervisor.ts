@@ -18,7 +18,7 @@ import * as Stream from "effect/Stream"
 import type { Action } from "./Action.js"
 import * as Agenda from "./Agenda.js"
 import { Event, type RestartReason, type ShutdownOrigin } from "./Event.js"
-import * as FdLayout from "./FdLayout.js"
+import type * as FdLayout from "./FdLayout.js"
 import * as Lifecycle from "./Lifecycle.js"
 import * as Machine from "./Machine.js"
 import { ProcessSpawner, type WorkerProcess } from "./ProcessSpawner.js"
@@ -29,6 +29,7 @@ import { StatusStore } from "./StatusStore.js"
 import type { SupervisorConfig } from "./SupervisorConfig.js"
 import * as Tunables from "./Tunables.js"
 import { WorkerEnvironment } from "./WorkerEnvironment.js"
+import * as WorkerLaunch from "./WorkerLaunch.js"
 
 /** How a requested restart ended, as `--restart` and the control socket report it. */
 export type RestartOutcome =
@@ -64,18 +65,6 @@ export interface Supervisor {
   readonly exitCode: Effect.Effect<number>
 }
 
-/**
- * LISTEN_PID must be the worker's own pid, known only after fork: a shell sets it and
- * execs the program in place (same pid), the one case where a shell stands in between.
- */
-const withListenPid = (argv: SupervisorConfig["argv"]): SupervisorConfig["argv"] => [
-  "/bin/sh",
-  "-c",
-  'LISTEN_PID=$$; export LISTEN_PID; exec "$@"',
-  "start_server",
-  ...argv
-]
-
 const logLevels = { info: LogLevel.Info, warn: LogLevel.Warning, error: LogLevel.Error } as const
 
 /** How long closing the supervisor's scope waits for workers before killing them. */
@@ -100,35 +89,8 @@ export const make = (
       Effect.gen(function* () {
         const base = yield* environment.current
         const state = yield* Ref.get(stateRef)
-        const current = state.config
-        // Perl's main loop does `$ENV{AUTO_RESTART_INTERVAL} ||= 360`: workers started once it
-        // runs (after the first worker is up) see the interval in effect.
-        const autoRestartInterval =
-          current.autoRestart !== undefined &&
-          (state.epoch > 1 || Machine.isRolledOut(state)) &&
-          !Tunables.perlTrue(base.AUTO_RESTART_INTERVAL)
-            ? { AUTO_RESTART_INTERVAL: String(current.autoRestart.intervalMs / 1000) }
-            : {}
-        // A STARTER_BACKLOG inherited by start_server itself is not about these sockets.
-        const { STARTER_BACKLOG: _inherited, ...inherited } = base
-        const env = {
-          ...inherited,
-          ...autoRestartInterval,
-          SERVER_STARTER_PORT: sockets.serverStarterPort,
-          SERVER_STARTER_GENERATION: String(generation),
-          SERVER_STARTER_WORKER_INDEX: String(index),
-          ...(sockets.backlog === undefined ? {} : { STARTER_BACKLOG: String(sockets.backlog) })
-        }
-        const systemd = config.listenFds ? FdLayout.systemdEnv(sockets, sockets.keys) : undefined
         const result = yield* Effect.either(
-          spawner.spawn({
-            argv: systemd === undefined ? config.argv : withListenPid(config.argv),
-            env: systemd === undefined ? env : { ...env, ...systemd },
-            cwd: config.cwd,
-            fds: sockets.fds,
-            readiness: config.readiness,
-            processGroup: config.signalProcessGroup
-          })
+          spawner.spawn(WorkerLaunch.request(state, sockets, base, { generation, index }))
         )
         if (result._tag === "Left") {
           return Event.SpawnFailed({ id, message: result.left.message, exitCode: result.left.exitCode })

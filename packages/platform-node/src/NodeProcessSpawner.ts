@@ -313,7 +313,7 @@ const spawnWorker = (
       })
       if (child.pid === undefined) return
       if (sink !== undefined) {
-        readOutput(output, { pid: child.pid, generation: Number(request.env.SERVER_STARTER_GENERATION ?? 0) }, sink)
+        readOutput(output, { pid: child.pid, generation: request.generation }, sink)
       }
       attach(child, channelFd, request.readiness, exit, () => markReady(state), release)
       resume(Effect.succeed(child))
@@ -324,8 +324,8 @@ const spawnWorker = (
       readiness._tag === "Probe"
         ? Readiness.expandProbe(readiness.probe, {
             pid,
-            index: Number(request.env.SERVER_STARTER_WORKER_INDEX ?? 0),
-            generation: Number(request.env.SERVER_STARTER_GENERATION ?? 0)
+            index: request.index,
+            generation: request.generation
           })
         : undefined
     return {

@@ -42,6 +42,8 @@ const request = (
   fds: [],
   readiness: Interval(),
   processGroup: false,
+  generation: 1,
+  index: 0,
   ...overrides
 })
 

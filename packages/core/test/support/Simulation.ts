@@ -91,8 +91,8 @@ const fakeSpawner = (world: World) =>
         const proc: FakeProcess = {
           pid: 1000 + world.processes.length,
           request,
-          generation: Number(request.env.SERVER_STARTER_GENERATION),
-          index: Number(request.env.SERVER_STARTER_WORKER_INDEX),
+          generation: request.generation,
+          index: request.index,
           received,
           exit: (status) => Effect.asVoid(Deferred.succeed(exited, status)),
           becomeReady: Effect.asVoid(Deferred.succeed(ready, undefined)),
