@@ -4,6 +4,7 @@
  */
 import * as net from "node:net"
 import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { WrapperError } from "./PidFileReader.js"
 
 export interface Reply {
@@ -95,15 +96,23 @@ export const follow = (
 /** A supervisor answers a plain request at once; one that does not within this is stuck. */
 export const defaultTimeoutMs = 10_000
 
+/** `result` as `schema` says the command answers; anything else is a bad reply (exit 1). */
+export const decode = <A, I>(schema: Schema.Schema<A, I>, socket: string, result: unknown) =>
+  Effect.mapError(
+    Schema.decodeUnknown(schema)(result),
+    (error) => new WrapperError({ message: `unexpected reply from ${socket}: ${error.message}`, exitCode: 1 })
+  )
+
 /**
- * One request, bounded by `--timeout`: its result, or the refusal (exit status 1), or no
- * answer in time (124).
+ * One request, bounded by `--timeout`: its result as `schema` reads it, or the refusal (exit
+ * status 1), or no answer in time (124).
  */
-export const ask = (
+export const ask = <A, I>(
   options: { readonly timeoutMs?: number | undefined },
   socket: string,
-  body: Record<string, unknown>
-): Effect.Effect<unknown, WrapperError> =>
+  body: Record<string, unknown>,
+  schema: Schema.Schema<A, I>
+): Effect.Effect<A, WrapperError> =>
   Effect.gen(function* () {
     const timeoutMs = options.timeoutMs ?? defaultTimeoutMs
     const answered = yield* request(socket, body).pipe(Effect.timeoutOption(timeoutMs))
@@ -115,5 +124,5 @@ export const ask = (
     }
     const reply = answered.value
     if (reply.ok !== true) return yield* new WrapperError({ message: reply.error ?? "refused", exitCode: 1 })
-    return reply.result
+    return yield* decode(schema, socket, reply.result)
   })

@@ -2,6 +2,7 @@
  * The small control commands: `scale N`, `signal SIG` and `events`, each one request on the
  * control socket, answered in words (or JSON with `--json`).
  */
+import { ControlReplies } from "@starter/core"
 import * as Effect from "effect/Effect"
 import type { CliOptions } from "./CliOptions.js"
 import { ask, follow } from "./ControlClient.js"
@@ -18,7 +19,7 @@ export const scale = (options: CliOptions, args: ReadonlyArray<string>, socket: 
     if (args.length !== 1 || !Number.isInteger(workers) || workers < 1 || workers > 1024) {
       return yield* usage("usage: start_server scale N (N: 1 to 1024 workers)")
     }
-    const result = yield* ask(options, socket, { cmd: "scale", workers })
+    const result = yield* ask(options, socket, { cmd: "scale", workers }, ControlReplies.Workers)
     yield* print(options, result, `scaling to ${workers} worker${workers === 1 ? "" : "s"}`)
     return 0
   }).pipe(exitWithMessage)
@@ -27,8 +28,8 @@ export const signal = (options: CliOptions, args: ReadonlyArray<string>, socket:
   Effect.gen(function* () {
     if (args.length !== 1) return yield* usage("usage: start_server signal SIG (a name such as USR2, or a number)")
     const name = args[0]!.toUpperCase().replace(/^SIG/, "")
-    const result = (yield* ask(options, socket, { cmd: "signal", signal: name })) as { readonly workers?: number }
-    const count = result.workers ?? 0
+    const result = yield* ask(options, socket, { cmd: "signal", signal: name }, ControlReplies.Workers)
+    const count = result.workers
     yield* print(options, result, `sent SIG${name} to ${count} worker${count === 1 ? "" : "s"}`)
     return 0
   }).pipe(exitWithMessage)

@@ -3,8 +3,10 @@
  * lines, then with `-f` each new one), and `start_server reopen-logs`: reopen `--log-file`
  * after logrotate renamed it.
  */
-import type { Logs } from "@starter/core"
+import { ControlReplies, type Logs } from "@starter/core"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import type { CliOptions } from "./CliOptions.js"
 import { ask, follow } from "./ControlClient.js"
 import { print } from "./ControlCommands.js"
@@ -33,16 +35,21 @@ export const logs = (options: CliOptions, args: ReadonlyArray<string>, socket: s
       return yield* usage(`usage: start_server logs [-f|--follow] [-n N|--lines=N] (N: 0 to ${maxLines})`)
     }
     if (!options.follow) {
-      const result = (yield* ask(options, socket, { cmd: "logs", lines })) as { readonly lines: Array<Logs.LogEntry> }
+      const result = yield* ask(options, socket, { cmd: "logs", lines }, ControlReplies.LogLines)
       printEntries(options, result.lines)
       yield* printed
       return 0
     }
     // `logs -f | head` closes our stdout: that ends the command, as it ends `tail -f`.
     process.stdout.once("error", () => process.exit(0))
+    const lineOf = Schema.decodeUnknownOption(ControlReplies.LogLine)
+    const backlogOf = Schema.decodeUnknownOption(ControlReplies.LogLines)
     yield* follow(socket, { cmd: "logs", lines, follow: true }, (reply) => {
-      if (reply.event !== undefined) printEntries(options, [reply.event as Logs.LogEntry])
-      else printEntries(options, (reply.result as { readonly lines: Array<Logs.LogEntry> }).lines)
+      const entries =
+        reply.event !== undefined
+          ? Option.toArray(lineOf(reply.event))
+          : Option.match(backlogOf(reply.result), { onNone: () => [], onSome: (r) => r.lines })
+      printEntries(options, entries)
     })
     yield* printed
     return 0
@@ -51,7 +58,7 @@ export const logs = (options: CliOptions, args: ReadonlyArray<string>, socket: s
 export const reopenLogs = (options: CliOptions, args: ReadonlyArray<string>, socket: string): Effect.Effect<number> =>
   Effect.gen(function* () {
     if (args.length > 0) return yield* usage("usage: start_server reopen-logs")
-    const result = (yield* ask(options, socket, { cmd: "reopen-logs" })) as Logs.Reopened
+    const result = yield* ask(options, socket, { cmd: "reopen-logs" }, ControlReplies.Reopened)
     yield* print(options, result, result.reopened === null ? (result.reason ?? "") : `reopened ${result.reopened}`)
     return 0
   }).pipe(exitWithMessage)

@@ -6,9 +6,10 @@
  * gives up after --timeout (default 60 s) with a clear status.
  */
 import * as fs from "node:fs"
+import { ControlReplies } from "@starter/core"
 import * as Effect from "effect/Effect"
 import type { CliOptions } from "./CliOptions.js"
-import { request } from "./ControlClient.js"
+import { decode, request } from "./ControlClient.js"
 import { exitWithMessage, isAlive, readPid, sendSignal, WrapperError } from "./PidFileReader.js"
 import { waitUntil } from "./Wait.js"
 
@@ -29,18 +30,15 @@ const generations = (statusFile: string): ReadonlyArray<number> | undefined => {
   }
 }
 
-interface RestartResult {
-  readonly outcome: keyof typeof exitCodes
-  readonly reason?: string
-  readonly generation?: number
-  readonly by?: number
-}
-
 /** Exit statuses of `--restart --control-socket`, which knows how the rollout ended. */
 export const exitCodes = { ready: 0, failed: 10, superseded: 11, stopping: 12, timeout: 124 } as const
 
 /** Through the control socket: the supervisor itself says whether the restart worked. */
-const restartViaControl = (options: CliOptions, path: string, print: (result: RestartResult) => void = () => {}) =>
+const restartViaControl = (
+  options: CliOptions,
+  path: string,
+  print: (result: ControlReplies.Restart) => void = () => {}
+) =>
   Effect.gen(function* () {
     const timeoutMs = options.timeoutMs ?? defaultTimeoutMs
     // Only the timeout becomes None: an unreachable socket or a vanished supervisor is an error.
@@ -51,13 +49,16 @@ const restartViaControl = (options: CliOptions, path: string, print: (result: Re
         exitCode: exitCodes.timeout
       })
     }
-    const result = reply.value.result as RestartResult | undefined
-    if (reply.value.ok !== true || result?.outcome === undefined) {
+    if (reply.value.ok !== true) {
       return yield* new WrapperError({ message: reply.value.error ?? "restart failed", exitCode: 1 })
+    }
+    const result = yield* decode(ControlReplies.Restart, path, reply.value.result)
+    if (result.outcome === "requested") {
+      return yield* new WrapperError({ message: `bad reply from ${path}: not waited for`, exitCode: 1 })
     }
     print(result)
     if (result.outcome !== "ready") {
-      const detail = result.reason === undefined ? "" : `: ${result.reason}`
+      const detail = result.outcome === "failed" ? `: ${result.reason}` : ""
       return yield* new WrapperError({
         message: `restart ${result.outcome}${detail}`,
         exitCode: exitCodes[result.outcome]

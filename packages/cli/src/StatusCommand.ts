@@ -4,7 +4,7 @@
  * status answers probes: 0 while some worker serves, 1 while none does, 3 when no
  * start_server runs.
  */
-import type { StatusSnapshot } from "@starter/core"
+import { ControlReplies, type StatusSnapshot } from "@starter/core"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type { CliOptions } from "./CliOptions.js"
@@ -107,7 +107,7 @@ const withUsage = (status: Snapshot) => ({
 
 export const status = (options: CliOptions, controlSocket: string): Effect.Effect<number> =>
   Effect.gen(function* () {
-    const snapshot = (yield* ask(options, controlSocket, { cmd: "status" })) as Snapshot
+    const snapshot = yield* ask(options, controlSocket, { cmd: "status" }, ControlReplies.Status)
     const now = yield* Clock.currentTimeMillis
     const text = options.json ? JSON.stringify(withUsage(snapshot), null, 2) : table(snapshot, now, WorkerUsage.read)
     process.stdout.write(`${text}\n`)

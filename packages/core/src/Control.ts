@@ -7,11 +7,12 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as ControlProtocol from "./ControlProtocol.js"
+import type * as ControlReplies from "./ControlReplies.js"
 import type { Logs } from "./Logs.js"
 import type { SignalName } from "./Signal.js"
 import type { RestartOutcome, Supervisor } from "./Supervisor.js"
 
-const outcome = (o: RestartOutcome) => {
+const outcome = (o: RestartOutcome): ControlReplies.Restart => {
   switch (o._tag) {
     case "Ready":
       return { outcome: "ready", epoch: o.epoch, generation: o.generation }
@@ -51,21 +52,28 @@ export const handle = (
       return once(supervisor.status)
     case "restart":
       return request.wait === false
-        ? once(Effect.as(supervisor.restart("control"), { outcome: "requested" }))
+        ? once(Effect.as(supervisor.restart("control"), { outcome: "requested" } satisfies ControlReplies.Restart))
         : once(Effect.map(supervisor.restartAndWait("control"), outcome))
     case "stop":
       return request.wait === true
         ? once(
-            Effect.map(Effect.zipRight(supervisor.shutdown("TERM", "control"), supervisor.exitCode), (exitCode) => ({
-              stopped: true,
-              exitCode
-            }))
+            Effect.map(
+              Effect.zipRight(supervisor.shutdown("TERM", "control"), supervisor.exitCode),
+              (exitCode): ControlReplies.Stop => ({ stopped: true, exitCode })
+            )
           )
-        : once(Effect.as(supervisor.shutdown("TERM", "control"), { stopping: true }))
+        : once(Effect.as(supervisor.shutdown("TERM", "control"), { stopping: true } satisfies ControlReplies.Stop))
     case "scale":
-      return once(Effect.as(supervisor.scale(request.workers), { workers: request.workers }))
+      return once(
+        Effect.as(supervisor.scale(request.workers), { workers: request.workers } satisfies ControlReplies.Workers)
+      )
     case "signal":
-      return once(Effect.map(supervisor.signalWorkers(request.signal as SignalName), (workers) => ({ workers })))
+      return once(
+        Effect.map(
+          supervisor.signalWorkers(request.signal as SignalName),
+          (workers): ControlReplies.Workers => ({ workers })
+        )
+      )
     case "subscribe":
       // Subscribed before the reply says so: a request the client sends after reading it
       // (a `scale` on another connection) cannot produce events this subscription misses.
