@@ -2,22 +2,14 @@
  * start_server's options as @effect/cli `Options`: the typed result of a command line.
  * They read the canonical tokens that Getopt.ts produces, never raw argv: @effect/cli's own
  * parser loses `--port=80` under `Options.repeated`, drops `--PORT 80`, swallows unknown
- * options and honours `--help` only as the first token (see test/CliOptions.test.ts).
+ * options and honours `--help` only as the first token (see test/EffectCliPitfalls.test.ts).
+ * CommandLine.ts builds the whole command line, the client commands too, from these.
  */
-import * as CliConfig from "@effect/cli/CliConfig"
-import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
-import type * as ValidationError from "@effect/cli/ValidationError"
-import * as FileSystem from "@effect/platform/FileSystem"
-import * as NodePath from "@effect/platform-node/NodePath"
-import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
-import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { canonicalTokens, durationMs, GetoptError, getopt } from "./Getopt.js"
+import { durationMs } from "./Getopt.js"
 
 /** `5`, `0.5` (seconds) or `500ms`, `5s`, `2m`: milliseconds. */
 export const DurationMs = Schema.transformOrFail(Schema.String, Schema.NonNegative, {
@@ -36,7 +28,8 @@ const integer = (name: string) => Options.integer(name).pipe(Options.optional)
 const flag = (name: string) => Options.boolean(name)
 const duration = (name: string) => Options.text(name).pipe(Options.withSchema(DurationMs), Options.optional)
 
-export const options = Options.all({
+/** Each option alone: the client commands take some of them (CommandLine.ts). */
+export const fields = {
   ports: Options.text("port").pipe(Options.repeated),
   paths: Options.text("path").pipe(Options.repeated),
   interval: integer("interval"),
@@ -74,46 +67,22 @@ export const options = Options.all({
   logWorkerTags: flag("log-worker-tags"),
   follow: flag("follow"),
   lines: integer("lines")
-})
+}
 
-type Parsed = typeof options extends Options.Options<infer A> ? A : never
+export const options = Options.all(fields)
+
+export type Parsed = typeof options extends Options.Options<infer A> ? A : never
 
 /** What the rest of the binary reads: `undefined` for an option that was not given. */
 export type CliOptions = {
   readonly [K in keyof Parsed]: Parsed[K] extends Option.Option<infer A> ? A | undefined : Parsed[K]
 } & { readonly program: ReadonlyArray<string> }
 
-const fromOptions = (parsed: Parsed, program: ReadonlyArray<string>): CliOptions => {
+/** @effect/cli's reading as the rest of the binary takes it: `undefined` for an option not given. */
+export const toCliOptions = (parsed: Parsed, program: ReadonlyArray<string>): CliOptions => {
   const entries = Object.entries(parsed).map(([key, value]: [string, unknown]) => [
     key,
     Option.isOption(value) ? Option.getOrUndefined(value) : value
   ])
   return { ...(Object.fromEntries(entries) as Omit<CliOptions, "program">), program }
 }
-
-/**
- * What @effect/cli's parser asks for, and no more: NodeContext would also load the command
- * executor, crypto and the worker and socket layers, which a long-lived supervisor pays for in
- * memory. No option of ours is a file option, so the parser never touches a file system.
- */
-const parserContext = Layer.mergeAll(FileSystem.layerNoop({}), NodePath.layer, NodeTerminal.layer)
-
-/** Parses argv (without node and the script): Getopt::Long semantics, then @effect/cli. */
-export const parseCommandLine = (
-  argv: ReadonlyArray<string>,
-  env: { readonly POSIXLY_CORRECT?: string | undefined } = {}
-): Effect.Effect<CliOptions, GetoptError> =>
-  Effect.gen(function* () {
-    const parsed = getopt(argv, env)
-    if (Either.isLeft(parsed)) return yield* Effect.fail(parsed.left)
-    const tokens = canonicalTokens(parsed.right)
-    const [error, leftover, value] = yield* Options.processCommandLine(options, tokens, CliConfig.defaultConfig).pipe(
-      Effect.mapError((e) => new GetoptError([validationText(e)]))
-    )
-    if (Option.isSome(error)) return yield* Effect.fail(new GetoptError([validationText(error.value)]))
-    if (leftover.length > 0) return yield* Effect.fail(new GetoptError([`Unknown option: ${leftover.join(" ")}`]))
-    return fromOptions(value, parsed.right.program)
-  }).pipe(Effect.provide(parserContext))
-
-const validationText = (error: ValidationError.ValidationError): string =>
-  "error" in error ? HelpDoc.toAnsiText(error.error).trim() : String(error)

@@ -1,14 +1,14 @@
 /**
  * The options straight from Getopt's reading, for the short-lived commands (`status`,
  * `--restart`, `--stop`), which must start fast: loading @effect/cli costs them more than
- * all their work. @effect/cli's parse (CliOptions.ts) stays the definition; a property test
- * holds this one equal to it on generated command lines.
+ * all their work. @effect/cli's (CommandLine.ts) stays the definition; property tests hold
+ * this reading equal to it on generated command lines, the client commands' too.
  */
 import type { CliOptions } from "./CliOptions.js"
 import { allOptions, durationMs, type OptionSpec, type OptionValue, type Parsed } from "./Getopt.js"
 
 /** `ready-timeout` → `readyTimeoutMs`, `port` → `ports`: how CliOptions names each option. */
-const keyOf = (spec: OptionSpec): string => {
+export const keyOf = (spec: OptionSpec): string => {
   const camel = spec.name.replace(/-(.)/g, (_, c: string) => c.toUpperCase())
   return `${camel}${spec.kind === "duration" ? "Ms" : ""}${spec.repeatable ? "s" : ""}`
 }

@@ -2,8 +2,10 @@
  * The operator's commands, `start_server COMMAND [ARGS] [OPTIONS]`: each talks to the
  * running supervisor through its control socket, has `--help`, prints a readable answer (or
  * JSON with `--json`) and exits with a status a script can act on. Each command's module is
- * loaded only when it runs.
+ * loaded only when it runs. CommandLine.ts defines each as an @effect/cli subcommand from
+ * this table, its summary as the description.
  */
+import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Effect from "effect/Effect"
 import type { CliOptions } from "./CliOptions.js"
 import type { ClientCommandName } from "./CommandNames.js"
@@ -34,7 +36,7 @@ const common: ReadonlyArray<readonly [number, string]> = [
 const load = <M>(module: () => Promise<M>, run: (m: M) => Effect.Effect<number>): Effect.Effect<number> =>
   Effect.flatMap(Effect.promise(module), run)
 
-export const commands: ReadonlyArray<ClientCommand> = [
+export const commands: NonEmptyReadonlyArray<ClientCommand> = [
   {
     name: "status",
     args: "",

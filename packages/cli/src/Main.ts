@@ -9,7 +9,7 @@ import * as Either from "effect/Either"
 import * as ClientCommands from "./ClientCommands.js"
 import type { CliOptions } from "./CliOptions.js"
 import { fromGetopt } from "./CliOptionsFromGetopt.js"
-import { allOptions, getopt } from "./Getopt.js"
+import { allOptions, type GetoptError, getopt, type Parsed } from "./Getopt.js"
 import { closest } from "./Suggest.js"
 import { usage, version } from "./Usage.js"
 
@@ -52,6 +52,35 @@ const withSuggestions = (lines: ReadonlyArray<string>): string =>
     })
     .join("\n")
 
+/** Getopt's reading of argv, which every path starts from and the clients end with. */
+export interface Reading {
+  /** The client command named by the very first word, if any. */
+  readonly command: ClientCommands.ClientCommand | undefined
+  /** argv after the command's word. */
+  readonly rest: ReadonlyArray<string>
+  readonly parsed: Parsed
+  /** The options straight from Getopt, as the short-lived paths take them; a command's arguments are `parsed.program`. */
+  readonly options: CliOptions
+}
+
+/**
+ * `start_server status …`: a command only as the very first word (a server program named
+ * "status" still runs with `--`, as every example in Perl's docs writes it).
+ */
+export const read = (
+  argv: ReadonlyArray<string>,
+  env: { readonly POSIXLY_CORRECT?: string | undefined }
+): Either.Either<Reading, GetoptError> => {
+  const command = ClientCommands.find(argv[0])
+  const rest = command === undefined ? argv : argv.slice(1)
+  return Either.map(getopt(rest, env, command?.shortNames), (parsed) => ({
+    command,
+    rest,
+    parsed,
+    options: fromGetopt(parsed)
+  }))
+}
+
 /** Answers the exit status. `early`: the ports the binary bound before loading this (bin.ts). */
 export const main = (
   argv: ReadonlyArray<string>,
@@ -59,17 +88,13 @@ export const main = (
   early?: EarlyListen.EarlySockets
 ): Effect.Effect<number> =>
   Effect.gen(function* () {
-    // `start_server status …`: a command only as the very first word (a server program
-    // named "status" still runs with `--`, as every example in Perl's docs writes it).
-    const command = ClientCommands.find(argv[0])
-    const rest = command === undefined ? argv : argv.slice(1)
-    const parsed = getopt(rest, env, command?.shortNames)
-    if (Either.isLeft(parsed)) return yield* Effect.as(err(withSuggestions(parsed.left.lines)), 1)
+    const reading = read(argv, env)
+    if (Either.isLeft(reading)) return yield* Effect.as(err(withSuggestions(reading.left.lines)), 1)
     // Each path loads its own modules: a client never loads the supervisor, nor @effect/cli.
-    const quick = fromGetopt(parsed.right)
+    const { command, rest, parsed, options: quick } = reading.right
     if (command !== undefined) {
       if (quick.help) return yield* Effect.as(out(ClientCommands.help(command)), 0)
-      return yield* ClientCommands.run(command, quick, parsed.right.program, env)
+      return yield* ClientCommands.run(command, quick, parsed.program, env)
     }
     if (quick.help) return yield* Effect.as(out(usage), 0)
     if (quick.version) return yield* Effect.as(out(`${version}\n`), 0)
@@ -88,7 +113,7 @@ export const main = (
     // The supervisor's command line, as @effect/cli (which defines it) reads it.
     const options = yield* Effect.either(
       load(
-        () => import("./CliOptions.js"),
+        () => import("./CommandLine.js"),
         (m) => m.parseCommandLine(rest, env)
       )
     )

@@ -1,15 +1,22 @@
 /**
  * The short-lived commands read their options straight from Getopt (CliOptionsFromGetopt.ts);
- * @effect/cli's parse (CliOptions.ts) is the definition. On generated command lines that
- * use every option, both must give the same options to the last field.
+ * @effect/cli's (CommandLine.ts) is the definition. On generated command lines that use every
+ * option, both must give the same options to the last field, and the supervisor's parse must
+ * read as the definition's `supervisor` command does. (The client commands: CommandLine.test.ts.)
  */
+import * as CliConfig from "@effect/cli/CliConfig"
+import * as Descriptor from "@effect/cli/CommandDescriptor"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as ManagedRuntime from "effect/ManagedRuntime"
 import fc from "fast-check"
-import { parseCommandLine } from "../src/CliOptions.js"
+import { afterAll } from "vitest"
+import { toCliOptions } from "../src/CliOptions.js"
 import { fromGetopt } from "../src/CliOptionsFromGetopt.js"
-import { allOptions, getopt, type OptionSpec } from "../src/Getopt.js"
+import { parseCommandLine, supervisor } from "../src/CommandLine.js"
+import { allOptions, canonicalTokens, getopt, type OptionSpec } from "../src/Getopt.js"
 
 const valueFor = (spec: OptionSpec): fc.Arbitrary<string> => {
   switch (spec.kind) {
@@ -42,6 +49,10 @@ const tokens = fc
 
 const program = fc.array(fc.constantFrom("node", "app.js", "-x", "--port=1", "status"), { maxLength: 3 })
 
+/** What @effect/cli's parser asks for, built once for the property's runs. */
+const parser = ManagedRuntime.make(NodeContext.layer)
+afterAll(() => parser.dispose())
+
 describe("fromGetopt", () => {
   it("reads every option as @effect/cli does (property, fixed seed)", () =>
     fc.assert(
@@ -51,6 +62,17 @@ describe("fromGetopt", () => {
         if (Either.isLeft(parsed)) throw new Error(`getopt refused ${JSON.stringify(argv)}: ${parsed.left.message}`)
         const definition = await Effect.runPromise(parseCommandLine(argv))
         expect(fromGetopt(parsed.right)).toEqual(definition)
+        // `--help` and `--version` never reach it: @effect/cli's built-ins would answer them.
+        if (definition.help || definition.version) return
+        const directive = await parser.runPromise(
+          Descriptor.parse(
+            supervisor,
+            ["start_server", ...canonicalTokens(parsed.right), "--", ...parsed.right.program],
+            CliConfig.defaultConfig
+          )
+        )
+        if (directive._tag !== "UserDefined") throw new Error(`a built-in answered ${JSON.stringify(argv)}`)
+        expect(toCliOptions(directive.value.options, directive.value.args)).toEqual(definition)
       }),
       { numRuns: 100, seed: 20261201 }
     ))

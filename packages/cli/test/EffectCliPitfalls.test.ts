@@ -3,11 +3,14 @@
  * §2.3). Each one has a test here proving the Getopt front end gets it right, plus a
  * property test that every equivalent Getopt spelling parses the same.
  */
+import * as CliConfig from "@effect/cli/CliConfig"
+import * as Descriptor from "@effect/cli/CommandDescriptor"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import fc from "fast-check"
-import { parseCommandLine } from "../src/CliOptions.js"
+import { parseCommandLine, startServer } from "../src/CommandLine.js"
 
 const parse = (argv: ReadonlyArray<string>, env: { POSIXLY_CORRECT?: string } = {}) =>
   parseCommandLine(argv, env).pipe(Effect.provide(NodeContext.layer))
@@ -82,6 +85,20 @@ describe("@effect/cli's silent failures, handled", () => {
       const posix = yield* parse(["--port=8000", "plackup", "-s", "Starlet"], { POSIXLY_CORRECT: "1" })
       expect(posix.program).toEqual(["plackup", "-s", "Starlet"])
     })
+  )
+
+  it.effect("a program argument named like a client command stays the program's", () =>
+    Effect.gen(function* () {
+      // @effect/cli splits at the first argument named like a subcommand, even after `--`,
+      // so the supervisor's line is read by the `supervisor` command alone.
+      const whole = yield* Descriptor.parse(
+        startServer,
+        ["start_server", "--port=80", "--", "app", "status"],
+        CliConfig.defaultConfig
+      )
+      expect(whole._tag === "UserDefined" && Option.isSome(whole.value.subcommand)).toBe(true)
+      expect((yield* parse(["--port=80", "--", "app", "status"])).program).toEqual(["app", "status"])
+    }).pipe(Effect.provide(NodeContext.layer))
   )
 
   it.effect("our options never steal an abbreviation that is unique among Perl's", () =>
