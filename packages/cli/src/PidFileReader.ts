@@ -3,9 +3,10 @@
  * with Perl's messages and exit codes (`failed to open file:…` exits with errno, 2).
  */
 import * as fs from "node:fs"
-import * as PidFileLock from "@starter/platform-node/PidFileLock"
-import * as Stderr from "@starter/platform-node/Stderr"
-import * as SystemError from "@starter/platform-node/SystemError"
+import { libc } from "@starter/platform-node/NodeLibc"
+import * as PidFileLock from "@starter/platform-shared/PidFileLock"
+import * as Stderr from "@starter/platform-shared/Stderr"
+import * as SystemError from "@starter/platform-shared/SystemError"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 
@@ -46,7 +47,7 @@ export const readPid = (path: string): Effect.Effect<number, WrapperError> =>
       const pid = Number(first)
       // A live process that holds no lock on the file is not the supervisor that wrote it (it
       // died, and its pid was reused): never signal it. A dead one fails as in Perl (ESRCH).
-      if (isAlive(pid) && !PidFileLock.isLocked(path)) {
+      if (isAlive(pid) && !PidFileLock.isLocked(libc, path)) {
         return Effect.fail(
           new WrapperError({
             message: `${path} is stale: no start_server holds its lock, and pid ${pid} is another process; not signalling it`,

@@ -2,13 +2,14 @@
  * `start_server [options] -- program args…`: run the supervisor in this process until
  * TERM or INT, with the live Node layers behind every port of @starter/core.
  */
-import { ListenSockets, Starter, type StarterOptions, toStarterConfig } from "@starter/core"
+import { ListenSockets, Starter, type StarterOptions, toStarterConfig, warnings } from "@starter/core"
 import {
   type EarlyListen,
   Envdir,
   InheritedFds,
   LogFile,
   NodeDaemon,
+  NodeLibc,
   NodeListenSockets,
   NodeLogs,
   NodePidFile,
@@ -21,7 +22,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Scope from "effect/Scope"
 import type { CliOptions } from "./CliOptions.js"
-import { environmentFromOptions, toStarterOptions } from "./StarterOptionsFromCli.js"
+import { commandLineMessage, environmentFromOptions, toStarterOptions } from "./StarterOptionsFromCli.js"
 
 /** One line on stderr: the bare message in text logs (Perl's), an error record in JSON logs. */
 const printError = (message: string) => Effect.logError(message)
@@ -43,7 +44,8 @@ const daemonize = (config: Starter.StarterConfig, argv: ReadonlyArray<string>, l
     const sockets = yield* ListenSockets.ListenSockets.pipe(
       Effect.flatMap((s) => s.open(config.listen, { backlog: config.backlog, pathMode: config.pathMode })),
       Scope.extend(scope),
-      Effect.provide(NodeListenSockets.layer)
+      Effect.provide(NodeListenSockets.layer),
+      Effect.provide(NodeLibc.layer)
     )
     return yield* NodeDaemon.spawnDaemon(argv, sockets, log)
   }).pipe(Effect.catchAll((error) => Effect.as(printError(error.message), exitCodeOf(error))))
@@ -77,12 +79,8 @@ const supervise = (
       )
     )
     if (handoff !== undefined) yield* NodeDaemon.report(handoff, undefined)
-    // Perl says nothing, and a worker written for sockets then fails in a loop.
-    if ((options.ports ?? []).length === 0 && (options.paths ?? []).length === 0) {
-      yield* Effect.logWarning(
-        "no --port or --path: the server program gets no listening socket (SERVER_STARTER_PORT is empty)"
-      )
-    }
+    // Once it runs: a start refused for another reason is not warned about first.
+    for (const warning of warnings(options)) yield* Effect.logWarning(warning)
     return yield* supervisor.exitCode
   }).pipe(
     Effect.scoped,
@@ -112,10 +110,10 @@ const serveWith = (
 ): Effect.Effect<number> =>
   Effect.gen(function* () {
     // What our caller left open reaches no worker (Perl passes only its sockets).
-    InheritedFds.closeOnExec()
+    InheritedFds.closeOnExec(NodeLibc.libc)
     const handoff = NodeDaemon.takeHandoff()
     const notifySocket = SystemdNotify.takeNotifySocket()
-    const systemdFds = SocketActivation.take()
+    const systemdFds = SocketActivation.take(NodeLibc.libc)
     // Perl copies these options into %ENV: workers inherit them and the tunables read them.
     Object.assign(process.env, environmentFromOptions(options))
     const envdir = process.env.ENVDIR
@@ -134,19 +132,14 @@ const serveWith = (
     }
     const listen = activated.right ?? options
     // Every option is checked before any file is opened or anything is printed.
-    const decoded = toStarterOptions(
+    const starterOptions = toStarterOptions(
       { ...options, ports: [...listen.ports], paths: [...listen.paths] },
       [program, ...args],
       startupEnv
     )
-    if (Either.isLeft(decoded)) {
-      yield* printError(decoded.left)
-      return 255
-    }
-    const starterOptions = decoded.right
     const config = toStarterConfig(starterOptions, process.pid)
     if (Either.isLeft(config)) {
-      yield* printError(config.left.message)
+      yield* printError(commandLineMessage(config.left))
       return 255
     }
     const pathProblem = [
@@ -171,20 +164,12 @@ const serveWith = (
     // Then this line (before its socket errors, and before pointing its output at the log,
     // so it stays on the terminal).
     if (handoff === undefined) yield* Effect.logInfo(`start_server (pid:${process.pid}) starting now...`)
-    if (options.readyTimeoutMs !== undefined && starterOptions.readiness === "none") {
-      yield* Effect.logWarning("--ready-timeout has no effect without --ready")
-    }
-    if (starterOptions.readiness.includes("{index}") && !starterOptions.readiness.includes("{pid}")) {
-      yield* Effect.logWarning(
-        `--ready=${starterOptions.readiness}: a new worker takes the index of the one it replaces, which may still answer this probe; {pid} names each worker's own address`
-      )
-    }
     if (options.daemonize && handoff === undefined) return yield* daemonize(config.right, argv, log)
     return yield* supervise(config.right, starterOptions, { handoff, early, logs }, log, {
       notifySocket,
       sockets: activated.right?.fds
     })
-  }).pipe(Effect.provide(logs.layer))
+  }).pipe(Effect.provide(logs.layer), Effect.provide(NodeLibc.layer))
 
 /**
  * Answers the process exit code. `argv` is the command line, for the daemon's copy; `early`,

@@ -2,10 +2,7 @@
  * The command line as StarterOptions, with Perl's defaults and Perl's reading of the
  * environment-backed tunables (ENABLE_AUTO_RESTART, AUTO_RESTART_INTERVAL, KILL_OLD_DELAY).
  */
-import { Signal, StarterOptionsSchema, Tunables } from "@starter/core"
-import * as Either from "effect/Either"
-import * as ParseResult from "effect/ParseResult"
-import * as Schema from "effect/Schema"
+import { type InvalidOptions, Signal, type StarterOptions, Tunables } from "@starter/core"
 import type { CliOptions } from "./CliOptions.js"
 
 /** The environment as the tunables see it: options copied in, startup envdir applied. */
@@ -19,28 +16,38 @@ export const environmentFromOptions = (options: CliOptions): Record<string, stri
   ...(options.autoRestartInterval !== undefined ? { AUTO_RESTART_INTERVAL: String(options.autoRestartInterval) } : {})
 })
 
-const decode = Schema.decodeUnknownEither(StarterOptionsSchema)
-
-/** `readyTimeoutMs` → `ready-timeout`: the option a user typed. */
-const optionName = (field: string) => field.replace(/Ms$/, "").replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+/** `readyTimeout` → `ready-timeout`: the option a user typed. */
+const optionName = (field: string) => field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
 
 /** Their messages are the parsers' own, which name the value (Perl's `Unrecognized signal name "FOO"`). */
 const selfExplained: ReadonlySet<string> = new Set(["readiness", "signalOnHup", "signalOnTerm"])
 
-/** Perl: `||= 'TERM'` ("" and "0" are false), then upper-cased without `SIG`, as its log lines print it. */
-const signalText = (raw: string | undefined): string =>
-  raw === undefined || raw === "" || raw === "0" ? "TERM" : Signal.normalizeSignalOption(raw)
+/** A problem with the options in the words of the command line: `--workers: Expected …`. */
+export const commandLineMessage = (error: InvalidOptions): string => {
+  const { field } = error
+  if (field === undefined) return error.message
+  const message = error.message.slice(field.length + 2)
+  return selfExplained.has(field) ? message : `--${optionName(field)}: ${message}`
+}
 
-/** Left: one line naming the option that is out of range (`workers: Expected …`). */
+/** Perl: `||= 'TERM'` ("" and "0" are false), then upper-cased without `SIG`, as its log lines print it. */
+const signalText = (raw: string | undefined): Signal.SignalText =>
+  (raw === undefined || raw === "" || raw === "0" ? "TERM" : Signal.normalizeSignalOption(raw)) as Signal.SignalText
+
+/**
+ * The command line as the options an application would write, with Perl's readings (the
+ * tunables from the environment, a negative interval as none, a zero backlog as the default).
+ * `toStarterConfig` checks them, as it checks anyone's.
+ */
 export const toStarterOptions = (
   options: CliOptions,
   command: readonly [string, ...Array<string>],
   environment: Environment
-): Either.Either<typeof StarterOptionsSchema.Type, string> => {
+): StarterOptions => {
   const { autoRestart, killOldDelayMs } = Tunables.fromEnvironment(environment)
   const optional = <K extends string, V>(key: K, value: V | undefined) =>
     (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
-  const decoded = decode({
+  return {
     command,
     ports: options.ports,
     paths: options.paths,
@@ -48,17 +55,17 @@ export const toStarterOptions = (
     ...optional("backlog", options.backlog || undefined),
     ...optional("dir", options.dir),
     ...optional("pathMode", options.pathMode),
-    workers: options.workers ?? 1,
-    maxSurge: options.maxSurge ?? 1,
-    readiness: options.ready ?? "none",
+    ...optional("workers", options.workers),
+    ...optional("maxSurge", options.maxSurge),
+    ...optional("readiness", options.ready as StarterOptions["readiness"]),
     // Perl's sleep() treats a negative interval as no wait.
-    intervalMs: Math.max(0, options.interval ?? 1) * 1000,
-    ...optional("readyTimeoutMs", options.readyTimeoutMs),
+    ...optional("interval", options.interval === undefined ? undefined : Math.max(0, options.interval) * 1000),
+    ...optional("readyTimeout", options.readyTimeoutMs),
     signalOnHup: signalText(options.signalOnHup),
     signalOnTerm: signalText(options.signalOnTerm),
-    killOldDelayMs,
-    ...optional("killTimeoutMs", options.killTimeoutMs),
-    ...optional("autoRestartIntervalMs", autoRestart?.intervalMs),
+    killOldDelay: killOldDelayMs,
+    ...optional("killTimeout", options.killTimeoutMs),
+    ...optional("autoRestartInterval", autoRestart?.intervalMs),
     ...optional("maxStartAttempts", options.maxStartAttempts),
     ...optional("pidFile", options.pidFile),
     ...optional("statusFile", options.statusFile),
@@ -70,12 +77,5 @@ export const toStarterOptions = (
     signalProcessGroup: options.signalProcessGroup,
     // Without an envdir nothing can change them while we run.
     reloadTunables: environment.ENVDIR !== undefined
-  })
-  return Either.mapLeft(decoded, (error) => {
-    // The first issue is the option's own; later ones restate it for `optional`'s undefined.
-    const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
-    const field = String(issue?.path[0] ?? "option")
-    const message = issue?.message ?? "invalid"
-    return selfExplained.has(field) ? message : `--${optionName(field)}: ${message}`
-  })
+  }
 }

@@ -53,6 +53,7 @@ export interface SupervisorConfig {
   readonly reloadTunables: boolean
 }
 
+/** The one table of defaults: the options' and the command line's (Perl's, where Perl has one). */
 export const defaults = {
   workers: 1,
   maxSurge: 1,
@@ -68,8 +69,11 @@ export const defaults = {
   maxStartAttempts: undefined,
   listenFds: false,
   signalProcessGroup: false,
-  reloadTunables: false
-} as const satisfies Partial<SupervisorConfig>
+  reloadTunables: false,
+  /** The same defaults as the options write them. */
+  readinessText: "none",
+  signal: "TERM"
+} as const satisfies Partial<SupervisorConfig> & { readonly readinessText: string; readonly signal: string }
 
 export const make = (
   options: Pick<SupervisorConfig, "argv"> &
@@ -77,10 +81,13 @@ export const make = (
       readonly signalOnHup?: SignalOption
       readonly signalOnTerm?: SignalOption
     }
-): SupervisorConfig => ({
-  ...defaults,
-  cwd: undefined,
-  signalOnHup: { signal: "TERM", label: "TERM" },
-  signalOnTerm: { signal: "TERM", label: "TERM" },
-  ...options
-})
+): SupervisorConfig => {
+  const { readinessText: _text, signal: _signal, ...fields } = defaults
+  return {
+    ...fields,
+    cwd: undefined,
+    signalOnHup: { signal: defaults.signal, label: defaults.signal },
+    signalOnTerm: { signal: defaults.signal, label: defaults.signal },
+    ...options
+  }
+}

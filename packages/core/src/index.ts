@@ -25,7 +25,16 @@ export * as Readiness from "./Readiness.js"
 export * as Signal from "./Signal.js"
 export * as SignalSource from "./SignalSource.js"
 export * as Starter from "./Starter.js"
-export { InvalidOptions, type StarterOptions, StarterOptionsSchema, toStarterConfig } from "./StarterOptions.js"
+export {
+  InvalidOptions,
+  optionsFromConfig,
+  type ResolvedConfig,
+  StarterConfigFromOptions,
+  type StarterOptions,
+  StarterOptionsSchema,
+  toStarterConfig,
+  warnings
+} from "./StarterOptions.js"
 export * as StatusObserver from "./StatusObserver.js"
 export * as StatusSnapshot from "./StatusSnapshot.js"
 export * as StatusStore from "./StatusStore.js"

@@ -7,11 +7,11 @@
  */
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
+import { errnoOf, strerror } from "@starter/platform-shared/SystemError"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import * as libc from "./internal/libc.js"
+import { libc } from "./NodeLibc.js"
 import * as OrphanReaper from "./OrphanReaper.js"
-import { errnoOf, strerror } from "./SystemError.js"
 
 export class LogFileError extends Data.TaggedError("LogFileError")<{
   readonly message: string

@@ -9,10 +9,10 @@
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import type { ListenSockets } from "@starter/core"
+import { writeStderr } from "@starter/platform-shared/Stderr"
 import * as Effect from "effect/Effect"
-import * as libc from "./internal/libc.js"
 import type * as LogFile from "./LogFile.js"
-import { writeStderr } from "./Stderr.js"
+import { libc } from "./NodeLibc.js"
 
 const handoffVariable = "STARTER_DAEMON_HANDOFF"
 

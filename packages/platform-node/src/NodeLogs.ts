@@ -8,17 +8,17 @@
  * and every line, its own too, goes out through one bounded `LogWriter`.
  */
 import { Logs } from "@starter/core"
+import * as LogTail from "@starter/platform-shared/LogTail"
+import * as LogWriter from "@starter/platform-shared/LogWriter"
+import * as NodeLogger from "@starter/platform-shared/NodeLogger"
+import { writeStderr } from "@starter/platform-shared/Stderr"
+import type * as WorkerOutput from "@starter/platform-shared/WorkerOutput"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import * as LogFile from "./LogFile.js"
-import * as LogTail from "./LogTail.js"
-import * as LogWriter from "./LogWriter.js"
-import * as NodeLogger from "./NodeLogger.js"
-import { writeStderr } from "./Stderr.js"
-import type * as WorkerOutput from "./WorkerOutput.js"
 
 export interface Options {
   readonly format: NodeLogger.LogFormat

@@ -10,17 +10,19 @@ import { type ChildProcess, type StdioOptions, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import { Readable } from "node:stream"
 import { ExitStatus, ProcessSpawner, Readiness, Signal } from "@starter/core"
+import * as ByteEnv from "@starter/platform-shared/ByteEnv"
+import * as NodeReadinessProbe from "@starter/platform-shared/NodeReadinessProbe"
+import * as NotifySockets from "@starter/platform-shared/NotifySockets"
+import { errnoOf, strerror } from "@starter/platform-shared/SystemError"
+import type * as WorkerOutput from "@starter/platform-shared/WorkerOutput"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as ByteEnv from "./internal/ByteEnv.js"
-import * as libc from "./internal/libc.js"
-import * as NotifySockets from "./internal/NotifySockets.js"
-import * as NodeReadinessProbe from "./NodeReadinessProbe.js"
+import * as FdWatcher from "./internal/FdWatcher.js"
+import { libc } from "./NodeLibc.js"
+import * as NodeWorkerOutput from "./NodeWorkerOutput.js"
 import * as OrphanReaper from "./OrphanReaper.js"
-import { errnoOf, strerror } from "./SystemError.js"
-import * as WorkerOutput from "./WorkerOutput.js"
 
 /** The variable that tells a `notify-fd` worker where to write `READY=1`. */
 export const notifyFdVariable = "STARTER_NOTIFY_FD"
@@ -235,7 +237,7 @@ const openNotifySocket = (
 
 /** Reads the worker's pipes into `sink`, tagged with its pid and generation. */
 const readOutput = (output: ReadonlyArray<OutputPipe>, worker: WorkerOutput.Worker, sink: WorkerOutput.Sink): void => {
-  for (const { stream, read } of output) WorkerOutput.readLines(read, (flow) => sink.open(worker, stream, flow))
+  for (const { stream, read } of output) NodeWorkerOutput.readLines(read, (flow) => sink.open(worker, stream, flow))
 }
 
 const spawnWorker = (
@@ -386,7 +388,7 @@ export const layerWith = (options: Options): Layer.Layer<ProcessSpawner.ProcessS
       let sockets: NotifySockets.NotifySockets | undefined
       yield* Effect.addFinalizer(() => Effect.sync(() => sockets?.close()))
       const notifySockets = () => {
-        sockets ??= NotifySockets.make()
+        sockets ??= NotifySockets.make(libc, FdWatcher.make())
         return sockets
       }
       return ProcessSpawner.ProcessSpawner.of({

@@ -10,10 +10,10 @@
  * reaps only those that no `spawn` in this process started.
  */
 import type { ChildProcess } from "node:child_process"
+import { strerror } from "@starter/platform-shared/SystemError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as libc from "./internal/libc.js"
-import { strerror } from "./SystemError.js"
+import { libc } from "./NodeLibc.js"
 
 /** The pids of this process's own children that Node has not reaped yet (process-wide). */
 const spawned = new Set<number>()

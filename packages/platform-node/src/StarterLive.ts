@@ -3,7 +3,15 @@
  * sockets, runs the workers and stops them when the layer's scope closes. The application
  * gets the `Starter` service (restart, restartAndWait, shutdown, status, events).
  */
-import { type InvalidOptions, Starter, type StarterOptions, toStarterConfig } from "@starter/core"
+import {
+  type InvalidOptions,
+  optionsFromConfig,
+  Starter,
+  type StarterOptions,
+  toStarterConfig,
+  warnings
+} from "@starter/core"
+import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as NodeStarterServices from "./NodeStarterServices.js"
@@ -21,6 +29,7 @@ export const StarterLive = (
       Effect.suspend(() => toStarterConfig(options, process.pid)),
       (config) =>
         Starter.layer(config).pipe(
+          Layer.tap(() => Effect.forEach(warnings(options), (warning) => Effect.logWarning(warning))),
           Layer.provide(
             NodeStarterServices.layer({
               statusFile: options.statusFile,
@@ -33,3 +42,12 @@ export const StarterLive = (
         )
     )
   )
+
+/**
+ * `StarterLive` with its options from Effect's `Config`: `STARTER_COMMAND`, `STARTER_PORTS`,
+ * `STARTER_WORKERS`, … under the default provider (see core's `optionsFromConfig`).
+ */
+export const layerConfig = (
+  live: Pick<NodeStarterServices.ServiceOptions, "handleSignals"> = {}
+): Layer.Layer<Starter.Starter, Starter.StarterError | InvalidOptions | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(optionsFromConfig, (options) => StarterLive(options, live)))

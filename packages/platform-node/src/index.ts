@@ -1,30 +1,36 @@
 /**
  * @starter/platform-node: the Node.js live layers behind @starter/core's ports, and
- * `StarterLive`, the supervisor as a layer (with what an application passes to it).
+ * `StarterLive`, the supervisor as a layer (with what an application passes to it). What Node
+ * does its own way is here (libc through koffi, child_process, the fd watcher); the rest is
+ * @starter/platform-shared's, re-exported (its layers need `NodeLibc.layer`).
  */
 export { InvalidOptions, type StarterOptions } from "@starter/core"
+export {
+  Envdir,
+  InheritedFds,
+  Libc,
+  NodeControlServer,
+  NodeListenSockets,
+  NodeLogger,
+  NodePidFile,
+  NodeSignalSource,
+  NodeStatusObserver,
+  NodeStatusStore,
+  NodeWorkerEnvironment,
+  PidFileLock,
+  SocketActivation,
+  Stderr,
+  SystemdNotify,
+  SystemError,
+  WorkerOutput
+} from "@starter/platform-shared"
 export * as EarlyListen from "./EarlyListen.js"
-export * as Envdir from "./Envdir.js"
-export * as InheritedFds from "./InheritedFds.js"
 export * as LogFile from "./LogFile.js"
-export * as NodeControlServer from "./NodeControlServer.js"
 export * as NodeDaemon from "./NodeDaemon.js"
-export * as NodeListenSockets from "./NodeListenSockets.js"
-export * as NodeLogger from "./NodeLogger.js"
+export * as NodeLibc from "./NodeLibc.js"
 export * as NodeLogs from "./NodeLogs.js"
 export * as NodeMain from "./NodeMain.js"
-export * as NodePidFile from "./NodePidFile.js"
 export * as NodeProcessSpawner from "./NodeProcessSpawner.js"
-export * as NodeSignalSource from "./NodeSignalSource.js"
 export * as NodeStarterServices from "./NodeStarterServices.js"
-export * as NodeStatusObserver from "./NodeStatusObserver.js"
-export * as NodeStatusStore from "./NodeStatusStore.js"
-export * as NodeWorkerEnvironment from "./NodeWorkerEnvironment.js"
 export * as OrphanReaper from "./OrphanReaper.js"
-export * as PidFileLock from "./PidFileLock.js"
-export * as SocketActivation from "./SocketActivation.js"
-export { StarterLive } from "./StarterLive.js"
-export * as Stderr from "./Stderr.js"
-export * as SystemdNotify from "./SystemdNotify.js"
-export * as SystemError from "./SystemError.js"
-export * as WorkerOutput from "./WorkerOutput.js"
+export { layerConfig, StarterLive } from "./StarterLive.js"

@@ -4,8 +4,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { ControlServer } from "@starter/core"
+import * as NodeControlServer from "@starter/platform-shared/NodeControlServer"
 import { Effect, Stream } from "effect"
-import * as NodeControlServer from "../src/NodeControlServer.js"
 
 /** A client: the lines it received, and whether the server has closed the connection. */
 const connect = (socketPath: string) =>

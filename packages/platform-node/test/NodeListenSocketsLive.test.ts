@@ -5,14 +5,16 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { ListenSockets, ListenSpec } from "@starter/core"
+import * as NodeListenSockets from "@starter/platform-shared/NodeListenSockets"
 import { Effect, Either, Exit, Scope } from "effect"
-import * as NodeListenSockets from "../src/NodeListenSockets.js"
+import * as NodeLibc from "../src/NodeLibc.js"
 
 const spec = (value: string) => Either.getOrThrow(ListenSpec.parsePort(value))
 
 const open = (specs: ReadonlyArray<ListenSpec.ListenSpec>, backlog?: number) =>
   Effect.flatMap(ListenSockets.ListenSockets, (s) => s.open(specs, { backlog })).pipe(
-    Effect.provide(NodeListenSockets.layer)
+    Effect.provide(NodeListenSockets.layer),
+    Effect.provide(NodeLibc.layer)
   )
 
 const freePort = (host = "127.0.0.1"): Promise<number> =>

@@ -4,11 +4,15 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { PidFile } from "@starter/core"
+import * as NodePidFile from "@starter/platform-shared/NodePidFile"
 import { Effect, Exit, Scope } from "effect"
-import * as NodePidFile from "../src/NodePidFile.js"
+import * as NodeLibc from "../src/NodeLibc.js"
 
 const acquire = (file: string, pid: number) =>
-  Effect.flatMap(PidFile.PidFile, (p) => p.acquire(file, pid)).pipe(Effect.provide(NodePidFile.layer))
+  Effect.flatMap(PidFile.PidFile, (p) => p.acquire(file, pid)).pipe(
+    Effect.provide(NodePidFile.layer),
+    Effect.provide(NodeLibc.layer)
+  )
 
 const tmpFile = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "pidfile-")), "start_server.pid")
 

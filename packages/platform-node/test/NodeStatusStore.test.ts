@@ -3,8 +3,8 @@ import * as os from "node:os"
 import * as nodePath from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { StatusStore } from "@starter/core"
+import * as NodeStatusStore from "@starter/platform-shared/NodeStatusStore"
 import { type Context, Effect } from "effect"
-import * as NodeStatusStore from "../src/NodeStatusStore.js"
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(nodePath.join(os.tmpdir(), "status-"))),

@@ -3,9 +3,9 @@ import * as os from "node:os"
 import * as nodePath from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { WorkerEnvironment } from "@starter/core"
+import { overlay, readEnvdir } from "@starter/platform-shared/Envdir"
+import * as NodeWorkerEnvironment from "@starter/platform-shared/NodeWorkerEnvironment"
 import { Effect } from "effect"
-import { overlay, readEnvdir } from "../src/Envdir.js"
-import * as NodeWorkerEnvironment from "../src/NodeWorkerEnvironment.js"
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(nodePath.join(os.tmpdir(), "envdir-"))),

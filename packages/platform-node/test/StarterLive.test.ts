@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { type Lifecycle, Starter } from "@starter/core"
 import * as Chunk from "effect/Chunk"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
@@ -66,7 +67,7 @@ describe("StarterLive", () => {
       const options: StarterOptions = {
         command: [process.execPath, worker],
         ports: [`127.0.0.1:${port}`],
-        intervalMs: 300
+        interval: 300
       }
       yield* Effect.gen(function* () {
         const starter = yield* Starter.Starter
@@ -116,7 +117,7 @@ describe("StarterLive", () => {
       const options: StarterOptions = {
         command: [process.execPath, worker],
         ports: [`127.0.0.1:${port}`],
-        intervalMs: 300
+        interval: 300
       }
       // The layer lives while this effect runs; its scope closes when the effect ends.
       const pid = yield* Effect.gen(function* () {
@@ -135,6 +136,7 @@ describe("StarterLive", () => {
   )
 
   /** Options a program may pass (JavaScript, or TypeScript cast), each with the one error it gets. */
+  const duration = `a duration expected, such as 500 (milliseconds), "5 seconds" or Duration.minutes(2)`
   const invalid: ReadonlyArray<readonly [string, Partial<StarterOptions>, string]> = [
     [
       "no command",
@@ -143,9 +145,14 @@ describe("StarterLive", () => {
     ],
     ["workers 0", { workers: 0 }, "workers: Expected a number between 1 and 1024, actual 0"],
     ["a fractional max surge", { maxSurge: 1.5 }, "maxSurge: Expected an integer, actual 1.5"],
-    ["a negative interval", { intervalMs: -1 }, "intervalMs: Expected a non-negative number, actual -1"],
-    ["a negative kill timeout", { killTimeoutMs: -5 }, "killTimeoutMs: Expected a non-negative number, actual -5"],
-    ["a zero ready timeout", { readyTimeoutMs: 0 }, "readyTimeoutMs: Expected a positive number, actual 0"],
+    ["a negative interval", { interval: -1 }, `interval: ${duration}`],
+    ["a negative kill timeout", { killTimeout: -5 }, `killTimeout: ${duration}`],
+    [
+      "a kill timeout that is no duration",
+      { killTimeout: "soon" as Duration.DurationInput },
+      `killTimeout: ${duration}`
+    ],
+    ["a zero ready timeout", { readyTimeout: 0 }, "readyTimeout: Expected a positive number, actual 0"],
     ["a bad port", { ports: ["not-a-port"] }, "invalid ``port'' value:not-a-port"],
     ["a bad path mode", { pathMode: "999" }, "pathMode: an octal file mode such as 0660 expected"],
     [

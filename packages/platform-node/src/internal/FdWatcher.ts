@@ -1,19 +1,11 @@
 /**
- * Calls back when raw fds become readable, for the fds Node cannot watch itself (unix
- * datagram sockets). One `epoll_wait` runs at a time, in a thread of libuv's pool, and only
+ * The fd watcher under Node. One `epoll_wait` runs at a time, in a thread of libuv's pool, and only
  * while some fd is watched: the event loop never polls, and waiting costs no CPU. (With
  * `--ready=sd-notify` every worker's socket stays watched, so one of libuv's four pool threads
  * waits there for as long as workers run.)
  */
+import type { FdWatcher } from "@starter/platform-shared/FdWatcher"
 import * as libc from "./libc.js"
-
-export interface FdWatcher {
-  /** `onReadable` runs on the main thread each time `fd` has data; read it until EAGAIN. */
-  readonly watch: (fd: number, onReadable: () => void) => void
-  readonly unwatch: (fd: number) => void
-  /** Stops watching everything and releases the epoll set once its waiting thread returns. */
-  readonly close: () => void
-}
 
 const maxEvents = 64
 

@@ -4,7 +4,7 @@
  */
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
-import * as ByteEnv from "./internal/ByteEnv.js"
+import * as ByteEnv from "./ByteEnv.js"
 
 /** An environment with string values only, as a worker receives it. */
 export type Env = Readonly<Record<string, string>>

@@ -5,7 +5,8 @@
  */
 import * as fs from "node:fs"
 import type { InetSpec } from "@starter/core/ListenSpec"
-import * as libc from "./libc.js"
+import { type Service as LibcService, SysError } from "./Libc.js"
+import * as Sockaddr from "./Sockaddr.js"
 
 /** SOMAXCONN as the kernel reports it (Perl uses its compile-time value, 4096 on Linux ≥ 5.4). */
 export const kernelSomaxconn = (): number => {
@@ -28,8 +29,8 @@ export class InetSocketError extends Error {
 }
 
 /** Opens, binds and (for TCP) listens; closes the fd again and throws an `InetSocketError` if a step fails. */
-export const openInetSocket = (spec: InetSpec, address: Uint8Array, backlog: number): number => {
-  const fd = socketOrThrow(spec)
+export const openInetSocket = (libc: LibcService, spec: InetSpec, address: Uint8Array, backlog: number): number => {
+  const fd = socketOrThrow(libc, spec)
   try {
     libc.setReuseAddr(fd)
     if (spec.family === 6) libc.setV6Only(fd)
@@ -42,11 +43,11 @@ export const openInetSocket = (spec: InetSpec, address: Uint8Array, backlog: num
   }
 }
 
-const socketOrThrow = (spec: InetSpec): number => {
+const socketOrThrow = (libc: LibcService, spec: InetSpec): number => {
   try {
     return libc.socket(
-      spec.family === 6 ? libc.AF_INET6 : libc.AF_INET,
-      spec.protocol === "udp" ? libc.SOCK_DGRAM : libc.SOCK_STREAM
+      spec.family === 6 ? Sockaddr.AF_INET6 : Sockaddr.AF_INET,
+      spec.protocol === "udp" ? Sockaddr.SOCK_DGRAM : Sockaddr.SOCK_STREAM
     )
   } catch (error) {
     throw failure(spec, error)
@@ -55,7 +56,7 @@ const socketOrThrow = (spec: InetSpec): number => {
 
 // Perl's `failed to bind to $key`: the key, without the `u` or the `=N`.
 const failure = (spec: InetSpec, error: unknown): InetSocketError =>
-  error instanceof libc.SysError
+  error instanceof SysError
     ? new InetSocketError(
         `${error.call === "bind" ? `failed to bind to ${spec.key}` : `${error.call}(2) failed`}:${error.message}`,
         error.errno
@@ -69,11 +70,11 @@ const DOTTED_QUAD = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0
  * The sockaddr of a host that needs no resolver: a bare port (0.0.0.0), a dotted quad or an
  * IPv6 literal. `undefined` for a name, which only the resolver can answer.
  */
-export const numericAddress = (spec: InetSpec): Uint8Array | undefined => {
+export const numericAddress = (libc: LibcService, spec: InetSpec): Uint8Array | undefined => {
   if (spec.family === 6) {
     const ip = libc.parseIPv6(spec.host ?? "::")
-    return ip === undefined ? undefined : libc.sockaddrIn6(ip, spec.port)
+    return ip === undefined ? undefined : Sockaddr.sockaddrIn6(ip, spec.port)
   }
   const host = spec.host ?? "0.0.0.0"
-  return DOTTED_QUAD.test(host) ? libc.sockaddrIn(host.split(".").map(Number), spec.port) : undefined
+  return DOTTED_QUAD.test(host) ? Sockaddr.sockaddrIn(host.split(".").map(Number), spec.port) : undefined
 }

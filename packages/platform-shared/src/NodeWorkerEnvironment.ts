@@ -12,8 +12,8 @@ import { WorkerEnvironment } from "@starter/core"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as ByteEnv from "./ByteEnv.js"
 import { type Env, overlay, readEnvdir } from "./Envdir.js"
-import * as ByteEnv from "./internal/ByteEnv.js"
 
 /** The environment as execve handed it to this process, bytes and all (Linux). */
 const selfEnviron = (): Buffer | undefined => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
-import * as ByteEnv from "../src/internal/ByteEnv.js"
+import * as ByteEnv from "../src/ByteEnv.js"
 
 describe("ByteEnv", () => {
   it("decodes valid UTF-8 as Node does, and escapes only the bytes that are not", () => {

@@ -6,7 +6,7 @@
  */
 import type { Lifecycle, StatusSnapshot } from "@starter/core"
 import * as Effect from "effect/Effect"
-import * as libc from "./internal/libc.js"
+import type * as Libc from "./Libc.js"
 
 /** Removes NOTIFY_SOCKET from this process's environment and answers it. */
 export const takeNotifySocket = (): string | undefined => {
@@ -35,7 +35,7 @@ export const messageFor = (event: Lifecycle.Lifecycle | undefined, status: Statu
   }
 }
 
-export const notify = (socket: string, message: string) =>
+export const notify = (libc: Libc.Service, socket: string, message: string) =>
   Effect.try(() => libc.sendDatagram(socket, message)).pipe(
     Effect.catchAll((e) => Effect.logWarning(`failed to notify systemd at ${socket}: ${String(e.error)}`))
   )

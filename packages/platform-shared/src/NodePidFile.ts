@@ -7,7 +7,7 @@ import * as fs from "node:fs"
 import { PidFile } from "@starter/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as libc from "./internal/libc.js"
+import * as Libc from "./Libc.js"
 import { isLocked } from "./PidFileLock.js"
 import { errnoOf, strerror } from "./SystemError.js"
 
@@ -30,10 +30,10 @@ const lockedMessage = (path: string) => {
  * Fails as `acquire` would if a running start_server holds the lock, and takes nothing: for
  * the foreground of `--daemonize`, which binds before its daemon takes the pid file.
  */
-export const checkUnlocked = (path: string): Effect.Effect<void, PidFile.PidFileError> =>
-  Effect.suspend(() => (isLocked(path) ? Effect.fail(fail(lockedMessage(path))) : Effect.void))
+export const checkUnlocked = (path: string): Effect.Effect<void, PidFile.PidFileError, Libc.Libc> =>
+  Effect.flatMap(Libc.Libc, (libc) => (isLocked(libc, path) ? Effect.fail(fail(lockedMessage(path))) : Effect.void))
 
-const acquire = (path: string, pid: number) =>
+const acquire = (libc: Libc.Service, path: string, pid: number) =>
   Effect.acquireRelease(
     Effect.try({
       try: () => {
@@ -74,4 +74,7 @@ const acquire = (path: string, pid: number) =>
       })
   ).pipe(Effect.asVoid)
 
-export const layer: Layer.Layer<PidFile.PidFile> = Layer.succeed(PidFile.PidFile, PidFile.PidFile.of({ acquire }))
+export const layer: Layer.Layer<PidFile.PidFile, never, Libc.Libc> = Layer.effect(
+  PidFile.PidFile,
+  Effect.map(Libc.Libc, (libc) => PidFile.PidFile.of({ acquire: (path, pid) => acquire(libc, path, pid) }))
+)

@@ -11,8 +11,9 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as FdWatcher from "./FdWatcher.js"
-import * as libc from "./libc.js"
+import type * as FdWatcher from "./FdWatcher.js"
+import type * as Libc from "./Libc.js"
+import { maxUnixPath } from "./Sockaddr.js"
 
 export interface Endpoint {
   /** The worker's NOTIFY_SOCKET. */
@@ -37,17 +38,16 @@ export const parseMessage = (text: string): ReadonlyMap<string, string> => {
   return fields
 }
 
-export const make = (): NotifySockets => {
+export const make = (libc: Libc.Service, watcher: FdWatcher.FdWatcher): NotifySockets => {
   // A private directory (mode 0700): only this user's processes can send us readiness.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "starter-notify-"))
-  const watcher = FdWatcher.make()
   const open = new Set<() => void>()
   let next = 0
 
   return {
     open: (onMessage) => {
       const socketPath = path.join(dir, `${++next}.sock`)
-      if (Buffer.byteLength(socketPath) > libc.maxUnixPath) {
+      if (Buffer.byteLength(socketPath) > maxUnixPath) {
         throw new Error(
           `NOTIFY_SOCKET path too long for a unix socket: ${socketPath} (set TMPDIR to a shorter directory)`
         )
@@ -55,7 +55,7 @@ export const make = (): NotifySockets => {
       const fd = libc.bindDatagram(socketPath)
       const drain = () => {
         for (;;) {
-          let datagram: libc.Datagram | undefined
+          let datagram: Libc.Datagram | undefined
           try {
             datagram = libc.receiveDatagram(fd)
           } catch {

@@ -2,10 +2,9 @@
  * A worker's stdout and stderr when they are tagged (`--log-format=json`,
  * `--log-worker-tags`): each on a pipe of its own, read line by line by the supervisor. A line
  * longer than `maxLineBytes` is passed on in pieces of that size, never held whole, and a last
- * line without its newline is passed on when the pipe closes (the worker exited).
+ * line without its newline is passed on when the pipe closes (the worker exited). The framing is
+ * here; each runtime reads the pipe (`lines` is what it feeds).
  */
-import * as net from "node:net"
-
 export const maxLineBytes = 64 * 1024
 
 export interface Worker {
@@ -39,38 +38,43 @@ const cutAt = (bytes: Buffer, start: number, max: number): number => {
   return cut === start ? start + max : cut
 }
 
-/** Hands each line read from `fd` (the read end of a pipe, which it takes over) to the reader `open` answers. */
-export const readLines = (fd: number, open: (flow: Flow) => Reader): void => {
+/** What a runtime feeds with the bytes it reads from a worker's pipe. */
+export interface LineFeed {
+  readonly push: (chunk: Buffer) => void
+  /** The pipe closed: a worker that dies mid-line still gets its last words logged. */
+  readonly end: () => void
+}
+
+/** Cuts the bytes pushed into lines (and pieces of at most `maxLineBytes`) for `reader`. */
+export const lines = (reader: Reader): LineFeed => {
   // Only ever a part of one line, shorter than maxLineBytes.
   let pending = Buffer.alloc(0)
   const emit = (bytes: Buffer, from: number, to: number) => reader.line(bytes.toString("utf8", from, to))
-  const input = new net.Socket({ fd, readable: true, writable: false })
-  const reader = open({ pause: () => input.pause(), resume: () => input.resume() })
-  input.on("data", (chunk: Buffer) => {
-    const data = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
-    let start = 0
-    for (let newline = data.indexOf(10, start); newline !== -1; newline = data.indexOf(10, start)) {
-      while (newline - start > maxLineBytes) {
+  return {
+    push: (chunk) => {
+      const data = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
+      let start = 0
+      for (let newline = data.indexOf(10, start); newline !== -1; newline = data.indexOf(10, start)) {
+        while (newline - start > maxLineBytes) {
+          const cut = cutAt(data, start, maxLineBytes)
+          emit(data, start, cut)
+          start = cut
+        }
+        emit(data, start, newline)
+        start = newline + 1
+      }
+      while (data.length - start >= maxLineBytes) {
         const cut = cutAt(data, start, maxLineBytes)
         emit(data, start, cut)
         start = cut
       }
-      emit(data, start, newline)
-      start = newline + 1
+      // A copy: a slice would keep the whole chunk alive.
+      pending = Buffer.from(data.subarray(start))
+    },
+    end: () => {
+      if (pending.length > 0) emit(pending, 0, pending.length)
+      pending = Buffer.alloc(0)
+      reader.end()
     }
-    while (data.length - start >= maxLineBytes) {
-      const cut = cutAt(data, start, maxLineBytes)
-      emit(data, start, cut)
-      start = cut
-    }
-    // A copy: a slice would keep the whole chunk alive.
-    pending = Buffer.from(data.subarray(start))
-  })
-  // A worker that dies mid-line still gets its last words logged.
-  input.once("close", () => {
-    if (pending.length > 0) emit(pending, 0, pending.length)
-    pending = Buffer.alloc(0)
-    reader.end()
-  })
-  input.on("error", () => {})
+  }
 }

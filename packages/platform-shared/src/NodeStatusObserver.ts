@@ -10,6 +10,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { type FileIdentity, removeIfOurs, writeAtomically } from "./AtomicFile.js"
+import * as Libc from "./Libc.js"
 import * as SystemdNotify from "./SystemdNotify.js"
 import { strerror } from "./SystemError.js"
 
@@ -47,7 +48,7 @@ const write = (path: string, content: string): Effect.Effect<FileIdentity | unde
     Effect.catchAll((e) => Effect.as(Effect.logError(`failed to write ${path}:${strerror(e.error)}`), undefined))
   )
 
-export const layer = (options: Options): Layer.Layer<StatusObserver.StatusObserver> => {
+export const layer = (options: Options): Layer.Layer<StatusObserver.StatusObserver, never, Libc.Libc> => {
   const { jsonStatusFile, metricsFile, notifySocket } = options
   if (jsonStatusFile === undefined && metricsFile === undefined && notifySocket === undefined) {
     return StatusObserver.layerNone
@@ -55,6 +56,7 @@ export const layer = (options: Options): Layer.Layer<StatusObserver.StatusObserv
   return Layer.scoped(
     StatusObserver.StatusObserver,
     Effect.gen(function* () {
+      const libc = yield* Libc.Libc
       let metrics = Metrics.empty
       // Only files this instance wrote, and still there as it wrote them, are removed at exit:
       // never those of a running instance that this one, refused, would delete on its way out.
@@ -72,7 +74,8 @@ export const layer = (options: Options): Layer.Layer<StatusObserver.StatusObserv
         observe: (status, event) =>
           Effect.gen(function* () {
             const message = notifySocket === undefined ? undefined : SystemdNotify.messageFor(event, status)
-            if (notifySocket !== undefined && message !== undefined) yield* SystemdNotify.notify(notifySocket, message)
+            if (notifySocket !== undefined && message !== undefined)
+              yield* SystemdNotify.notify(libc, notifySocket, message)
             if (jsonStatusFile !== undefined) yield* writeOwn(jsonStatusFile, `${JSON.stringify(status, null, 2)}\n`)
             if (metricsFile === undefined) return
             if (event !== undefined) metrics = Metrics.update(metrics, event, yield* Clock.currentTimeMillis)

@@ -9,8 +9,9 @@ import { ListenSockets, type ListenSpec } from "@starter/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { EarlySockets } from "./EarlyListen.js"
-import * as inetSocket from "./internal/inetSocket.js"
-import * as libc from "./internal/libc.js"
+import * as inetSocket from "./InetSocket.js"
+import * as Libc from "./Libc.js"
+import * as Sockaddr from "./Sockaddr.js"
 
 /** SOMAXCONN as the kernel reports it: the default backlog. */
 export const kernelSomaxconn = inetSocket.kernelSomaxconn
@@ -36,17 +37,20 @@ const resolveIPv4 = (host: string) => {
 }
 
 /** The sockaddr a `--port` binds, resolved as Perl resolves it. */
-export const inetAddress = (spec: ListenSpec.InetSpec): Effect.Effect<Uint8Array, ListenSockets.ListenError> => {
-  const numeric = inetSocket.numericAddress(spec)
-  if (numeric !== undefined) return Effect.succeed(numeric)
-  if (spec.family === 6) return Effect.fail(fail(`invalid IPv6 address in --port:${spec.host ?? "::"}`))
-  return Effect.map(resolveIPv4(spec.host ?? "0.0.0.0"), (ip) => libc.sockaddrIn(ip, spec.port))
-}
+export const inetAddress = (
+  spec: ListenSpec.InetSpec
+): Effect.Effect<Uint8Array, ListenSockets.ListenError, Libc.Libc> =>
+  Effect.flatMap(Libc.Libc, (libc) => {
+    const numeric = inetSocket.numericAddress(libc, spec)
+    if (numeric !== undefined) return Effect.succeed(numeric)
+    if (spec.family === 6) return Effect.fail(fail(`invalid IPv6 address in --port:${spec.host ?? "::"}`))
+    return Effect.map(resolveIPv4(spec.host ?? "0.0.0.0"), (ip) => Sockaddr.sockaddrIn(ip, spec.port))
+  })
 
-const openInet = (spec: ListenSpec.InetSpec, backlog: number) =>
+const openInet = (libc: Libc.Service, spec: ListenSpec.InetSpec, backlog: number) =>
   Effect.flatMap(inetAddress(spec), (address) =>
     Effect.try({
-      try: () => inetSocket.openInetSocket(spec, address, backlog),
+      try: () => inetSocket.openInetSocket(libc, spec, address, backlog),
       catch: (error) =>
         error instanceof inetSocket.InetSocketError
           ? fail(error.message, error.errno)
@@ -75,19 +79,19 @@ const clearPath = (path: string) =>
     })
   })
 
-const openUnix = (spec: ListenSpec.UnixSpec, backlog: number, mode: number) =>
+const openUnix = (libc: Libc.Service, spec: ListenSpec.UnixSpec, backlog: number, mode: number) =>
   Effect.gen(function* () {
     // Perl's sockaddr_un truncates a longer path and binds somewhere else; we refuse it.
-    if (Buffer.byteLength(spec.path) > libc.maxUnixPath) {
+    if (Buffer.byteLength(spec.path) > Sockaddr.maxUnixPath) {
       return yield* Effect.fail(fail(`failed to listen to file ${spec.path}:File name too long`, 36 /* ENAMETOOLONG */))
     }
     yield* clearPath(spec.path)
     // One IO::Socket::UNIX call in Perl, hence one message for every step.
     return yield* Effect.try({
       try: () => {
-        const fd = libc.socket(libc.AF_UNIX, libc.SOCK_STREAM)
+        const fd = libc.socket(Sockaddr.AF_UNIX, Sockaddr.SOCK_STREAM)
         try {
-          libc.bind(fd, libc.sockaddrUn(spec.path))
+          libc.bind(fd, Sockaddr.sockaddrUn(spec.path))
           // Perl binds under umask(0): the socket file is srwxrwxrwx unless --path-mode says less.
           fs.chmodSync(spec.path, mode)
           libc.listen(fd, backlog)
@@ -98,13 +102,13 @@ const openUnix = (spec: ListenSpec.UnixSpec, backlog: number, mode: number) =>
         }
       },
       catch: (error) =>
-        error instanceof libc.SysError
+        error instanceof Libc.SysError
           ? fail(`failed to listen to file ${spec.path}:${error.message}`, error.errno)
           : fail(`failed to listen on ${spec.path}:${String(error)}`)
     })
   })
 
-const closeSocket = (spec: ListenSpec.ListenSpec, fd: number) =>
+const closeSocket = (libc: Libc.Service, spec: ListenSpec.ListenSpec, fd: number) =>
   Effect.sync(() => {
     libc.close(fd)
     // Perl's guard: `-S $_ and unlink $_`, so a file someone put there meanwhile survives.
@@ -112,21 +116,22 @@ const closeSocket = (spec: ListenSpec.ListenSpec, fd: number) =>
   })
 
 /** A socket held until the scope closes; Perl's line for `=N` once it is held (it dup2s there; we place it there in each worker). */
-const hold = <E>(spec: ListenSpec.ListenSpec, acquire: Effect.Effect<number, E>) =>
+const hold = <E, R>(libc: Libc.Service, spec: ListenSpec.ListenSpec, acquire: Effect.Effect<number, E, R>) =>
   Effect.acquireRelease(
     Effect.map(acquire, (fd): ListenSockets.BoundSocket => ({ spec, fd })),
-    ({ fd }) => closeSocket(spec, fd)
+    ({ fd }) => closeSocket(libc, spec, fd)
   ).pipe(
     Effect.tap(() =>
       spec.fd === undefined ? Effect.void : Effect.logInfo(`socket is duplicated to file descriptor ${spec.fdText}`)
     )
   )
 
-const open = (specs: ReadonlyArray<ListenSpec.ListenSpec>, options: ListenSockets.ListenOptions) =>
+const open = (libc: Libc.Service, specs: ReadonlyArray<ListenSpec.ListenSpec>, options: ListenSockets.ListenOptions) =>
   Effect.forEach(specs, (spec) => {
     const backlog = options.backlog ?? kernelSomaxconn()
-    const acquire = spec._tag === "Unix" ? openUnix(spec, backlog, options.pathMode ?? 0o777) : openInet(spec, backlog)
-    return hold(spec, acquire)
+    const acquire =
+      spec._tag === "Unix" ? openUnix(libc, spec, backlog, options.pathMode ?? 0o777) : openInet(libc, spec, backlog)
+    return hold(libc, spec, acquire)
   })
 
 /**
@@ -134,25 +139,27 @@ const open = (specs: ReadonlyArray<ListenSpec.ListenSpec>, options: ListenSocket
  * spec order with Perl's log lines; a failure there is reported here, where Perl reports it.
  * Specs that differ from the early ones (they cannot, short of a bug) are bound afresh.
  */
-export const layerEarly = (early: EarlySockets): Layer.Layer<ListenSockets.ListenSockets> =>
-  Layer.succeed(
+export const layerEarly = (early: EarlySockets): Layer.Layer<ListenSockets.ListenSockets, never, Libc.Libc> =>
+  Layer.effect(
     ListenSockets.ListenSockets,
-    ListenSockets.ListenSockets.of({
-      open: (specs, options) => {
-        const same = specs.length === early.specs.length && specs.every((spec, i) => spec.key === early.specs[i]?.key)
-        if (!same)
-          return Effect.zipRight(
-            Effect.sync(() => early.fds.forEach(libc.close)),
-            open(specs, options)
-          )
-        return Effect.forEach(specs, (spec, i) => {
-          const fd = early.fds[i]
-          if (fd !== undefined) return hold(spec, Effect.succeed(fd))
-          const failure = early.failure
-          return Effect.fail(fail(failure?.message ?? `failed to listen on ${spec.key}`, failure?.errno))
-        })
-      }
-    })
+    Effect.map(Libc.Libc, (libc) =>
+      ListenSockets.ListenSockets.of({
+        open: (specs, options) => {
+          const same = specs.length === early.specs.length && specs.every((spec, i) => spec.key === early.specs[i]?.key)
+          if (!same)
+            return Effect.zipRight(
+              Effect.sync(() => early.fds.forEach(libc.close)),
+              Effect.provideService(open(libc, specs, options), Libc.Libc, libc)
+            )
+          return Effect.forEach(specs, (spec, i) => {
+            const fd = early.fds[i]
+            if (fd !== undefined) return hold(libc, spec, Effect.succeed(fd))
+            const failure = early.failure
+            return Effect.fail(fail(failure?.message ?? `failed to listen on ${spec.key}`, failure?.errno))
+          })
+        }
+      })
+    )
   )
 
 /**
@@ -163,25 +170,31 @@ export const layerEarly = (early: EarlySockets): Layer.Layer<ListenSockets.Liste
 export const layerAdopted = (
   fds: ReadonlyArray<number>,
   options: { readonly removePaths: boolean } = { removePaths: true }
-): Layer.Layer<ListenSockets.ListenSockets> =>
-  Layer.succeed(
+): Layer.Layer<ListenSockets.ListenSockets, never, Libc.Libc> =>
+  Layer.effect(
     ListenSockets.ListenSockets,
-    ListenSockets.ListenSockets.of({
-      open: (specs) => {
-        if (specs.length !== fds.length) {
-          return Effect.fail(fail(`${fds.length} inherited sockets for ${specs.length} --port/--path options`))
+    Effect.map(Libc.Libc, (libc) =>
+      ListenSockets.ListenSockets.of({
+        open: (specs) => {
+          if (specs.length !== fds.length) {
+            return Effect.fail(fail(`${fds.length} inherited sockets for ${specs.length} --port/--path options`))
+          }
+          return Effect.forEach(specs, (spec, i) => {
+            const fd = fds[i]!
+            // systemd owns the paths of the sockets it hands us: close, never unlink.
+            const release = options.removePaths ? closeSocket(libc, spec, fd) : Effect.sync(() => libc.close(fd))
+            return Effect.acquireRelease(Effect.succeed({ spec, fd }), () => release)
+          })
         }
-        return Effect.forEach(specs, (spec, i) => {
-          const fd = fds[i]!
-          // systemd owns the paths of the sockets it hands us: close, never unlink.
-          const release = options.removePaths ? closeSocket(spec, fd) : Effect.sync(() => libc.close(fd))
-          return Effect.acquireRelease(Effect.succeed({ spec, fd }), () => release)
-        })
-      }
-    })
+      })
+    )
   )
 
-export const layer: Layer.Layer<ListenSockets.ListenSockets> = Layer.succeed(
+export const layer: Layer.Layer<ListenSockets.ListenSockets, never, Libc.Libc> = Layer.effect(
   ListenSockets.ListenSockets,
-  ListenSockets.ListenSockets.of({ open })
+  Effect.map(Libc.Libc, (libc) =>
+    ListenSockets.ListenSockets.of({
+      open: (specs, options) => Effect.provideService(open(libc, specs, options), Libc.Libc, libc)
+    })
+  )
 )

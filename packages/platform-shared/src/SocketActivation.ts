@@ -10,8 +10,9 @@ import { InheritedSockets, ListenSpec } from "@starter/core"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as libc from "./internal/libc.js"
+import * as Libc from "./Libc.js"
 import { inetAddress } from "./NodeListenSockets.js"
+import * as Sockaddr from "./Sockaddr.js"
 
 /** A passed fd we cannot serve, or options that disagree with the passed sockets (exit 255). */
 export class SocketActivationError extends Data.TaggedError("SocketActivationError")<{ readonly message: string }> {}
@@ -19,27 +20,19 @@ export class SocketActivationError extends Data.TaggedError("SocketActivationErr
 const fail = (message: string) => new SocketActivationError({ message })
 
 /** The address in a `struct sockaddr` (what getsockname and our own sockaddr builders produce). */
-const parseSockaddr = (bytes: Uint8Array, protocol: "tcp" | "udp"): InheritedSockets.SocketAddress | undefined => {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const family = view.getUint16(0, true)
-  if (family === libc.AF_INET && bytes.length >= 8) {
-    return { _tag: "Inet", protocol, family: 4, host: bytes.subarray(4, 8).join("."), port: view.getUint16(2, false) }
-  }
-  if (family === libc.AF_INET6 && bytes.length >= 24) {
-    const host = libc.formatIPv6(bytes.slice(8, 24))
-    return { _tag: "Inet", protocol, family: 6, host, port: view.getUint16(2, false) }
-  }
-  if (family === libc.AF_UNIX && bytes.length > 2) {
-    const name = bytes.subarray(2)
-    // An abstract name starts with a NUL and runs to the end; a path ends at its NUL.
-    if (name[0] === 0) return { _tag: "Unix", path: `@${new TextDecoder().decode(name.subarray(1))}` }
-    const end = name.indexOf(0)
-    return { _tag: "Unix", path: new TextDecoder().decode(end < 0 ? name : name.subarray(0, end)) }
-  }
-  return undefined
+const parseSockaddr = (
+  libc: Libc.Service,
+  bytes: Uint8Array,
+  protocol: "tcp" | "udp"
+): InheritedSockets.SocketAddress | undefined => {
+  const address = Sockaddr.parse(bytes, libc.formatIPv6)
+  return address?._tag === "Inet" ? { ...address, protocol } : address
 }
 
-const describeFd = (fd: number): Either.Either<InheritedSockets.InheritedSocket, SocketActivationError> => {
+const describeFd = (
+  libc: Libc.Service,
+  fd: number
+): Either.Either<InheritedSockets.InheritedSocket, SocketActivationError> => {
   const unusable = (what: string) => Either.left(fail(`systemd passed fd ${fd}${what}`))
   let type: number
   let bytes: Uint8Array
@@ -49,14 +42,14 @@ const describeFd = (fd: number): Either.Either<InheritedSockets.InheritedSocket,
   } catch (error) {
     return unusable(`, which is not a socket (${error instanceof Error ? error.message : String(error)})`)
   }
-  const protocol = type === libc.SOCK_DGRAM ? "udp" : "tcp"
-  const address = parseSockaddr(bytes, protocol)
+  const protocol = type === Sockaddr.SOCK_DGRAM ? "udp" : "tcp"
+  const address = parseSockaddr(libc, bytes, protocol)
   if (address === undefined) return unusable(", a socket of a kind start_server does not listen on")
   const text = InheritedSockets.describe(address)
-  if (type !== libc.SOCK_STREAM && !(type === libc.SOCK_DGRAM && address._tag === "Inet")) {
+  if (type !== Sockaddr.SOCK_STREAM && !(type === Sockaddr.SOCK_DGRAM && address._tag === "Inet")) {
     return unusable(` (${text}), a socket of a kind start_server does not listen on`)
   }
-  if (type === libc.SOCK_STREAM && !libc.isListening(fd)) {
+  if (type === Sockaddr.SOCK_STREAM && !libc.isListening(fd)) {
     return unusable(` (${text}), a connection rather than a listening socket (Accept=yes?)`)
   }
   return Either.right({ fd, address })
@@ -66,7 +59,7 @@ const describeFd = (fd: number): Either.Either<InheritedSockets.InheritedSocket,
  * The passed fds, taken once at start: the variables are removed, so workers never mistake
  * them for their own. `undefined` when this process was not socket-activated.
  */
-export const take = (): ReadonlyArray<number> | undefined => {
+export const take = (libc: Libc.Service): ReadonlyArray<number> | undefined => {
   const { LISTEN_PID, LISTEN_FDS } = process.env
   delete process.env.LISTEN_PID
   delete process.env.LISTEN_FDS
@@ -86,8 +79,9 @@ export const take = (): ReadonlyArray<number> | undefined => {
 
 /** Where a spec would bind, in getsockname's terms (a relative `--path` is relative to the cwd). */
 const addressOf = (
+  libc: Libc.Service,
   spec: ListenSpec.ListenSpec
-): Effect.Effect<InheritedSockets.SocketAddress, SocketActivationError> => {
+): Effect.Effect<InheritedSockets.SocketAddress, SocketActivationError, Libc.Libc> => {
   if (spec._tag === "Unix") {
     const unix = spec.path.startsWith("@") ? spec.path : path.resolve(spec.path)
     return Effect.succeed({ _tag: "Unix", path: unix })
@@ -95,7 +89,7 @@ const addressOf = (
   return inetAddress(spec).pipe(
     Effect.mapError((error) => fail(error.message)),
     Effect.flatMap((bytes) => {
-      const address = parseSockaddr(bytes, spec.protocol)
+      const address = parseSockaddr(libc, bytes, spec.protocol)
       return address === undefined ? Effect.fail(fail(`cannot resolve --port=${spec.key}`)) : Effect.succeed(address)
     })
   )
@@ -116,15 +110,16 @@ export interface Adopted {
 export const adopt = (
   fds: ReadonlyArray<number> | undefined,
   given: { readonly ports: ReadonlyArray<string>; readonly paths: ReadonlyArray<string> }
-): Effect.Effect<Adopted | undefined, SocketActivationError> =>
+): Effect.Effect<Adopted | undefined, SocketActivationError, Libc.Libc> =>
   Effect.gen(function* () {
     if (fds === undefined) return undefined
-    const sockets = yield* Either.all(fds.map(describeFd))
+    const libc = yield* Libc.Libc
+    const sockets = yield* Either.all(fds.map((fd) => describeFd(libc, fd)))
     const { ports, paths } =
       given.ports.length === 0 && given.paths.length === 0 ? InheritedSockets.asOptions(sockets) : given
     const specs = yield* Either.mapLeft(ListenSpec.parseListenSpecs(ports, paths), (error) => fail(error.message))
     const resolved = yield* Effect.forEach(specs, (spec) =>
-      Effect.map(addressOf(spec), (address) => ({ spec, address }))
+      Effect.map(addressOf(libc, spec), (address) => ({ spec, address }))
     )
     const ordered = yield* Either.mapLeft(InheritedSockets.match(resolved, sockets), (error) => fail(error.message))
     return { ports, paths, fds: ordered }

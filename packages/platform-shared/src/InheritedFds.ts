@@ -5,10 +5,10 @@
  * lifeline) is placed in it explicitly at spawn, which close-on-exec does not affect.
  */
 import * as fs from "node:fs"
-import * as libc from "./internal/libc.js"
+import type * as Libc from "./Libc.js"
 
 /** Marks every open fd above 2 close-on-exec. */
-export const closeOnExec = (): void => {
+export const closeOnExec = (libc: Libc.Service): void => {
   let names: ReadonlyArray<string>
   try {
     names = fs.readdirSync("/proc/self/fd")

@@ -12,7 +12,7 @@ import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Scheduler from "effect/Scheduler"
 import * as Stream from "effect/Stream"
-import * as libc from "./internal/libc.js"
+import { maxUnixPath } from "./Sockaddr.js"
 import { errnoOf, strerror } from "./SystemError.js"
 
 const fail = (message: string, errno?: number) => new ControlServer.ControlServerError({ message, errno })
@@ -35,7 +35,7 @@ const answers = (path: string): Effect.Effect<boolean> =>
 const clearPath = (path: string) =>
   Effect.gen(function* () {
     // Node would bind a truncated path, whose file then blocks the next start: refuse, as --path does.
-    if (Buffer.byteLength(path) > libc.maxUnixPath) {
+    if (Buffer.byteLength(path) > maxUnixPath) {
       return yield* fail(`failed to listen on ${path}:File name too long`, 36 /* ENAMETOOLONG */)
     }
     const stats = (stat: () => fs.Stats | undefined) =>

@@ -1,0 +1,32 @@
+/**
+ * @starter/platform-shared: what every runtime's platform shares. The libc calls sit behind
+ * the `Libc` service (each runtime brings its FFI); the rest runs on the Node APIs that Node
+ * and Bun both implement (the `Node…` modules, as in Effect's platform-node-shared).
+ */
+export * as ByteEnv from "./ByteEnv.js"
+export * as EarlyListen from "./EarlyListen.js"
+export * as Envdir from "./Envdir.js"
+export type * as FdWatcher from "./FdWatcher.js"
+export * as InetSocket from "./InetSocket.js"
+export * as InheritedFds from "./InheritedFds.js"
+export * as Libc from "./Libc.js"
+export * as LogTail from "./LogTail.js"
+export * as LogWriter from "./LogWriter.js"
+export * as NodeControlServer from "./NodeControlServer.js"
+export * as NodeListenSockets from "./NodeListenSockets.js"
+export * as NodeLogger from "./NodeLogger.js"
+export * as NodePidFile from "./NodePidFile.js"
+export * as NodeReadinessProbe from "./NodeReadinessProbe.js"
+export * as NodeSignalSource from "./NodeSignalSource.js"
+export * as NodeStatusObserver from "./NodeStatusObserver.js"
+export * as NodeStatusStore from "./NodeStatusStore.js"
+export * as NodeWorkerEnvironment from "./NodeWorkerEnvironment.js"
+export * as NotifySockets from "./NotifySockets.js"
+export * as PidFileLock from "./PidFileLock.js"
+export * as Sockaddr from "./Sockaddr.js"
+export * as SocketActivation from "./SocketActivation.js"
+export * as StarterServices from "./StarterServices.js"
+export * as Stderr from "./Stderr.js"
+export * as SystemdNotify from "./SystemdNotify.js"
+export * as SystemError from "./SystemError.js"
+export * as WorkerOutput from "./WorkerOutput.js"
