@@ -119,6 +119,49 @@ const hupToOldExit = async (bin, args, env = {}) => {
   return { exit: median(exits), ready: readies.length === samples ? median(readies) : undefined }
 }
 
+/** The supervisor's children: its workers. */
+const childrenOf = (pid) =>
+  fs
+    .readdirSync(`/proc/${pid}/task`)
+    .flatMap((task) => fs.readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").split(" "))
+    .filter(Boolean)
+    .map(Number)
+
+/** One GET answered 200 within `timeoutMs`, on a fresh connection. */
+const probeOk = (port, timeoutMs) =>
+  new Promise((resolve) => {
+    const req = http.get({ host: "127.0.0.1", port, agent: false, timeout: timeoutMs }, (res) => {
+      res.resume()
+      res.on("end", () => resolve(res.statusCode === 200))
+      res.on("error", () => resolve(false))
+    })
+    req.on("error", () => resolve(false))
+    req.on("timeout", () => req.destroy(new Error("timeout")))
+  })
+
+/**
+ * The worker SIGKILLed every second while the port is probed every 100 ms (500 ms timeout):
+ * the share of probes that failed, in %. A crash must be replaced at once, as Perl does.
+ */
+const killLoopFailures = async (bin, args) => {
+  const server = await launch(bin, args)
+  const kills = tiny ? 3 : 15
+  const outcomes = []
+  const prober = setInterval(() => outcomes.push(probeOk(server.port, 500)), 100)
+  try {
+    for (let n = 0; n < kills; n++) {
+      await sleep(1000)
+      const worker = childrenOf(server.child.pid).at(-1)
+      if (worker !== undefined) process.kill(worker, "SIGKILL")
+    }
+  } finally {
+    clearInterval(prober)
+  }
+  const results = await Promise.all(outcomes)
+  await stop(server)
+  return (100 * results.filter((ok) => !ok).length) / results.length
+}
+
 /** The load generator: wrk when installed (C, multi-threaded), else autocannon (npm). */
 const wrk = spawnSync("sh", ["-c", "command -v wrk"]).status === 0
 const loadTool = wrk ? "wrk" : "autocannon"
@@ -533,6 +576,12 @@ try {
   )
   row("  of which after the worker was ready", ready100.exit - ready100.ready, undefined, "ms")
   row("--restart wall time", await restartWall(ours), perl && (await restartWall(perl)), "ms")
+  row(
+    "probes failed while the worker is SIGKILLed every second",
+    await killLoopFailures(ours, plain),
+    perl && (await killLoopFailures(perl, plain)),
+    "%"
+  )
   await startupAndFootprint()
   for (const n of tiny ? [1, 4] : [1, 4, 16])
     row(`rolling restart, --workers=${n} --ready=notify-fd`, await rolling(n), undefined, "ms")

@@ -23,6 +23,7 @@ describe("pnpm bench --tiny", () => {
       "HUP → old worker exited, worker ready after 100 ms (ours: --ready=notify-fd)",
       "of which after the worker was ready",
       "--restart wall time",
+      "probes failed while the worker is SIGKILLed every second",
       "exec → the port accepts connections",
       "exec → the first HTTP response",
       "`start_server --version`, cold start ÷ `node -e 0`",

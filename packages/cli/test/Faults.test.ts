@@ -110,7 +110,22 @@ const probesUnderKills = async (impl: Impl) => {
   }
   clearInterval(prober)
   const results = await Promise.all(outcomes)
-  return { impl, kills: killed.size, probes: results.length, failed: results.filter((ok) => !ok).length, port }
+  const spawns = () => server.lines().filter((l) => /^starting new worker \d+$/.test(l)).length
+  // The first worker and one replacement per kill (the last one may still be on its way).
+  await waitFor(`${impl}: a replacement for each of ${killed.size} kills`, () =>
+    spawns() >= killed.size + 1 ? true : undefined
+  ).catch(() => undefined)
+  const spawned = spawns()
+  const backedOff = server.lines().filter((l) => l.startsWith("crash loop"))
+  return {
+    impl,
+    kills: killed.size,
+    spawned,
+    backedOff,
+    probes: results.length,
+    failed: results.filter((ok) => !ok).length,
+    port
+  }
 }
 
 describe("faults", () => {
@@ -441,9 +456,16 @@ describe("faults", () => {
         expect(readIfExists(file("pid"))).toBe(`${server.pid}\n`)
         expect(JSON.parse(readIfExists(file("status.json")) ?? "")).toMatchObject({ generation: 1 })
 
-        // Space again: the next restart writes every file, and nothing else is there.
+        // Space again: the next restart writes every file, and nothing else is there. The
+        // old worker's exit is logged before its event's writes fail: count once they have.
+        let failed = naming.length
+        for (;;) {
+          await sleep(200)
+          const now = server.lines().filter((l) => l.includes(dir)).length
+          if (now === failed) break
+          failed = now
+        }
         fs.rmSync(filler)
-        const failed = naming.length
         server.kill("SIGHUP")
         // The status file says 3 alone once generation 2 has exited.
         await waitFor("generation 3 in the status file", () => (generation(file("status")) === 3 ? true : undefined))
@@ -474,19 +496,20 @@ describe("faults", () => {
   describe.skipIf(perlSkip !== undefined)(
     `side by side with Perl's start_server${perlSkip === undefined ? "" : ` (skipped: ${perlSkip})`}`,
     () => {
-      // Each kill fails the probes that worker had accepted and not yet answered, and any
-      // probe left waiting longer than its timeout for the replacement: both vary with timing
-      // from run to run of the same implementation. The tolerance is 3 probes (at most 2% of
-      // ~150) beyond Perl's count: a replacement that comes up slower, kill after kill, loses
-      // more than that.
-      it("SIGKILL of the worker every second for 15 s: probes fail no more often than under Perl", async () => {
+      // What matters for the service is that every kill is replaced at once, as Perl does: no
+      // backoff. How many probes fail meanwhile depends on how fast a worker starts on a
+      // loaded machine, so that comparison is a benchmark (`pnpm bench`: "probes failed while
+      // the worker is SIGKILLed every second"), run alone, not a timed assertion here.
+      it("SIGKILL of the worker every second for 15 s: each kill replaced at once, as under Perl; both serve after", async () => {
         const [ours, perl] = await Promise.all(impls.map(probesUnderKills))
         const seen = JSON.stringify({ ours, perl })
         for (const run of [ours, perl]) {
           expect(run?.kills, seen).toBeGreaterThanOrEqual(killLoop.kills - 1)
+          // One "starting new worker" line per spawn: every kill got its replacement.
+          expect(run?.spawned, seen).toBeGreaterThanOrEqual((run?.kills ?? 0) + 1)
           expect(await get(run?.port ?? 0), seen).toMatch(/^hello from generation \d+,/)
         }
-        expect(ours?.failed, seen).toBeLessThanOrEqual((perl?.failed ?? 0) + 3)
+        expect(ours?.backedOff, seen).toEqual([])
       }, 60_000)
     }
   )
