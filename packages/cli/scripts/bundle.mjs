@@ -32,6 +32,9 @@ const { metafile } = await esbuild.build({
   logLevel: "warning"
 })
 
+// Bun compiles BunLibc's C wrappers from this copy (`bun bin/start_server.js`).
+fs.copyFileSync(path.join(cli, "../platform-bun/src/internal/libc.c"), path.join(outdir, "libc.c"))
+
 // The bundle carries other packages' code, so it carries their licenses too.
 const packageDirs = new Set()
 for (const input of Object.keys(metafile.inputs)) {

@@ -3,12 +3,12 @@
  * with Perl's messages and exit codes (`failed to open file:…` exits with errno, 2).
  */
 import * as fs from "node:fs"
-import { libc } from "@starter/platform-node/NodeLibc"
 import * as PidFileLock from "@starter/platform-shared/PidFileLock"
 import * as Stderr from "@starter/platform-shared/Stderr"
 import * as SystemError from "@starter/platform-shared/SystemError"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import { libc } from "./Runtime.js"
 
 export class WrapperError extends Data.TaggedError("WrapperError")<{
   readonly message: string

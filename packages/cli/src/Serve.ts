@@ -9,11 +9,9 @@ import {
   InheritedFds,
   LogFile,
   NodeDaemon,
-  NodeLibc,
   NodeListenSockets,
   NodeLogs,
   NodePidFile,
-  NodeStarterServices,
   NodeStatusObserver,
   SocketActivation,
   SystemdNotify
@@ -22,6 +20,8 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Scope from "effect/Scope"
 import type { CliOptions } from "./CliOptions.js"
+import * as Runtime from "./Runtime.js"
+import * as RuntimeServices from "./RuntimeServices.js"
 import { commandLineMessage, environmentFromOptions, toStarterOptions } from "./StarterOptionsFromCli.js"
 
 /** One line on stderr: the bare message in text logs (Perl's), an error record in JSON logs. */
@@ -45,7 +45,7 @@ const daemonize = (config: Starter.StarterConfig, argv: ReadonlyArray<string>, l
       Effect.flatMap((s) => s.open(config.listen, { backlog: config.backlog, pathMode: config.pathMode })),
       Scope.extend(scope),
       Effect.provide(NodeListenSockets.layer),
-      Effect.provide(NodeLibc.layer)
+      Effect.provide(Runtime.libcLayer)
     )
     return yield* NodeDaemon.spawnDaemon(argv, sockets, log)
   }).pipe(Effect.catchAll((error) => Effect.as(printError(error.message), exitCodeOf(error))))
@@ -86,7 +86,7 @@ const supervise = (
     Effect.scoped,
     Effect.catchAll((error) => Effect.as(printError(error.message), exitCodeOf(error))),
     Effect.provide(
-      NodeStarterServices.layer({
+      RuntimeServices.layer({
         statusFile: options.statusFile,
         envdir: options.envdir,
         jsonStatusFile: options.jsonStatusFile,
@@ -110,10 +110,10 @@ const serveWith = (
 ): Effect.Effect<number> =>
   Effect.gen(function* () {
     // What our caller left open reaches no worker (Perl passes only its sockets).
-    InheritedFds.closeOnExec(NodeLibc.libc)
+    InheritedFds.closeOnExec(Runtime.libc)
     const handoff = NodeDaemon.takeHandoff()
     const notifySocket = SystemdNotify.takeNotifySocket()
-    const systemdFds = SocketActivation.take(NodeLibc.libc)
+    const systemdFds = SocketActivation.take(Runtime.libc)
     // Perl copies these options into %ENV: workers inherit them and the tunables read them.
     Object.assign(process.env, environmentFromOptions(options))
     const envdir = process.env.ENVDIR
@@ -169,7 +169,7 @@ const serveWith = (
       notifySocket,
       sockets: activated.right?.fds
     })
-  }).pipe(Effect.provide(logs.layer), Effect.provide(NodeLibc.layer))
+  }).pipe(Effect.provide(logs.layer), Effect.provide(Runtime.libcLayer))
 
 /**
  * Answers the process exit code. `argv` is the command line, for the daemon's copy; `early`,

@@ -55,13 +55,17 @@ else if (flag("version")) process.stdout.write(`${version}\n`)
 else {
   let early: EarlyListen.EarlySockets | undefined
   if (Either.isRight(quick) && supervises(quick.right)) {
-    v8.setFlagsFromString(supervisorFlags)
+    // Node only: Bun runs JavaScriptCore, and its node:v8 has no flags to set.
+    if (process.versions.bun === undefined) v8.setFlagsFromString(supervisorFlags)
     const ports = portsToBindFirst(quick.right)
     // The same backlog the supervisor's options take (`--backlog=0` means the default).
     if (ports !== undefined) {
       // Imported here: it loads Effect's data types, which `--help` and `--version` never need.
-      const { bind } = await import("@starter/platform-node/EarlyListen")
-      early = bind(ports, Number(quick.right.options.get("backlog")) || undefined)
+      const [EarlyListen, { libc }] = await Promise.all([
+        import("@starter/platform-shared/EarlyListen"),
+        import("./Runtime.js")
+      ])
+      early = EarlyListen.bind(libc, ports, Number(quick.right.options.get("backlog")) || undefined)
     }
   }
   const [{ main }, NodeMain] = await Promise.all([import("./Main.js"), import("@starter/platform-node/NodeMain")])

@@ -3,6 +3,7 @@
  * bun:ffi's TinyCC compiles when first needed, in about 2 ms) so that errno is read in the
  * same native call that failed. Loaded on the first call, as koffi is under Node.
  */
+import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as Libc from "@starter/platform-shared/Libc"
 import { AF_INET6 } from "@starter/platform-shared/Sockaddr"
@@ -40,8 +41,9 @@ const symbols = {
 const load = () => {
   // Bun's `require` loads bun:ffi synchronously, on the first call only.
   const ffi: Ffi = createRequire(import.meta.url)("bun:ffi")
-  // From src/ and from dist/ alike: the C source ships in src/.
-  const source = new URL("../src/internal/libc.c", import.meta.url).pathname
+  // From src/ and from dist/ alike the C source is src/'s; a bundle carries a copy beside its chunks.
+  const candidates = ["./libc.c", "../src/internal/libc.c"].map((file) => new URL(file, import.meta.url).pathname)
+  const source = candidates.find((file) => fs.existsSync(file)) ?? candidates[1]!
   return ffi.cc({ source, symbols }).symbols
 }
 let loaded: ReturnType<typeof load> | undefined

@@ -7,6 +7,7 @@
  */
 import * as fs from "node:fs"
 import * as net from "node:net"
+import { lifelineFdVariable } from "@starter/platform-shared/WorkerProtocol"
 
 const listeners = new Set<() => void>()
 let watching: net.Socket | undefined
@@ -29,7 +30,7 @@ const ownDescription = (fd: number): number => {
 
 const watch = (env: NodeJS.ProcessEnv): boolean => {
   if (watching !== undefined) return true
-  const fd = Number(env.STARTER_SUPERVISOR_FD)
+  const fd = Number(env[lifelineFdVariable])
   if (!Number.isInteger(fd) || fd < 0) return false
   try {
     // A pipe becomes a libuv stream: EOF is an event, never a blocked thread. libuv makes its

@@ -11,12 +11,13 @@
  */
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
+import { notifyFdVariable, readyLine, readyMessage } from "@starter/platform-shared/WorkerProtocol"
 
 export type ReadyChannel = "notify-fd" | "ipc" | "sd-notify"
 
 /** The channel start_server offers this process, if any. */
 export const readyChannel = (env: NodeJS.ProcessEnv = process.env): ReadyChannel | undefined => {
-  if (env.STARTER_NOTIFY_FD !== undefined) return "notify-fd"
+  if (env[notifyFdVariable] !== undefined) return "notify-fd"
   // Node removes NODE_CHANNEL_FD from the environment once it has set the channel up.
   if (process.send !== undefined && process.connected) return "ipc"
   if (env.NOTIFY_SOCKET !== undefined && env.NOTIFY_SOCKET !== "") return "sd-notify"
@@ -25,7 +26,7 @@ export const readyChannel = (env: NodeJS.ProcessEnv = process.env): ReadyChannel
 
 const viaNotifyFd = (fd: number): Promise<void> =>
   new Promise((resolve, reject) => {
-    fs.write(fd, "READY=1\n", (error) => {
+    fs.write(fd, `${readyLine}\n`, (error) => {
       if (error !== null) return reject(error)
       // Nothing else is ever written there; the supervisor sees EOF, which is harmless.
       fs.close(fd, () => resolve())
@@ -34,7 +35,7 @@ const viaNotifyFd = (fd: number): Promise<void> =>
 
 const viaIpc = (): Promise<void> =>
   new Promise((resolve, reject) => {
-    process.send?.("ready", undefined, {}, (error: Error | null) => {
+    process.send?.(readyMessage, undefined, {}, (error: Error | null) => {
       if (error !== null) return reject(error)
       // An IPC channel keeps the event loop alive; a drained worker must still exit.
       process.channel?.unref()
@@ -64,7 +65,7 @@ export const ready = (env: NodeJS.ProcessEnv = process.env): Promise<void> => {
   reported ??= (() => {
     switch (readyChannel(env)) {
       case "notify-fd":
-        return viaNotifyFd(Number(env.STARTER_NOTIFY_FD))
+        return viaNotifyFd(Number(env[notifyFdVariable]))
       case "ipc":
         return viaIpc()
       case "sd-notify":

@@ -9,10 +9,27 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { afterEach, onTestFinished } from "vitest"
+import { afterEach, onTestFinished, type TestContext } from "vitest"
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..")
 export const startServerBin = path.join(repoRoot, "node_modules/.bin/start_server")
+
+/**
+ * The runtime the binary runs on: the `cli-bun` test project sets STARTER_RUNTIME=bun and
+ * runs the same test files as `cli`, so a failure's project names its runtime.
+ */
+export const runtime: "node" | "bun" = process.env.STARTER_RUNTIME === "bun" ? "bun" : "node"
+
+/** How to run `bin`: our binary under Bun is `bun bin/start_server.js` (the .bin shim execs node). */
+export const commandFor = (bin: string, args: ReadonlyArray<string>): readonly [string, ReadonlyArray<string>] =>
+  runtime === "bun" && bin === startServerBin
+    ? [path.join(repoRoot, "node_modules/.bin/bun"), [path.join(repoRoot, "packages/cli/bin/start_server.js"), ...args]]
+    : [bin, args]
+
+/** Skips the running test under Bun, naming the gap in Bun (or in our Bun platform) that it meets. */
+export const skipOnBun = (context: Pick<TestContext, "skip">, gap: string): void =>
+  context.skip(runtime === "bun", `not on Bun: ${gap}`)
+
 export const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures")
 
 export const tempDir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), "starter-"))
@@ -72,7 +89,8 @@ export const startServer = (
   args: ReadonlyArray<string>,
   options: { env?: Record<string, string | undefined>; cwd?: string; bin?: string } = {}
 ): Running => {
-  const child = spawn(options.bin ?? startServerBin, args, {
+  const [command, commandArgs] = commandFor(options.bin ?? startServerBin, args)
+  const child = spawn(command, commandArgs, {
     cwd: options.cwd ?? repoRoot,
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"]

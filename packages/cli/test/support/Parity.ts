@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { fixtures, readIfExists, repoRoot, sleep, startServerBin } from "./Harness.js"
+import { commandFor, fixtures, readIfExists, repoRoot, sleep, startServerBin } from "./Harness.js"
 import { perlStartServer } from "./Perl.js"
 
 export type Impl = "ours" | "perl"
@@ -120,7 +120,8 @@ export const startProbed = (
   env: Record<string, string | undefined> = {}
 ): { readonly child: ChildProcess; readonly done: Promise<Finished> } => {
   const started = Date.now()
-  const child = spawn(bin, args, {
+  const [command, commandArgs] = commandFor(bin, args)
+  const child = spawn(command, commandArgs, {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ["ignore", "ignore", "pipe"]

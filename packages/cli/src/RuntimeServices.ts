@@ -1,0 +1,10 @@
+/** Every port of @starter/core's Starter on the runtime this start_server runs on (`Runtime`). */
+import type { Starter } from "@starter/core"
+import * as BunStarterServices from "@starter/platform-bun/BunStarterServices"
+import * as NodeStarterServices from "@starter/platform-node/NodeStarterServices"
+import * as StarterServices from "@starter/platform-shared/StarterServices"
+import type * as Layer from "effect/Layer"
+import { isBun } from "./Runtime.js"
+
+export const layer = (options: StarterServices.ServiceOptions): Layer.Layer<Starter.StarterServices> =>
+  StarterServices.layer(isBun ? BunStarterServices.runtime : NodeStarterServices.runtime, options)

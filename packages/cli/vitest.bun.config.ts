@@ -1,0 +1,25 @@
+/**
+ * The binary's integration suite again, with start_server running under Bun: the same test
+ * files as the `cli` project (Node), so each failure's project (`cli-bun`) names its runtime.
+ * A test that Bun cannot pass skips itself under Bun with the gap as its note (`skipOnBun`).
+ */
+import { defineProject, mergeConfig } from "vitest/config"
+import shared from "../../vitest.shared.js"
+
+export default mergeConfig(
+  shared,
+  defineProject({
+    test: {
+      name: "cli-bun",
+      env: { STARTER_RUNTIME: "bun" },
+      include: [
+        "test/Lifecycle.test.ts",
+        "test/Readiness.test.ts",
+        "test/NeverAccepts.test.ts",
+        "test/ControlSocket.test.ts",
+        "test/PerlParity.test.ts",
+        "test/UpstreamScenarios.test.ts"
+      ]
+    }
+  })
+)

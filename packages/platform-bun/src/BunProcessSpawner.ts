@@ -1,0 +1,150 @@
+/**
+ * Workers as real processes under Bun: `Bun.spawn` (posix_spawn, no shell) with the layout
+ * every runtime shares (`WorkerProtocol.layout`). Where Bun differs from Node's spawn:
+ * - a slot that carries nothing ("ignore", fds between 3 and the highest socket) is /dev/null
+ *   in the worker, where Node leaves it closed;
+ * - the IPC channel (`--ready=ipc`) goes after every other fd, where Bun places it (Node JSON
+ *   serialization, so a Node worker's `process.send` reaches us); its own slot is /dev/null.
+ */
+import { type ExitStatus, ProcessSpawner } from "@starter/core"
+import * as ByteEnv from "@starter/platform-shared/ByteEnv"
+import * as NotifySockets from "@starter/platform-shared/NotifySockets"
+import * as WorkerOutput from "@starter/platform-shared/WorkerOutput"
+import * as WorkerProtocol from "@starter/platform-shared/WorkerProtocol"
+import * as WorkerSpawn from "@starter/platform-shared/WorkerSpawn"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as BunFdWatcher from "./BunFdWatcher.js"
+import { libc } from "./BunLibc.js"
+import * as Bun from "./internal/bun.js"
+
+/** Reads a tagged worker's pipe (its read end, which this takes over) into `sink`. */
+const readOutput = (
+  output: ReadonlyArray<WorkerProtocol.OutputPipe>,
+  worker: WorkerOutput.Worker,
+  sink: WorkerOutput.Sink
+): void => {
+  for (const { stream, read } of output) {
+    let flow: ReturnType<typeof Bun.readFd> | undefined
+    const feed = WorkerOutput.lines(
+      sink.open(worker, stream, { pause: () => flow?.pause(), resume: () => flow?.resume() })
+    )
+    flow = Bun.readFd(read, (chunk) => feed.push(Buffer.from(chunk)), feed.end)
+  }
+}
+
+const spawnWorker = (
+  request: ProcessSpawner.SpawnRequest,
+  lifeline: number,
+  notifySockets: () => NotifySockets.NotifySockets,
+  sink: WorkerOutput.Sink | undefined
+): Effect.Effect<ProcessSpawner.WorkerProcess, ProcessSpawner.SpawnError> =>
+  Effect.gen(function* () {
+    const [argv0] = request.argv
+    if (request.cwd !== undefined) {
+      const problem = WorkerSpawn.chdirProblem(request.cwd)
+      if (problem !== undefined) return yield* problem
+    }
+    const exit = yield* Deferred.make<ExitStatus.ExitStatus>()
+    const state = yield* WorkerSpawn.makeReadinessState
+    const endpoint =
+      request.readiness._tag === "SdNotify" ? yield* WorkerSpawn.openNotifySocket(notifySockets(), state) : undefined
+    const release = () => endpoint?.close()
+    const output = sink === undefined ? [] : yield* WorkerSpawn.openOutputPipes(libc, request, release)
+    const { stdio, env, channelFd } = WorkerProtocol.layout(request, lifeline, endpoint?.path, output)
+    const ipc = request.readiness._tag === "Ipc"
+    const slots = stdio.map((slot): Bun.StdioSlot => (slot === "ipc" || slot === undefined ? "ignore" : slot))
+    const launch = ByteEnv.spawnable(request.argv, env)
+    let notify: ReturnType<typeof Bun.readFd> | undefined
+    const proc = yield* Effect.try({
+      try: () =>
+        Bun.api().spawn(launch.argv, {
+          cwd: request.cwd,
+          env: launch.env,
+          stdio: slots,
+          detached: request.processGroup,
+          ...(ipc
+            ? {
+                serialization: "json" as const,
+                ipc: (message: unknown) => {
+                  if (WorkerProtocol.isReadyMessage(message)) WorkerSpawn.markReady(state)
+                }
+              }
+            : {}),
+          onExit: (child, code, signal) => {
+            notify?.cancel()
+            if (ipc) child.disconnect()
+            release()
+            Deferred.unsafeDone(exit, Exit.succeed(WorkerSpawn.toExitStatus(code, signal)))
+          }
+        }),
+      catch: (error) => {
+        release()
+        for (const { read } of output) libc.close(read)
+        return WorkerSpawn.execError(argv0 ?? "", error)
+      }
+    }).pipe(
+      // The worker has its copies of the write ends once spawned (or none if it failed to be).
+      Effect.ensuring(
+        Effect.sync(() => {
+          for (const { write } of output) libc.close(write)
+        })
+      )
+    )
+    const notifyFd =
+      channelFd === undefined || request.readiness._tag !== "NotifyFd" ? undefined : proc.stdio[channelFd]
+    if (typeof notifyFd === "number") {
+      const lines = WorkerProtocol.notifyLines(() => WorkerSpawn.markReady(state))
+      const decoder = new TextDecoder()
+      notify = Bun.readFd(notifyFd, (chunk) => lines.push(decoder.decode(chunk, { stream: true })), lines.end)
+    }
+    if (sink !== undefined) readOutput(output, { pid: proc.pid, generation: request.generation }, sink)
+    const { pid } = proc
+    return {
+      pid,
+      signal: WorkerSpawn.signalling(pid, (signal) => {
+        try {
+          // The group outlives its leader only while members remain; once the leader is
+          // reaped its pid may be reused, so the group is signalled only before that.
+          if (request.processGroup && proc.exitCode === null && proc.signalCode === null) process.kill(-pid, signal)
+          else proc.kill(signal)
+        } catch {
+          // nothing to do: the worker is gone or the signal cannot be delivered
+        }
+      }),
+      exit: Deferred.await(exit),
+      ...WorkerSpawn.readinessOf(request, pid, state)
+    } satisfies ProcessSpawner.WorkerProcess
+  })
+
+export interface Options {
+  /** Where the workers' stdout and stderr lines go, tagged; without it, they inherit ours. */
+  readonly output?: WorkerOutput.Sink | undefined
+}
+
+export const layerWith = (options: Options): Layer.Layer<ProcessSpawner.ProcessSpawner> =>
+  Layer.scoped(
+    ProcessSpawner.ProcessSpawner,
+    Effect.gen(function* () {
+      // One lifeline for all workers: we keep the write end (close-on-exec, never written).
+      const [read] = yield* Effect.acquireRelease(Effect.sync(libc.pipe), ([read, write]) =>
+        Effect.sync(() => {
+          libc.close(read)
+          libc.close(write)
+        })
+      )
+      let sockets: NotifySockets.NotifySockets | undefined
+      yield* Effect.addFinalizer(() => Effect.sync(() => sockets?.close()))
+      const notifySockets = () => {
+        sockets ??= NotifySockets.make(libc, BunFdWatcher.make(libc))
+        return sockets
+      }
+      return ProcessSpawner.ProcessSpawner.of({
+        spawn: (request) => spawnWorker(request, read, notifySockets, options.output)
+      })
+    })
+  )
+
+export const layer: Layer.Layer<ProcessSpawner.ProcessSpawner> = layerWith({})

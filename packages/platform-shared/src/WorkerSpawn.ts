@@ -1,0 +1,162 @@
+/**
+ * What every runtime's process spawner does the same way around its own spawn call: the
+ * checks before it, the output pipes, the readiness state a worker's channel reports into,
+ * and the `WorkerProcess` fields that do not depend on how the child was started.
+ */
+import * as fs from "node:fs"
+import { ExitStatus, ProcessSpawner, Readiness, Signal } from "@starter/core"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Libc from "./Libc.js"
+import * as NodeReadinessProbe from "./NodeReadinessProbe.js"
+import type * as NotifySockets from "./NotifySockets.js"
+import { errnoOf, strerror } from "./SystemError.js"
+import type * as WorkerProtocol from "./WorkerProtocol.js"
+
+/**
+ * Perl dies in the child with `failed to chdir:$dir:$!` and exit status errno; we check
+ * before spawning instead.
+ */
+export const chdirProblem = (cwd: string): ProcessSpawner.SpawnError | undefined => {
+  const failed = (error: unknown) =>
+    new ProcessSpawner.SpawnError({
+      message: `failed to chdir:${cwd}:${strerror(error)}`,
+      exitCode: errnoOf(error) ?? 255
+    })
+  try {
+    return fs.statSync(cwd).isDirectory() ? undefined : failed({ errno: 20 /* ENOTDIR */ })
+  } catch (error) {
+    return failed(error)
+  }
+}
+
+/** An exit as Node and Bun report it: a code, or the name of the signal (`SIGTERM`). */
+export const toExitStatus = (code: number | null, signal: string | null): ExitStatus.ExitStatus => {
+  if (signal !== null) {
+    const name = signal.replace(/^SIG/, "")
+    // The runtime names every Linux signal it can report; an unknown one cannot be described better.
+    return Signal.isSignalName(name) ? ExitStatus.killedBy(name) : { code: null, signal: null }
+  }
+  return ExitStatus.exited(code ?? 0)
+}
+
+/**
+ * Pipes for fds 1 and 2, unless a socket sits there. Real pipes, as Node's "pipe" (a socket
+ * pair) is not: a worker can open /dev/stdout on a pipe. Both ends are close-on-exec, so only
+ * this worker gets its write end (at fd 1 or 2, where spawn places it).
+ */
+export const outputPipes = (
+  libc: Libc.Service,
+  request: ProcessSpawner.SpawnRequest
+): ReadonlyArray<WorkerProtocol.OutputPipe> => {
+  const pipes: Array<WorkerProtocol.OutputPipe> = []
+  try {
+    for (const [i, stream] of (["stdout", "stderr"] as const).entries()) {
+      if (request.fds.some(({ childFd }) => childFd === i + 1)) continue
+      const [read, write] = libc.pipe()
+      pipes.push({ stream, read, write })
+    }
+    return pipes
+  } catch (error) {
+    for (const { read, write } of pipes) {
+      libc.close(read)
+      libc.close(write)
+    }
+    throw error
+  }
+}
+
+/** `outputPipes` as an effect: a failure releases `release` and is a spawn error. */
+export const openOutputPipes = (
+  libc: Libc.Service,
+  request: ProcessSpawner.SpawnRequest,
+  release: () => void
+): Effect.Effect<ReadonlyArray<WorkerProtocol.OutputPipe>, ProcessSpawner.SpawnError> =>
+  Effect.try({
+    try: () => outputPipes(libc, request),
+    catch: (error) => {
+      release()
+      return new ProcessSpawner.SpawnError({ message: `failed to create a pipe:${strerror(error)}`, exitCode: 255 })
+    }
+  })
+
+/** Whether `pid` is stopped by a signal (state T in /proc), not merely sleeping. */
+export const isStopped = (pid: number): boolean => {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat.charAt(stat.lastIndexOf(")") + 2) === "T"
+  } catch {
+    return false
+  }
+}
+
+export const execError = (argv0: string, error: unknown) =>
+  new ProcessSpawner.SpawnError({ message: `failed to exec ${argv0}:${strerror(error)}`, exitCode: 255 })
+
+/** What the worker's readiness channel has said so far. */
+export interface ReadinessState {
+  readonly ready: Deferred.Deferred<void>
+  /** The last probe failure, or the worker's last sd_notify STATUS. */
+  detail: string | undefined
+}
+
+export const makeReadinessState: Effect.Effect<ReadinessState> = Effect.map(Deferred.make<void>(), (ready) => ({
+  ready,
+  detail: undefined
+}))
+
+export const markReady = (state: ReadinessState): void => void Deferred.unsafeDone(state.ready, Exit.void)
+
+/** The worker's own NOTIFY_SOCKET, reporting into `state`. */
+export const openNotifySocket = (
+  sockets: NotifySockets.NotifySockets,
+  state: ReadinessState
+): Effect.Effect<NotifySockets.Endpoint, ProcessSpawner.SpawnError> =>
+  Effect.try({
+    try: () =>
+      sockets.open((fields) => {
+        const status = fields.get("STATUS")
+        if (status !== undefined) state.detail = `STATUS=${status}`
+        if (fields.get("READY") === "1") markReady(state)
+      }),
+    catch: (error) =>
+      new ProcessSpawner.SpawnError({ message: `failed to create NOTIFY_SOCKET:${strerror(error)}`, exitCode: 255 })
+  })
+
+/** The worker's `ready` and `readinessDetail`, once it runs as `pid`. */
+export const readinessOf = (
+  request: ProcessSpawner.SpawnRequest,
+  pid: number,
+  state: ReadinessState
+): Pick<ProcessSpawner.WorkerProcess, "ready" | "readinessDetail"> => {
+  const { readiness } = request
+  const probe =
+    readiness._tag === "Probe"
+      ? Readiness.expandProbe(readiness.probe, { pid, index: request.index, generation: request.generation })
+      : undefined
+  return {
+    ready:
+      readiness._tag === "Interval"
+        ? Effect.never
+        : probe !== undefined
+          ? NodeReadinessProbe.untilReady(probe, (why) => {
+              state.detail = why
+            })
+          : Deferred.await(state.ready),
+    readinessDetail: Effect.sync(() => state.detail)
+  }
+}
+
+/**
+ * `signal(name)` of a worker, given how to send one: a stopped worker (SIGSTOP, ^Z) holds the
+ * signal pending and would drain forever, so it is woken, as systemd does. A running one is
+ * never sent CONT.
+ */
+export const signalling =
+  (pid: number, send: (signal: NodeJS.Signals) => void) =>
+  (name: Signal.SignalName): Effect.Effect<void> =>
+    Effect.sync(() => {
+      send(`SIG${name}` as NodeJS.Signals)
+      if (name !== "KILL" && name !== "STOP" && isStopped(pid)) send("SIGCONT")
+    })
