@@ -3,7 +3,7 @@
  * dispatch in Perl's order (start_server:L27-58): help, version, restart, stop, serve.
  */
 import type * as EarlyListen from "@starter/platform-node/EarlyListen"
-import * as Stderr from "@starter/platform-node/Stderr"
+import * as Stderr from "@starter/platform-shared/Stderr"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ClientCommands from "./ClientCommands.js"
