@@ -73,7 +73,8 @@ export const options = Options.all({
   timeoutMs: duration("timeout"),
   logWorkerTags: flag("log-worker-tags"),
   follow: flag("follow"),
-  lines: integer("lines")
+  lines: integer("lines"),
+  binary: text("binary")
 })
 
 type Parsed = typeof options extends Options.Options<infer A> ? A : never

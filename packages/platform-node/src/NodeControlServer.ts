@@ -10,8 +10,10 @@ import { ControlServer } from "@starter/core"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
 import * as Scheduler from "effect/Scheduler"
 import * as Stream from "effect/Stream"
+import * as Handover from "./Handover.js"
 import * as libc from "./internal/libc.js"
 import { errnoOf, strerror } from "./SystemError.js"
 
@@ -96,11 +98,55 @@ export interface Options {
    * idle clients cannot hold every one of the `maxConnections` places.
    */
   readonly idleTimeoutMs: number
+  /** Who owns the socket file (`start_server upgrade`); default: this process, always. */
+  readonly handover?: Handover.Handover | undefined
+  /**
+   * A successor's control socket: the old supervisor's listening descriptor, inherited. It is
+   * accepted on only once this process owns the shared files; its file is never bound again.
+   */
+  readonly adopted?: number | undefined
+}
+
+/**
+ * Binds the socket file (mode 0600 from birth: the umask applies inside bind) and listens.
+ * Bound here rather than by Node, whose close() unlinks the path: after a handover the file
+ * is the new supervisor's, and only an owner removes it.
+ */
+const bindUnix = (path: string): Effect.Effect<number, ControlServer.ControlServerError> =>
+  Effect.try({
+    try: () => {
+      const fd = libc.socket(libc.AF_UNIX, libc.SOCK_STREAM)
+      const umask = process.umask(0o177)
+      try {
+        libc.bind(fd, libc.sockaddrUn(path))
+        libc.listen(fd, 511)
+        return fd
+      } catch (error) {
+        libc.close(fd)
+        throw error
+      } finally {
+        process.umask(umask)
+      }
+    },
+    catch: (error) => fail(`failed to listen on ${path}:${strerror(error)}`, errnoOf(error))
+  })
+
+/** The socket file, if it is still the one bound at `fd` (nobody replaced it meanwhile). */
+const removeIfOurs = (path: string, identity: { readonly dev: number; readonly ino: number }) => {
+  try {
+    const stat = fs.lstatSync(path)
+    if (stat.isSocket() && stat.dev === identity.dev && stat.ino === identity.ino) fs.unlinkSync(path)
+  } catch {
+    // gone already
+  }
 }
 
 const listen = (options: Options) => (path: string, handleLine: (line: string) => Stream.Stream<string>) =>
   Effect.gen(function* () {
-    yield* clearPath(path)
+    const handover = options.handover ?? Handover.owner()
+    if (options.adopted === undefined) yield* clearPath(path)
+    const fd = options.adopted ?? (yield* bindUnix(path))
+    const identity = yield* Effect.sync(() => fs.lstatSync(path, { throwIfNoEntry: false }))
     const run = yield* FiberSet.makeRuntime<never>()
     const connections = new Set<net.Socket>()
     const server = net.createServer((connection) => {
@@ -170,30 +216,50 @@ const listen = (options: Options) => (path: string, handleLine: (line: string) =
         for (const fiber of running) fiber.unsafeInterruptAsFork(fiber.id())
       })
     })
-    yield* Effect.acquireRelease(
-      Effect.async<void, ControlServer.ControlServerError>((resume) => {
-        server.once("error", (error) =>
-          resume(Effect.fail(fail(`failed to listen on ${path}:${strerror(error)}`, errnoOf(error))))
-        )
-        // The socket file is created inside listen(): a umask makes it 0600 from birth.
-        const umask = process.umask(0o177)
-        try {
-          server.listen(path, () => resume(Effect.void))
-        } finally {
-          process.umask(umask)
+    // The descriptor is ours until Node listens on it; Node's after that (its close closes it).
+    let phase: "unused" | "accepting" | "closed" = "unused"
+    const stopAccepting = () => {
+      if (phase !== "accepting") return
+      phase = "closed"
+      server.close()
+    }
+    const start = Effect.async<void, ControlServer.ControlServerError>((resume) => {
+      server.once("error", (error) =>
+        resume(Effect.fail(fail(`failed to listen on ${path}:${strerror(error)}`, errnoOf(error))))
+      )
+      server.listen({ fd }, () => resume(Effect.void))
+      phase = "accepting"
+    })
+    yield* Effect.addFinalizer(() =>
+      Effect.async<void>((resume) => {
+        const done = () => {
+          if (identity !== undefined && handover.owned()) removeIfOurs(path, identity)
+          resume(Effect.void)
         }
-      }),
-      () =>
-        Effect.async<void>((resume) => {
-          server.close(() => resume(Effect.void))
-          // A subscriber never ends its connection by itself: end every one, so that close()
-          // (which waits for them) returns; a peer that does not close its side is cut off.
-          for (const connection of connections) {
-            connection.end()
-            setTimeout(() => connection.destroy(), 500).unref()
-          }
-        })
+        if (phase === "accepting") server.close(done)
+        else {
+          // Never listened on (a successor that did not take over): the descriptor is still ours.
+          if (phase === "unused") libc.close(fd)
+          done()
+        }
+        phase = "closed"
+        // A subscriber never ends its connection by itself: end every one, so that close()
+        // (which waits for them) returns; a peer that does not close its side is cut off.
+        for (const connection of connections) {
+          connection.end()
+          setTimeout(() => connection.destroy(), 500).unref()
+        }
+      })
     )
+    handover.control = { fd, stopAccepting }
+    // A successor accepts only once it is in charge; until then the old supervisor answers.
+    if (options.adopted === undefined) yield* start
+    else {
+      const runtime = yield* Effect.runtime<never>()
+      yield* Handover.subscribe(handover, (owned) => {
+        if (owned && phase === "unused") Runtime.runFork(runtime)(Effect.ignoreLogged(start))
+      })
+    }
   })
 
 export const layerWith = (options: Options): Layer.Layer<ControlServer.ControlServer> =>

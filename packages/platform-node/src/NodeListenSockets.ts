@@ -104,29 +104,37 @@ const openUnix = (spec: ListenSpec.UnixSpec, backlog: number, mode: number) =>
     })
   })
 
-const closeSocket = (spec: ListenSpec.ListenSpec, fd: number) =>
+/**
+ * Whether this process owns the socket files now: after `start_server upgrade` hands them
+ * over, the new supervisor listens on them and only it removes them (see Handover).
+ */
+export type Owned = () => boolean
+
+const always: Owned = () => true
+
+const closeSocket = (spec: ListenSpec.ListenSpec, fd: number, owned: Owned) =>
   Effect.sync(() => {
     libc.close(fd)
     // Perl's guard: `-S $_ and unlink $_`, so a file someone put there meanwhile survives.
-    if (spec._tag === "Unix" && isSocket(spec.path)) fs.rmSync(spec.path, { force: true })
+    if (spec._tag === "Unix" && owned() && isSocket(spec.path)) fs.rmSync(spec.path, { force: true })
   })
 
 /** A socket held until the scope closes; Perl's line for `=N` once it is held (it dup2s there; we place it there in each worker). */
-const hold = <E>(spec: ListenSpec.ListenSpec, acquire: Effect.Effect<number, E>) =>
+const hold = <E>(spec: ListenSpec.ListenSpec, acquire: Effect.Effect<number, E>, owned: Owned) =>
   Effect.acquireRelease(
     Effect.map(acquire, (fd): ListenSockets.BoundSocket => ({ spec, fd })),
-    ({ fd }) => closeSocket(spec, fd)
+    ({ fd }) => closeSocket(spec, fd, owned)
   ).pipe(
     Effect.tap(() =>
       spec.fd === undefined ? Effect.void : Effect.logInfo(`socket is duplicated to file descriptor ${spec.fdText}`)
     )
   )
 
-const open = (specs: ReadonlyArray<ListenSpec.ListenSpec>, options: ListenSockets.ListenOptions) =>
+const open = (owned: Owned) => (specs: ReadonlyArray<ListenSpec.ListenSpec>, options: ListenSockets.ListenOptions) =>
   Effect.forEach(specs, (spec) => {
     const backlog = options.backlog ?? kernelSomaxconn()
     const acquire = spec._tag === "Unix" ? openUnix(spec, backlog, options.pathMode ?? 0o777) : openInet(spec, backlog)
-    return hold(spec, acquire)
+    return hold(spec, acquire, owned)
   })
 
 /**
@@ -134,7 +142,7 @@ const open = (specs: ReadonlyArray<ListenSpec.ListenSpec>, options: ListenSocket
  * spec order with Perl's log lines; a failure there is reported here, where Perl reports it.
  * Specs that differ from the early ones (they cannot, short of a bug) are bound afresh.
  */
-export const layerEarly = (early: EarlySockets): Layer.Layer<ListenSockets.ListenSockets> =>
+export const layerEarly = (early: EarlySockets, owned: Owned = always): Layer.Layer<ListenSockets.ListenSockets> =>
   Layer.succeed(
     ListenSockets.ListenSockets,
     ListenSockets.ListenSockets.of({
@@ -143,11 +151,11 @@ export const layerEarly = (early: EarlySockets): Layer.Layer<ListenSockets.Liste
         if (!same)
           return Effect.zipRight(
             Effect.sync(() => early.fds.forEach(libc.close)),
-            open(specs, options)
+            open(owned)(specs, options)
           )
         return Effect.forEach(specs, (spec, i) => {
           const fd = early.fds[i]
-          if (fd !== undefined) return hold(spec, Effect.succeed(fd))
+          if (fd !== undefined) return hold(spec, Effect.succeed(fd), owned)
           const failure = early.failure
           return Effect.fail(fail(failure?.message ?? `failed to listen on ${spec.key}`, failure?.errno))
         })
@@ -162,7 +170,7 @@ export const layerEarly = (early: EarlySockets): Layer.Layer<ListenSockets.Liste
  */
 export const layerAdopted = (
   fds: ReadonlyArray<number>,
-  options: { readonly removePaths: boolean } = { removePaths: true }
+  options: { readonly removePaths: boolean; readonly owned?: Owned | undefined } = { removePaths: true }
 ): Layer.Layer<ListenSockets.ListenSockets> =>
   Layer.succeed(
     ListenSockets.ListenSockets,
@@ -174,14 +182,16 @@ export const layerAdopted = (
         return Effect.forEach(specs, (spec, i) => {
           const fd = fds[i]!
           // systemd owns the paths of the sockets it hands us: close, never unlink.
-          const release = options.removePaths ? closeSocket(spec, fd) : Effect.sync(() => libc.close(fd))
+          const release = options.removePaths
+            ? closeSocket(spec, fd, options.owned ?? always)
+            : Effect.sync(() => libc.close(fd))
           return Effect.acquireRelease(Effect.succeed({ spec, fd }), () => release)
         })
       }
     })
   )
 
-export const layer: Layer.Layer<ListenSockets.ListenSockets> = Layer.succeed(
-  ListenSockets.ListenSockets,
-  ListenSockets.ListenSockets.of({ open })
-)
+export const layerWith = (owned: Owned): Layer.Layer<ListenSockets.ListenSockets> =>
+  Layer.succeed(ListenSockets.ListenSockets, ListenSockets.ListenSockets.of({ open: open(owned) }))
+
+export const layer: Layer.Layer<ListenSockets.ListenSockets> = layerWith(always)

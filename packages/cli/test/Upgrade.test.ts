@@ -1,0 +1,161 @@
+/**
+ * `start_server upgrade`: the supervisor replaced by a new process (a second build of the
+ * binary that prints another --version) under continuous load, and every way the new one
+ * can fail, after which the old one must serve on as if nothing happened.
+ */
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterEach, beforeAll, describe, expect, it } from "vitest"
+import {
+  fixtures,
+  freePort,
+  get,
+  isRunning,
+  readIfExists,
+  repoRoot,
+  runToExit,
+  startServer,
+  tempDir,
+  trackSupervisors,
+  waitFor
+} from "./support/Harness.js"
+import { startLoad } from "./support/Load.js"
+
+const track = trackSupervisors()
+
+const nextVersion = "9.9.9-upgrade-test"
+let nextBinary = ""
+
+/** The second build: the same sources, another version string. */
+beforeAll(() => {
+  const out = path.join(tempDir(), "next")
+  execFileSync(process.execPath, [path.join(repoRoot, "packages/cli/scripts/bundle.mjs")], {
+    env: { ...process.env, STARTER_VERSION: nextVersion, STARTER_BUNDLE_OUTDIR: out },
+    stdio: "inherit"
+  })
+  // koffi (external to the bundle) resolves from here, as it does beside the real bundle.
+  fs.symlinkSync(path.join(repoRoot, "packages/cli/node_modules"), path.join(out, "node_modules"))
+  nextBinary = path.join(out, "bin.js")
+}, 60_000)
+
+/** New supervisors are nobody's child here: each test stops the ones it made. */
+const successors = new Set<number>()
+afterEach(async () => {
+  for (const pid of successors) {
+    if (!isRunning(pid)) continue
+    process.kill(pid, "SIGTERM")
+    await waitFor(`pid ${pid} to stop`, () => (isRunning(pid) ? undefined : true), 10_000).catch(() =>
+      process.kill(pid, "SIGKILL")
+    )
+  }
+  successors.clear()
+})
+
+const statusLines = (file: string) => (readIfExists(file) ?? "").split("\n").filter(Boolean)
+const generationsIn = (file: string) => new Set(statusLines(file).map((line) => Number(line.split(":")[0])))
+
+const startService = async (extra: ReadonlyArray<string> = [], env: Record<string, string> = {}) => {
+  const dir = tempDir()
+  const port = await freePort()
+  const files = {
+    pid: path.join(dir, "start_server.pid"),
+    status: path.join(dir, "status"),
+    control: path.join(dir, "start_server.sock"),
+    json: path.join(dir, "status.json"),
+    brokenMarker: path.join(dir, "broken"),
+    notReadyMarker: path.join(dir, "not-ready")
+  }
+  const server = track(
+    startServer(
+      [
+        `--port=127.0.0.1:${port}`,
+        `--pid-file=${files.pid}`,
+        `--status-file=${files.status}`,
+        `--control-socket=${files.control}`,
+        `--json-status-file=${files.json}`,
+        "--workers=2",
+        "--ready=notify-fd",
+        "--ready-timeout=3",
+        ...extra,
+        "--",
+        process.execPath,
+        path.join(fixtures, "upgrade-worker.mjs")
+      ],
+      { env: { BROKEN_MARKER: files.brokenMarker, NOT_READY_MARKER: files.notReadyMarker, ...env } }
+    )
+  )
+  await waitFor("2 workers of generation 1", () =>
+    statusLines(files.status).length === 2 && generationsIn(files.status).has(1) ? true : undefined
+  )
+  return { dir, port, files, server }
+}
+
+const upgrade = (control: string, ...args: ReadonlyArray<string>) =>
+  runToExit(["upgrade", `--control-socket=${control}`, ...args])
+
+const statusJson = async (control: string) => {
+  const result = await runToExit(["status", `--control-socket=${control}`, "--json"])
+  return JSON.parse(result.stdout) as { supervisor?: { pid: number }; generation: number; servingGeneration: number }
+}
+
+/** Waits until the load has answered `more` requests beyond what it had. */
+const moreRequests = (load: ReturnType<typeof startLoad>, more: number) => {
+  const target = load.ok() + more
+  return waitFor(`${more} more requests`, () => (load.ok() >= target ? true : undefined), 20_000)
+}
+
+const cmdline = (pid: number) => (readIfExists(`/proc/${pid}/cmdline`) ?? "").split("\0").join(" ")
+
+describe("start_server upgrade", () => {
+  it("hands over to a second build under load: nothing refused or reset, every file names the new supervisor; HUP and --stop work after", async () => {
+    const { port, files, server } = await startService()
+    const before = { control: fs.statSync(files.control).ino }
+    const load = startLoad(port)
+    await moreRequests(load, 50)
+
+    const result = await upgrade(files.control, `--binary=${nextBinary}`)
+    expect(result.stderr).toBe("")
+    expect(result.code).toBe(0)
+    const pid = Number(readIfExists(files.pid))
+    successors.add(pid)
+    expect(result.stdout).toBe(
+      `upgrade: start_server ${nextVersion} (pid ${pid}) serves generation 2; start_server (pid ${server.pid}) has exited\n`
+    )
+    await moreRequests(load, 50)
+    const { failed, reset, answeredBy } = await load.stop()
+    expect(failed).toEqual([])
+    expect(reset).toBe(0)
+    expect([...answeredBy].some((l) => l.startsWith("hello from generation 1"))).toBe(true)
+    expect([...answeredBy].some((l) => l.startsWith("hello from generation 2"))).toBe(true)
+
+    // The old supervisor is gone, after its workers; the new one is the second build.
+    expect((await server.exited).code).toBe(0)
+    expect(pid).not.toBe(server.pid)
+    expect(cmdline(pid)).toContain(nextBinary)
+    expect(server.lines()).toContain(`start_server (pid:${pid}) version ${nextVersion} took over, serving generation 2`)
+    // Pid file, status files, control socket: the new supervisor's (the same socket file).
+    expect(generationsIn(files.status)).toEqual(new Set([2]))
+    expect(fs.statSync(files.control).ino).toBe(before.control)
+    const status = await statusJson(files.control)
+    expect(status.supervisor?.pid).toBe(pid)
+    expect(status.servingGeneration).toBe(2)
+    expect(JSON.parse(readIfExists(files.json) ?? "{}").supervisor?.pid).toBe(pid)
+    expect(await get(port)).toMatch(/^hello from generation 2/)
+
+    // A HUP restarts as usual, the generations going on.
+    process.kill(pid, "SIGHUP")
+    await waitFor("generation 3 alone", () =>
+      statusLines(files.status).length === 2 &&
+      generationsIn(files.status).has(3) &&
+      generationsIn(files.status).size === 1
+        ? true
+        : undefined
+    )
+    // --stop stops everything and removes what the new supervisor owns.
+    const stop = await runToExit(["--stop", `--pid-file=${files.pid}`])
+    expect(stop.code).toBe(0)
+    expect(isRunning(pid)).toBe(false)
+    for (const file of [files.pid, files.status, files.control, files.json]) expect(fs.existsSync(file)).toBe(false)
+  }, 90_000)
+})
