@@ -107,6 +107,12 @@ const moreRequests = (load: ReturnType<typeof startLoad>, more: number) => {
 
 const cmdline = (pid: number) => (readIfExists(`/proc/${pid}/cmdline`) ?? "").split("\0").join(" ")
 
+/** Processes whose command line mentions `text` (a fixture's name). */
+const processesRunning = (text: string) =>
+  fs
+    .readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name) && isRunning(Number(name)) && cmdline(Number(name)).includes(text))
+
 describe("start_server upgrade", () => {
   it("hands over to a second build under load: nothing refused or reset, every file names the new supervisor; HUP and --stop work after", async () => {
     const { port, files, server } = await startService()
@@ -158,4 +164,78 @@ describe("start_server upgrade", () => {
     expect(isRunning(pid)).toBe(false)
     for (const file of [files.pid, files.status, files.control, files.json]) expect(fs.existsSync(file)).toBe(false)
   }, 90_000)
+})
+
+describe("start_server upgrade that fails: the old supervisor serves on, its files untouched", () => {
+  /** `marker`: the file that breaks the workers started from now on, removed after the upgrade. */
+  const failing = async (args: ReadonlyArray<string>, reason: RegExp, marker?: "brokenMarker" | "notReadyMarker") => {
+    const { port, files, server } = await startService()
+    if (marker !== undefined) fs.writeFileSync(files[marker], "")
+    const before = {
+      pid: readIfExists(files.pid),
+      status: readIfExists(files.status),
+      control: fs.statSync(files.control).ino
+    }
+    const load = startLoad(port)
+    await moreRequests(load, 20)
+    const result = await upgrade(files.control, ...args)
+    await moreRequests(load, 20)
+    const { failed, reset } = await load.stop()
+    if (marker !== undefined) fs.rmSync(files[marker])
+    expect(result.code).toBe(10)
+    expect(result.stderr).toMatch(reason)
+    expect(failed).toEqual([])
+    expect(reset).toBe(0)
+    expect(readIfExists(files.pid)).toBe(before.pid)
+    expect(readIfExists(files.status)).toBe(before.status)
+    expect(fs.statSync(files.control).ino).toBe(before.control)
+    expect((await statusJson(files.control)).supervisor?.pid).toBe(server.pid)
+    expect(server.child.exitCode).toBe(null)
+    expect(server.lines().some((l) => l.startsWith("upgrade failed: "))).toBe(true)
+    // It still restarts, and still stops.
+    server.kill("SIGHUP")
+    await waitFor("a restart after the failed upgrade", () =>
+      statusLines(files.status).length === 2 && !generationsIn(files.status).has(1) ? true : undefined
+    )
+  }
+
+  it("the binary is missing", async () => {
+    await failing(
+      ["--binary=/nonexistent/start_server.js"],
+      /^upgrade failed: cannot start \/nonexistent\/start_server.js: No such file or directory; the old supervisor keeps serving$/
+    )
+  }, 60_000)
+
+  it("it exits at once", async () => {
+    await failing(
+      [`--binary=${path.join(fixtures, "exiting-supervisor.mjs")}`],
+      /^upgrade failed: the new supervisor exited with status 3 before it was ready; the old supervisor keeps serving$/
+    )
+  }, 60_000)
+
+  it("it hangs before it is ready (--timeout), and is stopped", async () => {
+    await failing(
+      [`--binary=${path.join(fixtures, "hanging-supervisor.mjs")}`, "--timeout=2"],
+      /^upgrade failed: the new supervisor \(pid \d+\) was not ready within 2 s; the old supervisor keeps serving$/
+    )
+    expect(processesRunning("hanging-supervisor.mjs")).toEqual([])
+  }, 60_000)
+
+  it("its workers never become ready within --ready-timeout", async () => {
+    await failing(
+      [`--binary=${nextBinary}`],
+      /^upgrade failed: the new supervisor failed: its worker failed to start: not ready within 3s.*; the old supervisor keeps serving$/,
+      "notReadyMarker"
+    )
+    expect(processesRunning(nextBinary)).toEqual([])
+  }, 60_000)
+
+  it("its workers fail to start", async () => {
+    await failing(
+      [`--binary=${nextBinary}`],
+      /^upgrade failed: the new supervisor failed: its worker failed to start: exit code 3; the old supervisor keeps serving$/,
+      "brokenMarker"
+    )
+    expect(processesRunning(nextBinary)).toEqual([])
+  }, 60_000)
 })
