@@ -105,6 +105,8 @@ const moreRequests = (load: ReturnType<typeof startLoad>, more: number) => {
   return waitFor(`${more} more requests`, () => (load.ok() >= target ? true : undefined), 20_000)
 }
 
+const jsonState = (file: string) => (JSON.parse(readIfExists(file) ?? "{}") as { state?: string }).state
+
 const cmdline = (pid: number) => (readIfExists(`/proc/${pid}/cmdline`) ?? "").split("\0").join(" ")
 
 /** Processes whose command line mentions `text` (a fixture's name). */
@@ -163,6 +165,46 @@ describe("start_server upgrade", () => {
     expect(stop.code).toBe(0)
     expect(isRunning(pid)).toBe(false)
     for (const file of [files.pid, files.status, files.control, files.json]) expect(fs.existsSync(file)).toBe(false)
+  }, 90_000)
+
+  it("twice in a row: the second starts the new supervisor's own program again", async () => {
+    const { files, server, port } = await startService()
+    const first = await upgrade(files.control, `--binary=${nextBinary}`)
+    expect(first.code).toBe(0)
+    const firstPid = Number(readIfExists(files.pid))
+    successors.add(firstPid)
+    const second = await upgrade(files.control)
+    expect(second.stderr).toBe("")
+    expect(second.code).toBe(0)
+    const secondPid = Number(readIfExists(files.pid))
+    successors.add(secondPid)
+    expect(second.stdout).toMatch(
+      new RegExp(`\\(pid ${secondPid}\\) serves generation 3; start_server \\(pid ${firstPid}\\) has exited`)
+    )
+    expect(new Set([server.pid, firstPid, secondPid]).size).toBe(3)
+    expect(cmdline(secondPid)).toContain(nextBinary)
+    expect(isRunning(firstPid)).toBe(false)
+    expect(generationsIn(files.status)).toEqual(new Set([3]))
+    expect(await get(port)).toMatch(/^hello from generation 3/)
+  }, 90_000)
+
+  it("during a rollout it is refused (exit 11) and changes nothing; once the rollout is over it goes ahead", async () => {
+    const { files, server } = await startService()
+    fs.writeFileSync(files.notReadyMarker, "")
+    server.kill("SIGHUP")
+    await waitFor("the rollout to start", () => (jsonState(files.json) === "restarting" ? true : undefined))
+    const refused = await upgrade(files.control, `--binary=${nextBinary}`)
+    expect(refused.code).toBe(11)
+    expect(refused.stderr).toMatch(
+      /^upgrade refused: a rollout is in progress \(epoch 2\); upgrade once it has completed$/
+    )
+    expect(readIfExists(files.pid)).toBe(`${server.pid}\n`)
+    // The rollout gives up (--ready-timeout) or completes; either way the upgrade may go ahead.
+    fs.rmSync(files.notReadyMarker)
+    await waitFor("the rollout to end", () => (jsonState(files.json) === "serving" ? true : undefined), 30_000)
+    const done = await upgrade(files.control, `--binary=${nextBinary}`)
+    expect(done.code).toBe(0)
+    successors.add(Number(readIfExists(files.pid)))
   }, 90_000)
 })
 
