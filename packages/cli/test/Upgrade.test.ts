@@ -167,6 +167,20 @@ describe("start_server upgrade", () => {
     for (const file of [files.pid, files.status, files.control, files.json]) expect(fs.existsSync(file)).toBe(false)
   }, 90_000)
 
+  it("SIGUSR2 upgrades to the program the supervisor was started from; the outcome is in its log", async () => {
+    const { files, server, port } = await startService()
+    server.kill("SIGUSR2")
+    const pid = await waitFor("a new pid in the pid file", () => {
+      const now = Number(readIfExists(files.pid))
+      return now > 0 && now !== server.pid ? now : undefined
+    })
+    successors.add(pid)
+    expect((await server.exited).code).toBe(0)
+    expect(server.lines()).toContain(`start_server (pid:${pid}) version 0.1.0 took over, serving generation 2`)
+    expect(cmdline(pid)).toContain("start_server")
+    expect(await get(port)).toMatch(/^hello from generation 2/)
+  }, 60_000)
+
   it("twice in a row: the second starts the new supervisor's own program again", async () => {
     const { files, server, port } = await startService()
     const first = await upgrade(files.control, `--binary=${nextBinary}`)
