@@ -178,9 +178,10 @@ const serveWith = (
     // A new supervisor continues the old one's generations, with its number of workers.
     const config: Starter.StarterConfig =
       takeover === undefined
-        ? checked.right
+        ? { ...checked.right, version }
         : {
             ...checked.right,
+            version,
             supervisor: {
               ...checked.right.supervisor,
               generationBase: takeover.state.generation,

@@ -8,7 +8,7 @@ import * as path from "node:path"
 import { ControlReplies, Upgrade } from "@starter/core"
 import * as Effect from "effect/Effect"
 import type { CliOptions } from "./CliOptions.js"
-import { decode, request } from "./ControlClient.js"
+import { ask, decode, type Reply, request } from "./ControlClient.js"
 import { exitWithMessage, isAlive, WrapperError } from "./PidFileReader.js"
 import { waitUntil } from "./Wait.js"
 
@@ -29,7 +29,35 @@ export const upgradeCommand = (
     }
     const timeoutMs = options.timeoutMs ?? Upgrade.defaultReadyTimeoutMs
     const binary = options.binary === undefined ? undefined : path.resolve(options.binary)
+    // Who answers now: the old supervisor may exit before its reply is flushed (its workers
+    // gone at once); then the new one, answering on the same socket, says how it went.
+    const supervisorPid = Effect.map(ask({}, socket, { cmd: "status" }, ControlReplies.Status), (status) => ({
+      pid: status.supervisor?.pid,
+      version: status.supervisor?.version,
+      generation: status.servingGeneration
+    }))
+    const before = yield* supervisorPid
     const reply = yield* request(socket, { cmd: "upgrade", binary, timeoutMs }).pipe(
+      Effect.catchIf(
+        (e) => e.message.endsWith("closed the connection without answering"),
+        (error) =>
+          Effect.flatMap(
+            supervisorPid,
+            (after): Effect.Effect<Reply, WrapperError> =>
+              after.pid === undefined || after.pid === before.pid
+                ? Effect.fail(error)
+                : Effect.succeed({
+                    ok: true,
+                    result: {
+                      outcome: "completed",
+                      pid: after.pid,
+                      previousPid: before.pid ?? 0,
+                      version: after.version ?? "",
+                      generation: after.generation ?? 0
+                    }
+                  })
+          )
+      ),
       Effect.timeoutOption(timeoutMs + slackMs)
     )
     if (reply._tag === "None") {
@@ -61,7 +89,7 @@ export const upgradeCommand = (
     if (options.json) process.stdout.write(`${JSON.stringify({ ...result, previousExited: gone })}\n`)
     else {
       process.stdout.write(
-        `upgrade: start_server ${result.version} (pid ${result.pid}) serves generation ${result.generation}; ` +
+        `upgrade: start_server${result.version === "" ? "" : ` ${result.version}`} (pid ${result.pid}) serves generation ${result.generation}; ` +
           (gone
             ? `start_server (pid ${result.previousPid}) has exited\n`
             : `start_server (pid ${result.previousPid}) is still retiring its workers\n`)

@@ -51,7 +51,10 @@ export const Status: Schema.Schema<StatusSnapshot.StatusSnapshot> = Schema.Struc
   lastRestart: RestartSnapshot,
   recentExits: Schema.Array(ExitSnapshot),
   crashLoop: Schema.Boolean,
-  supervisor: Schema.optionalWith(Schema.Struct({ pid: Schema.Number }), { exact: true })
+  supervisor: Schema.optionalWith(
+    Schema.Struct({ pid: Schema.Number, version: Schema.optionalWith(Schema.String, { exact: true }) }),
+    { exact: true }
+  )
 })
 
 /** `restart`: how the rollout ended (`requested` for `wait: false`). */

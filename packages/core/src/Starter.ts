@@ -39,6 +39,8 @@ export interface StarterConfig {
   readonly pidFile: string | undefined
   /** This process's pid, as written to the pid file. */
   readonly pid: number
+  /** The supervisor's own version, as `status` reports it (the binary's `--version`). */
+  readonly version?: string | undefined
   readonly supervisor: SupervisorConfig
 }
 
@@ -149,7 +151,10 @@ export const start = <E = never>(
     const scope = yield* Effect.scope
     const supervisor: Running = {
       ...machine,
-      status: Effect.map(machine.status, (status) => ({ ...status, supervisor: { pid: config.pid } })),
+      status: Effect.map(machine.status, (status) => ({
+        ...status,
+        supervisor: config.version === undefined ? { pid: config.pid } : { pid: config.pid, version: config.version }
+      })),
       // Its own fiber: a client that goes away (or a signal handler) never interrupts a handover half-way.
       upgrade: (request) => Effect.flatMap(Effect.forkIn(upgrade(request), scope), Fiber.join)
     }
