@@ -3,6 +3,9 @@
  * JavaScript dependency inside (effect, @effect/cli, our packages), split into chunks so that
  * each path loads only what it uses (`--version` and `--help` load one small chunk, the clients
  * never load the supervisor). koffi stays outside: it carries the native piece.
+ *
+ * STARTER_VERSION replaces the version `--version` prints, and STARTER_BUNDLE_OUTDIR the
+ * output directory: the upgrade tests build a second binary that differs visibly.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -10,7 +13,7 @@ import { fileURLToPath } from "node:url"
 import * as esbuild from "esbuild"
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-const outdir = path.join(cli, "bundle")
+const outdir = process.env.STARTER_BUNDLE_OUTDIR ?? path.join(cli, "bundle")
 fs.rmSync(outdir, { recursive: true, force: true })
 
 const { metafile } = await esbuild.build({
@@ -29,6 +32,10 @@ const { metafile } = await esbuild.build({
   keepNames: true,
   chunkNames: "[name]-[hash]",
   metafile: true,
+  define:
+    process.env.STARTER_VERSION === undefined
+      ? {}
+      : { __STARTER_VERSION__: JSON.stringify(process.env.STARTER_VERSION) },
   logLevel: "warning"
 })
 

@@ -66,7 +66,8 @@ export const fields = {
   timeoutMs: duration("timeout"),
   logWorkerTags: flag("log-worker-tags"),
   follow: flag("follow"),
-  lines: integer("lines")
+  lines: integer("lines"),
+  binary: text("binary")
 }
 
 export const options = Options.all(fields)

@@ -143,6 +143,24 @@ export const commands: NonEmptyReadonlyArray<ClientCommand> = [
         () => import("./LogsCommand.js"),
         (m) => m.reopenLogs(options, args, socket)
       )
+  },
+  {
+    name: "upgrade",
+    args: "[--binary=PATH]",
+    summary:
+      "Replaces the supervisor itself with no connection refused: starts PATH (default: the program the running supervisor was started from) as a new supervisor on the same sockets, which starts the next generation; once that serves, the old supervisor retires its workers as a restart does, hands over the pid file, the status files and the control socket, and exits. If the new one fails, it is stopped and the old one keeps serving. SIGUSR2 does the same with the default program. --timeout (default 60s): how long the new generation may take to serve.",
+    exitCodes: [
+      [0, "the new supervisor serves (the old one has exited, or is retiring its workers)"],
+      [10, "the new supervisor failed (the reason on stderr); the old one keeps serving"],
+      [11, "refused for now: a rollout or another upgrade is in progress"],
+      [12, "the server is stopping"],
+      ...common
+    ],
+    run: (options, args, socket) =>
+      load(
+        () => import("./UpgradeCommand.js"),
+        (m) => m.upgradeCommand(options, args, socket)
+      )
   }
 ]
 

@@ -59,7 +59,8 @@ const grammar: {
   signal: { args: Args.text({ name: "SIG" }) },
   events: { args: Args.none },
   logs: { options: { follow: fields.follow, lines: fields.lines }, args: Args.none },
-  "reopen-logs": { args: Args.none }
+  "reopen-logs": { args: Args.none },
+  upgrade: { options: { binary: fields.binary }, args: Args.none }
 }
 
 /** Whether Getopt's option `long` is CliOptions' `key` (`lines` is `lines`, `timeout` is `timeoutMs`). */

@@ -10,7 +10,8 @@ export const clientCommandNames = [
   "signal",
   "events",
   "logs",
-  "reopen-logs"
+  "reopen-logs",
+  "upgrade"
 ] as const
 
 export type ClientCommandName = (typeof clientCommandNames)[number]

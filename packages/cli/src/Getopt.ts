@@ -76,7 +76,11 @@ export const extendedOptions: ReadonlyArray<OptionSpec> = [
  * against these last, so none changes what an abbreviation meant before (`--li` stays
  * `--listen-fds`, not ambiguous with `--lines`).
  */
-export const commandOptions: ReadonlyArray<OptionSpec> = [spec("follow", "flag"), spec("lines", "integer")]
+export const commandOptions: ReadonlyArray<OptionSpec> = [
+  spec("follow", "flag"),
+  spec("lines", "integer"),
+  spec("binary", "string")
+]
 
 export const allOptions: ReadonlyArray<OptionSpec> = [...perlOptions, ...extendedOptions, ...commandOptions]
 

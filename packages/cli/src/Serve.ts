@@ -6,6 +6,7 @@ import { ListenSockets, Starter, type StarterOptions, toStarterConfig, warnings 
 import {
   type EarlyListen,
   Envdir,
+  Handover,
   InheritedFds,
   LogFile,
   NodeDaemon,
@@ -14,8 +15,10 @@ import {
   NodePidFile,
   NodeStatusObserver,
   SocketActivation,
-  SystemdNotify
+  SystemdNotify,
+  Takeover
 } from "@starter/platform-node"
+import type * as StarterServices from "@starter/platform-shared/StarterServices"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Scope from "effect/Scope"
@@ -23,6 +26,7 @@ import type { CliOptions } from "./CliOptions.js"
 import * as Runtime from "./Runtime.js"
 import * as RuntimeServices from "./RuntimeServices.js"
 import { commandLineMessage, environmentFromOptions, toStarterOptions } from "./StarterOptionsFromCli.js"
+import { version } from "./Usage.js"
 
 /** One line on stderr: the bare message in text logs (Perl's), an error record in JSON logs. */
 const printError = (message: string) => Effect.logError(message)
@@ -51,25 +55,33 @@ const daemonize = (config: Starter.StarterConfig, argv: ReadonlyArray<string>, l
   }).pipe(Effect.catchAll((error) => Effect.as(printError(error.message), exitCodeOf(error))))
 
 /**
- * Runs the supervisor; answers the exit code. `handoff` is set in a daemon; `log` is pointed
- * at once the sockets are bound; `logs` takes the workers' output when it is tagged.
+ * Runs the supervisor; answers the exit code. `handoff` is set in a daemon, `takeover` in a
+ * new supervisor that `start_server upgrade` started; `log` is pointed at once the sockets
+ * are bound; `logs` takes the workers' output when it is tagged; `successor` is how this one
+ * starts a new supervisor in turn.
  */
 const supervise = (
   config: Starter.StarterConfig,
   options: StarterOptions,
   {
     handoff,
+    takeover,
     early,
-    logs
+    logs,
+    successor
   }: {
     readonly handoff: NodeDaemon.Handoff | undefined
+    readonly takeover: Takeover.Takeover | undefined
     readonly early: EarlyListen.EarlySockets | undefined
     readonly logs: NodeLogs.NodeLogs
+    readonly successor: StarterServices.ServiceOptions["successor"]
   },
   log: LogFile.LogTarget | undefined,
   systemd: { readonly notifySocket: string | undefined; readonly sockets: ReadonlyArray<number> | undefined }
-) =>
-  Effect.gen(function* () {
+) => {
+  // A new supervisor owns none of the shared files until the old one hands them over.
+  const handover = Handover.make(takeover === undefined)
+  return Effect.gen(function* () {
     const redirect = log === undefined ? Effect.void : logs.redirectOutput(log)
     const supervisor = yield* Starter.start(config, redirect).pipe(
       Effect.tapError((error) =>
@@ -79,6 +91,7 @@ const supervise = (
       )
     )
     if (handoff !== undefined) yield* NodeDaemon.report(handoff, undefined)
+    if (takeover !== undefined) yield* Effect.forkScoped(Takeover.run(takeover, supervisor, handover, version))
     // Once it runs: a start refused for another reason is not warned about first.
     for (const warning of warnings(options)) yield* Effect.logWarning(warning)
     return yield* supervisor.exitCode
@@ -95,12 +108,18 @@ const supervise = (
         reapOrphans: true,
         notifySocket: systemd.notifySocket,
         systemdSockets: systemd.sockets,
-        adoptedSockets: handoff?.sockets,
+        adoptedSockets: handoff?.sockets ?? takeover?.layout.sockets,
+        adoptedRemovePaths: takeover?.state.removePaths,
+        adoptedPidFile: takeover?.layout.pidFile ?? undefined,
+        adoptedControlSocket: takeover?.layout.control ?? undefined,
+        handover,
+        successor,
         earlySockets: early,
         workerOutput: logs.workerOutput
       })
     )
   )
+}
 
 const serveWith = (
   logs: NodeLogs.NodeLogs,
@@ -111,8 +130,15 @@ const serveWith = (
   Effect.gen(function* () {
     // What our caller left open reaches no worker (Perl passes only its sockets).
     InheritedFds.closeOnExec(Runtime.libc)
+    const taken = Takeover.take(Runtime.libc)
+    if (taken !== undefined && Either.isLeft(taken)) {
+      yield* printError(taken.left)
+      return 255
+    }
+    const takeover = taken?.right
     const handoff = NodeDaemon.takeHandoff()
-    const notifySocket = SystemdNotify.takeNotifySocket()
+    // The old supervisor took systemd's socket out of its environment: it hands it over.
+    const notifySocket = SystemdNotify.takeNotifySocket() ?? takeover?.state.notifySocket
     const systemdFds = SocketActivation.take(Runtime.libc)
     // Perl copies these options into %ENV: workers inherit them and the tunables read them.
     Object.assign(process.env, environmentFromOptions(options))
@@ -130,18 +156,32 @@ const serveWith = (
       yield* printError(activated.left.message)
       return 255
     }
-    const listen = activated.right ?? options
+    // A new supervisor listens on what the old one did, systemd's sockets included.
+    const listen = takeover?.state ?? activated.right ?? options
     // Every option is checked before any file is opened or anything is printed.
     const starterOptions = toStarterOptions(
       { ...options, ports: [...listen.ports], paths: [...listen.paths] },
       [program, ...args],
       startupEnv
     )
-    const config = toStarterConfig(starterOptions, process.pid)
-    if (Either.isLeft(config)) {
-      yield* printError(commandLineMessage(config.left))
+    const checked = toStarterConfig(starterOptions, process.pid)
+    if (Either.isLeft(checked)) {
+      yield* printError(commandLineMessage(checked.left))
       return 255
     }
+    // A new supervisor continues the old one's generations, with its number of workers.
+    const config: Starter.StarterConfig =
+      takeover === undefined
+        ? { ...checked.right, version }
+        : {
+            ...checked.right,
+            version,
+            supervisor: {
+              ...checked.right.supervisor,
+              generationBase: takeover.state.generation,
+              workers: takeover.state.workers
+            }
+          }
     const pathProblem = [
       NodeStatusObserver.pathProblem("json-status-file", starterOptions.jsonStatusFile),
       NodeStatusObserver.pathProblem("metrics-file", starterOptions.metricsFile)
@@ -153,7 +193,8 @@ const serveWith = (
     // Perl opens --log-file before it prints anything (Starter.pm L61-73); a daemon gets the
     // one its foreground opened.
     let log: LogFile.LogTarget | undefined = handoff?.log === undefined ? undefined : { fd: handoff.log }
-    if (log === undefined && options.logFile !== undefined) {
+    // A new supervisor's output already goes where the old one's went (--log-file included).
+    if (log === undefined && options.logFile !== undefined && takeover === undefined) {
       const opened = yield* Effect.either(LogFile.open(options.logFile))
       if (Either.isLeft(opened)) {
         yield* printError(opened.left.message)
@@ -163,9 +204,24 @@ const serveWith = (
     }
     // Then this line (before its socket errors, and before pointing its output at the log,
     // so it stays on the terminal).
-    if (handoff === undefined) yield* Effect.logInfo(`start_server (pid:${process.pid}) starting now...`)
-    if (options.daemonize && handoff === undefined) return yield* daemonize(config.right, argv, log)
-    return yield* supervise(config.right, starterOptions, { handoff, early, logs }, log, {
+    if (takeover !== undefined) {
+      yield* Effect.logInfo(
+        `start_server (pid:${process.pid}) version ${version} starting, to take over from start_server (pid:${takeover.state.pid})`
+      )
+    } else if (handoff === undefined) yield* Effect.logInfo(`start_server (pid:${process.pid}) starting now...`)
+    if (options.daemonize && handoff === undefined && takeover === undefined) {
+      return yield* daemonize(config, argv, log)
+    }
+    const successor = {
+      argv,
+      program: process.argv[1] ?? "",
+      ports: listen.ports,
+      paths: listen.paths,
+      // systemd made them: their files are its own, under every supervisor that inherits them.
+      removePaths: takeover?.state.removePaths ?? activated.right === undefined,
+      notifySocket
+    }
+    return yield* supervise(config, starterOptions, { handoff, takeover, early, logs, successor }, log, {
       notifySocket,
       sockets: activated.right?.fds
     })

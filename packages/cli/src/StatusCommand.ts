@@ -86,6 +86,11 @@ export const table = (status: Snapshot, now: number, usage: (pid: number) => Wor
   return [
     `state: ${states[status.state]}; serving generation ${status.servingGeneration ?? "none"}, ${serving}/${status.targetWorkers} workers serving`,
     restartLine(status, now),
+    ...(status.supervisor === undefined
+      ? []
+      : [
+          `supervisor: pid ${status.supervisor.pid}${status.supervisor.version === undefined ? "" : `, version ${status.supervisor.version}`}`
+        ]),
     "",
     line(header),
     ...rows.map(line),

@@ -3,8 +3,11 @@
  * know Perl's start_server find the same words in the same places.
  */
 
+/** Set by the bundle's build from STARTER_VERSION (a build that must differ visibly). */
+declare const __STARTER_VERSION__: string | undefined
+
 /** Printed by `--version`, alone on a line as Perl prints `0.35`. */
-export const version = "0.1.0"
+export const version = typeof __STARTER_VERSION__ === "string" ? __STARTER_VERSION__ : "0.1.0"
 
 export const usage = `Usage:
       start_server [options] -- server-prog server-arg1 server-arg2 ...

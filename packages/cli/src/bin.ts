@@ -24,8 +24,8 @@ const supervises = (parsed: Parsed): boolean =>
 
 /**
  * The `--port`s to bind before anything else loads: those of a supervisor in the foreground on
- * ports alone. A daemon or a socket-activated process inherits its sockets, and a `--path` (a
- * file to replace) waits for the supervisor's own checks.
+ * ports alone. A daemon, an upgrade's new supervisor or a socket-activated process inherits
+ * its sockets, and a `--path` (a file to replace) waits for the supervisor's own checks.
  */
 const portsToBindFirst = (parsed: Parsed): ReadonlyArray<string> | undefined => {
   const ports = parsed.options.get("port")
@@ -33,6 +33,8 @@ const portsToBindFirst = (parsed: Parsed): ReadonlyArray<string> | undefined => 
     parsed.options.get("daemonize") !== true &&
     !parsed.options.has("path") &&
     process.env.STARTER_DAEMON_HANDOFF === undefined &&
+    // A new supervisor (`start_server upgrade`) inherits every socket: binding would fail.
+    process.env.STARTER_UPGRADE_HANDOFF === undefined &&
     process.env.LISTEN_PID !== String(process.pid)
   return first && Array.isArray(ports) && ports.length > 0 ? ports : undefined
 }

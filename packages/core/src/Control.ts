@@ -10,7 +10,9 @@ import * as ControlProtocol from "./ControlProtocol.js"
 import type * as ControlReplies from "./ControlReplies.js"
 import type { Logs } from "./Logs.js"
 import type { SignalName } from "./Signal.js"
-import type { RestartOutcome, Supervisor } from "./Supervisor.js"
+import type { Running } from "./Starter.js"
+import type { RestartOutcome } from "./Supervisor.js"
+import type { UpgradeOutcome } from "./Upgrade.js"
 
 const outcome = (o: RestartOutcome): ControlReplies.Restart => {
   switch (o._tag) {
@@ -21,6 +23,25 @@ const outcome = (o: RestartOutcome): ControlReplies.Restart => {
     case "Superseded":
       return { outcome: "superseded", epoch: o.epoch, by: o.by }
     case "ShuttingDown":
+      return { outcome: "stopping" }
+  }
+}
+
+const upgraded = (o: UpgradeOutcome): ControlReplies.Upgrade => {
+  switch (o._tag) {
+    case "Completed":
+      return {
+        outcome: "completed",
+        pid: o.pid,
+        previousPid: o.previousPid,
+        version: o.version,
+        generation: o.generation
+      }
+    case "Failed":
+      return { outcome: "failed", reason: o.reason }
+    case "Busy":
+      return { outcome: "busy", reason: o.reason }
+    case "Stopping":
       return { outcome: "stopping" }
   }
 }
@@ -40,7 +61,7 @@ const withLogs = (
   })
 
 export const handle = (
-  supervisor: Supervisor,
+  supervisor: Running,
   request: ControlProtocol.Request,
   logs: Option.Option<Context.Tag.Service<Logs>>
 ): Stream.Stream<ControlProtocol.Reply> => {
@@ -100,6 +121,8 @@ export const handle = (
           : once(Effect.map(l.last(lines), (last) => ({ lines: last })))
       )
     }
+    case "upgrade":
+      return once(Effect.map(supervisor.upgrade({ binary: request.binary, timeoutMs: request.timeoutMs }), upgraded))
     case "reopen-logs":
       return withLogs(logs, id, (l) =>
         Stream.fromEffect(

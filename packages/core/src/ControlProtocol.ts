@@ -33,7 +33,18 @@ const requests = {
     lines: Schema.optional(Schema.Int.pipe(Schema.between(0, 100_000))),
     follow: Schema.optional(Schema.Boolean)
   }),
-  "reopen-logs": Schema.Struct({ ...base, cmd: Schema.Literal("reopen-logs") })
+  "reopen-logs": Schema.Struct({ ...base, cmd: Schema.Literal("reopen-logs") }),
+  /**
+   * Hand over to a new supervisor process (`binary`, an absolute path; else this one's
+   * program); answered once it has taken over, or failed. `timeoutMs`: how long its first
+   * generation may take to serve.
+   */
+  upgrade: Schema.Struct({
+    ...base,
+    cmd: Schema.Literal("upgrade"),
+    binary: Schema.optional(Schema.String.pipe(Schema.filter((s) => s.startsWith("/") || "an absolute path"))),
+    timeoutMs: Schema.optional(Schema.Int.pipe(Schema.between(1, 3_600_000)))
+  })
 }
 
 export const commands = Object.keys(requests) as ReadonlyArray<keyof typeof requests>

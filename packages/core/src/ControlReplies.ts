@@ -50,7 +50,11 @@ export const Status: Schema.Schema<StatusSnapshot.StatusSnapshot> = Schema.Struc
   targetWorkers: Schema.Number,
   lastRestart: RestartSnapshot,
   recentExits: Schema.Array(ExitSnapshot),
-  crashLoop: Schema.Boolean
+  crashLoop: Schema.Boolean,
+  supervisor: Schema.optionalWith(
+    Schema.Struct({ pid: Schema.Number, version: Schema.optionalWith(Schema.String, { exact: true }) }),
+    { exact: true }
+  )
 })
 
 /** `restart`: how the rollout ended (`requested` for `wait: false`). */
@@ -87,6 +91,21 @@ const LogEntry: Schema.Schema<Logs.LogEntry> = Schema.Struct({
 /** `logs`: the last lines (then, with `follow`, one event per later line). */
 export const LogLines = Schema.Struct({ lines: Schema.Array(LogEntry) })
 export const LogLine = LogEntry
+
+/** `upgrade`: how the handover ended. */
+export const Upgrade = Schema.Union(
+  Schema.Struct({
+    outcome: Schema.Literal("completed"),
+    pid: Schema.Number,
+    previousPid: Schema.Number,
+    version: Schema.String,
+    generation: Schema.Number
+  }),
+  Schema.Struct({ outcome: Schema.Literal("failed"), reason: Schema.String }),
+  Schema.Struct({ outcome: Schema.Literal("busy"), reason: Schema.String }),
+  Schema.Struct({ outcome: Schema.Literal("stopping") })
+)
+export type Upgrade = typeof Upgrade.Type
 
 export const Reopened: Schema.Schema<Logs.Reopened> = Schema.Struct({
   reopened: Schema.NullOr(Schema.String),

@@ -45,6 +45,11 @@ export type Event = Data.TaggedEnum<{
   TunablesChanged: { readonly tunables: Tunables }
   /** Change the number of workers per generation (control socket `scale`). */
   Scale: { readonly workers: number }
+  /**
+   * A new supervisor has taken over (`start_server upgrade`): retire every worker as a
+   * restart retires the old ones, start none, and exit once they are gone.
+   */
+  HandOver: {}
 }>
 
 export const Event = Data.taggedEnum<Event>()

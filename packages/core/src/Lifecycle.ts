@@ -27,7 +27,8 @@ export type Lifecycle = Data.TaggedEnum<{
   RolloutSuperseded: { readonly epoch: number; readonly by: number }
   /** The restart will run as rollout `epoch`, after the one in progress. */
   RestartQueued: { readonly reason: RestartReason; readonly epoch: number }
-  ShutdownStarted: { readonly signal: "TERM" | "INT" }
+  /** `handover`: a new supervisor took over (`start_server upgrade`); the workers retire. */
+  ShutdownStarted: { readonly signal: "TERM" | "INT" | "handover" }
 }>
 export const Lifecycle = Data.taggedEnum<Lifecycle>()
 

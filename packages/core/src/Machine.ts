@@ -66,8 +66,11 @@ export type Mode = Data.TaggedEnum<{
    * carried over. `failures`: consecutive failed starts of replacements and scale-ups.
    */
   Serving: { readonly failures: number }
-  /** Every worker was signalled; `give-up`: no worker could be started (exit code 1). */
-  ShuttingDown: { readonly signal: "TERM" | "INT" | "give-up" }
+  /**
+   * Every worker was signalled; `give-up`: no worker could be started (exit code 1);
+   * `handover`: a new supervisor took over, the workers retire as in a restart (exit code 0).
+   */
+  ShuttingDown: { readonly signal: "TERM" | "INT" | "give-up" | "handover" }
   /** Every worker is gone and the exit was asked for: no event changes anything any more. */
   Finished: {}
 }>
@@ -111,7 +114,7 @@ export const initial = (config: SupervisorConfig): State => ({
   config,
   workers: [],
   nextId: 1,
-  generation: 0,
+  generation: config.generationBase ?? 0,
   epoch: 0,
   // Boot starts epoch 1; until then, epoch 0 counts as a rollout that has not begun.
   mode: Mode.RollingOut({ reason: "boot", generation: undefined, queued: undefined, failures: 0 }),
@@ -490,6 +493,31 @@ const shutDown = (t: Transition, signal: "TERM" | "INT", origin: ShutdownOrigin)
   finishIfIdle(t)
 }
 
+/**
+ * A new supervisor serves now: every worker retires as an outdated one does in a restart
+ * (`--signal-on-hup` after `--kill-old-delay`, then the `--kill-timeout` ladder); none is
+ * started again, and the supervisor exits once they are gone.
+ */
+const handOver = (t: Transition): void => {
+  t.set({ mode: Mode.ShuttingDown({ signal: "handover" }) })
+  t.publish(Lifecycle.ShutdownStarted({ signal: "handover" }))
+  for (const w of t.state.workers) if (w.diedEarly !== undefined) t.remove(w.id)
+  const leaving = t.state.workers.filter((w) => w.phase !== "draining")
+  if (leaving.length > 0) {
+    const { signalOnHup, killOldDelayMs } = t.config
+    t.log(Text.handingOver(signalOnHup.label, leaving))
+    if (killOldDelayMs > 0) {
+      t.log(Text.retireDelay(killOldDelayMs))
+      for (const w of leaving) t.update(w.id, { phase: "draining", signalled: false })
+      t.schedule(killOldDelayMs, Event.RetireDue({ ids: leaving.map((w) => w.id) }))
+    } else {
+      t.log(Text.killingOld)
+      for (const w of leaving) t.stop(w, signalOnHup)
+    }
+  }
+  finishIfIdle(t)
+}
+
 const onSpawned = (t: Transition, id: number, pid: number): void => {
   const w = t.update(id, { pid })
   if (w === undefined) return
@@ -501,7 +529,9 @@ const onSpawned = (t: Transition, id: number, pid: number): void => {
     const signal =
       m._tag === "ShuttingDown" && m.signal === "TERM"
         ? t.config.signalOnTerm
-        : { signal: "TERM" as const, label: "TERM" }
+        : m._tag === "ShuttingDown" && m.signal === "handover"
+          ? t.config.signalOnHup
+          : { signal: "TERM" as const, label: "TERM" }
     return t.stop(w, signal)
   }
   const wait = isInterval(t.config.readiness) ? t.config.intervalMs : t.config.readyTimeoutMs
@@ -664,7 +694,8 @@ const live: Omit<Handlers, "RestartRequested" | "AutoRestartDue"> = {
   KillDue: (t, { id }) => onKillDue(t, id),
   Alarm: ignore,
   TunablesChanged: (t, { tunables }) => onTunablesChanged(t, tunables),
-  Scale: (t, { workers }) => onScale(t, workers)
+  Scale: (t, { workers }) => onScale(t, workers),
+  HandOver: (t) => handOver(t)
 }
 
 const byMode: { readonly [M in Exclude<Mode["_tag"], "Finished">]: Handlers } = {
@@ -695,7 +726,8 @@ const byMode: { readonly [M in Exclude<Mode["_tag"], "Finished">]: Handlers } = 
     AutoRestartDue: ignore,
     Alarm: ignore,
     TunablesChanged: live.TunablesChanged,
-    Scale: ignore
+    Scale: ignore,
+    HandOver: ignore
   }
 }
 

@@ -68,6 +68,10 @@ export const retireDelay = (delayMs: number): string => `sleeping ${seconds(dela
 
 export const killingOld = "killing old workers"
 
+/** Ours (Perl cannot upgrade itself): the old supervisor retires its workers and exits. */
+export const handingOver = (signal: string, leaving: ReadonlyArray<Listed>): string =>
+  `the new supervisor is serving, sending ${signal} to this supervisor's workers:${pidList(leaving)}`
+
 export const scaling = (from: number, to: number): string => `scaling from ${from} to ${to} workers`
 
 export const scalingDown = (signal: string, surplus: ReadonlyArray<Listed>): string =>

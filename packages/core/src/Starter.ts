@@ -7,6 +7,7 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -25,6 +26,7 @@ import { StatusObserver } from "./StatusObserver.js"
 import type { StatusStore } from "./StatusStore.js"
 import * as Supervisor from "./Supervisor.js"
 import type { SupervisorConfig } from "./SupervisorConfig.js"
+import * as Upgrade from "./Upgrade.js"
 import type { WorkerEnvironment } from "./WorkerEnvironment.js"
 
 export interface StarterConfig {
@@ -37,10 +39,34 @@ export interface StarterConfig {
   readonly pidFile: string | undefined
   /** This process's pid, as written to the pid file. */
   readonly pid: number
+  /** The supervisor's own version, as `status` reports it (the binary's `--version`). */
+  readonly version?: string | undefined
   readonly supervisor: SupervisorConfig
 }
 
 export type StarterError = ListenError | PidFileError | ControlServerError
+
+/** The running supervisor, and what only the whole of it can do: hand over to a new process. */
+export interface Running extends Supervisor.Supervisor {
+  /**
+   * Starts a new supervisor (`binary`, else this one's program) on the same sockets and hands
+   * over to it once its first generation serves; see Upgrade. Needs the `Successor` service.
+   */
+  readonly upgrade: (request: Upgrade.UpgradeRequest) => Effect.Effect<Upgrade.UpgradeOutcome>
+}
+
+/** The outcome of an upgrade that no client waits for (SIGUSR2), in the log. */
+const logOutcome = (outcome: Upgrade.UpgradeOutcome): Effect.Effect<void> => {
+  switch (outcome._tag) {
+    case "Completed":
+    case "Failed":
+      return Effect.void // logged as it happened
+    case "Busy":
+      return Effect.logWarning(`received USR2, not upgrading: ${outcome.reason}`)
+    case "Stopping":
+      return Effect.logWarning("received USR2, not upgrading: start_server is stopping")
+  }
+}
 
 export type StarterServices =
   | ListenSockets
@@ -54,7 +80,7 @@ export type StarterServices =
 
 /** What each signal means to start_server (Perl's table, see docs/compatibility.md). */
 const onSignal = (
-  supervisor: Supervisor.Supervisor,
+  supervisor: Running,
   logs: Option.Option<Context.Tag.Service<Logs>>,
   signal: HandledSignal
 ): Effect.Effect<void> => {
@@ -67,8 +93,11 @@ const onSignal = (
     case "INT":
       return supervisor.shutdown("INT")
     case "USR1":
-    case "USR2":
       return Effect.logInfo(`received ${signal}, ignoring`)
+    // Ours: neither Perl's start_server nor Node uses it (Node's inspector is USR1).
+    case "USR2":
+      // Forked: the signals that follow (a TERM) must not wait for the handover.
+      return Effect.asVoid(Effect.fork(Effect.flatMap(supervisor.upgrade({}), logOutcome)))
     case "ALRM":
       return supervisor.alarm
     case "PIPE":
@@ -82,7 +111,7 @@ const onSignal = (
 
 /** One request line in, reply lines out; a malformed request gets an error reply. */
 const controlLine = (
-  supervisor: Supervisor.Supervisor,
+  supervisor: Running,
   logs: Option.Option<Context.Tag.Service<Logs>>,
   line: string
 ): Stream.Stream<string> =>
@@ -99,7 +128,7 @@ const controlLine = (
 export const start = <E = never>(
   config: StarterConfig,
   afterListen: Effect.Effect<void, E> = Effect.void
-): Effect.Effect<Supervisor.Supervisor, StarterError | E, Scope.Scope | StarterServices> =>
+): Effect.Effect<Running, StarterError | E, Scope.Scope | StarterServices> =>
   Effect.gen(function* () {
     // The pid file's lock first: a second instance touches nothing (not even a stale-looking
     // socket file of the running one) before it knows it is alone.
@@ -109,7 +138,7 @@ export const start = <E = never>(
     yield* afterListen
     // The control socket is bound before any worker starts, so that its errors come first;
     // it answers once the supervisor runs.
-    const running = yield* Deferred.make<Supervisor.Supervisor>()
+    const running = yield* Deferred.make<Running>()
     // Optional: an embedding application may keep no log of its own for us to serve.
     const logs = yield* Effect.serviceOption(Logs)
     if (config.controlSocket !== undefined) {
@@ -117,7 +146,18 @@ export const start = <E = never>(
         Stream.unwrap(Effect.map(Deferred.await(running), (supervisor) => controlLine(supervisor, logs, line)))
       )
     }
-    const supervisor = yield* Supervisor.make(config.supervisor, FdLayout.layout(bound, config.backlog))
+    const machine = yield* Supervisor.make(config.supervisor, FdLayout.layout(bound, config.backlog))
+    const upgrade = yield* Upgrade.make(machine, bound, config.pid)
+    const scope = yield* Effect.scope
+    const supervisor: Running = {
+      ...machine,
+      status: Effect.map(machine.status, (status) => ({
+        ...status,
+        supervisor: config.version === undefined ? { pid: config.pid } : { pid: config.pid, version: config.version }
+      })),
+      // Its own fiber: a client that goes away (or a signal handler) never interrupts a handover half-way.
+      upgrade: (request) => Effect.flatMap(Effect.forkIn(upgrade(request), scope), Fiber.join)
+    }
     yield* Deferred.succeed(running, supervisor)
     const { signals } = yield* SignalSource
     yield* Effect.forkScoped(Stream.runForEach(signals, (signal) => onSignal(supervisor, logs, signal)))
@@ -131,7 +171,7 @@ export const start = <E = never>(
   })
 
 /** The embedded supervisor as a service: what `StarterLive` provides to an application. */
-export class Starter extends Context.Tag("@starter/core/Starter")<Starter, Supervisor.Supervisor>() {}
+export class Starter extends Context.Tag("@starter/core/Starter")<Starter, Running>() {}
 
 /** The supervisor, running for the lifetime of the layer. */
 export const layer = (config: StarterConfig): Layer.Layer<Starter, StarterError, StarterServices> =>

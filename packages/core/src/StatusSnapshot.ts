@@ -66,6 +66,8 @@ export interface StatusSnapshot {
   readonly recentExits: ReadonlyArray<ExitSnapshot>
   /** Workers keep crashing soon after becoming ready; respawns are backing off. */
   readonly crashLoop: boolean
+  /** The supervisor process that answers (after `start_server upgrade`, the new one). */
+  readonly supervisor?: { readonly pid: number; readonly version?: string }
 }
 
 const iso = (ms: number) => new Date(ms).toISOString()

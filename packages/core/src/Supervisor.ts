@@ -52,6 +52,11 @@ export interface Supervisor {
   readonly scale: (workers: number) => Effect.Effect<void>
   /** Sends `signal` to every worker (control socket `signal`). */
   readonly signalWorkers: (signal: SignalName) => Effect.Effect<number>
+  /**
+   * A new supervisor serves now (`start_server upgrade`): every worker retires as in a
+   * restart, none is started again, and `exitCode` completes (0) once they are gone.
+   */
+  readonly handOver: Effect.Effect<void>
   /** SIGALRM: wakes the loop as it wakes Perl's (the envdir is re-read); nothing else happens. */
   readonly alarm: Effect.Effect<void>
   /** Lifecycle events from the moment of subscription. */
@@ -281,6 +286,7 @@ export const make = (
         StatusSnapshot.fromState(state, now)
       ),
       scale: (workers) => Queue.offer(inbox, Event.Scale({ workers })),
+      handOver: Queue.offer(inbox, Event.HandOver()),
       alarm: Queue.offer(inbox, Event.Alarm()),
       signalWorkers: (signal) =>
         Effect.as(

@@ -51,6 +51,11 @@ export interface SupervisorConfig {
    * before every event, as Perl re-reads its tunables on every loop iteration.
    */
   readonly reloadTunables: boolean
+  /**
+   * The last generation number handed out before this supervisor started: a supervisor that
+   * takes over from another (`start_server upgrade`) continues its numbering. Default 0.
+   */
+  readonly generationBase?: number | undefined
 }
 
 /** The one table of defaults: the options' and the command line's (Perl's, where Perl has one). */

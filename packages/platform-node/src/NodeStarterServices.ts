@@ -1,9 +1,10 @@
 /** Every port of @starter/core's Starter under Node (see `StarterServices`). */
-import type { Starter } from "@starter/core"
+import type { Starter, Successor } from "@starter/core"
 import * as StarterServices from "@starter/platform-shared/StarterServices"
 import type * as Layer from "effect/Layer"
 import * as NodeLibc from "./NodeLibc.js"
 import * as NodeProcessSpawner from "./NodeProcessSpawner.js"
+import * as NodeSuccessor from "./NodeSuccessor.js"
 import * as OrphanReaper from "./OrphanReaper.js"
 
 export type ServiceOptions = StarterServices.ServiceOptions
@@ -11,8 +12,9 @@ export type ServiceOptions = StarterServices.ServiceOptions
 export const runtime: StarterServices.Runtime = {
   libc: NodeLibc.layer,
   spawner: NodeProcessSpawner.layerWith,
-  orphanReaper: OrphanReaper.layer
+  orphanReaper: OrphanReaper.layer,
+  successor: NodeSuccessor.layer
 }
 
-export const layer = (options: ServiceOptions): Layer.Layer<Starter.StarterServices> =>
+export const layer = (options: ServiceOptions): Layer.Layer<Starter.StarterServices | Successor.Successor> =>
   StarterServices.layer(runtime, options)

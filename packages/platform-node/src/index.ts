@@ -7,6 +7,7 @@
 export { InvalidOptions, type StarterOptions } from "@starter/core"
 export {
   Envdir,
+  Handover,
   InheritedFds,
   Libc,
   NodeControlServer,
@@ -32,5 +33,7 @@ export * as NodeLogs from "./NodeLogs.js"
 export * as NodeMain from "./NodeMain.js"
 export * as NodeProcessSpawner from "./NodeProcessSpawner.js"
 export * as NodeStarterServices from "./NodeStarterServices.js"
+export * as NodeSuccessor from "./NodeSuccessor.js"
 export * as OrphanReaper from "./OrphanReaper.js"
 export { layerConfig, StarterLive } from "./StarterLive.js"
+export * as Takeover from "./Takeover.js"

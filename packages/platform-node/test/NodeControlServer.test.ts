@@ -4,8 +4,10 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { ControlServer } from "@starter/core"
+import * as Handover from "@starter/platform-shared/Handover"
 import * as NodeControlServer from "@starter/platform-shared/NodeControlServer"
-import { Effect, Stream } from "effect"
+import { Effect, Layer, Stream } from "effect"
+import * as NodeLibc from "../src/NodeLibc.js"
 
 /** A client: the lines it received, and whether the server has closed the connection. */
 const connect = (socketPath: string) =>
@@ -26,14 +28,18 @@ const connect = (socketPath: string) =>
   })
 
 describe("NodeControlServer", () => {
-  it.scopedLive(
-    "closes a connection that does nothing for the idle timeout, never one with a request in progress",
-    () =>
+  // Bound by the runtime (as under Bun), and bound here to be listened on by descriptor (a socket that can be handed over).
+  it.scopedLive.each([
+    ["bound by the runtime", undefined],
+    ["listened on by descriptor", Handover.owner()]
+  ] as const)(
+    "closes a connection that does nothing for the idle timeout, never one with a request in progress (%s)",
+    ([, handover]) =>
       Effect.gen(function* () {
         const socketPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "control-")), "c.sock")
         const server = yield* Effect.provide(
           ControlServer.ControlServer,
-          NodeControlServer.layerWith({ idleTimeoutMs: 200 })
+          NodeControlServer.layerWith({ idleTimeoutMs: 200, handover }).pipe(Layer.provide(NodeLibc.layer))
         )
         // `wait` never answers (as a subscription that sees no event); anything else is answered at once.
         yield* server.listen(socketPath, (line) => (line === "wait" ? Stream.never : Stream.make(`re:${line}`)))

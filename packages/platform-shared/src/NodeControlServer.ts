@@ -10,9 +10,12 @@ import { ControlServer } from "@starter/core"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
 import * as Scheduler from "effect/Scheduler"
 import * as Stream from "effect/Stream"
-import { maxUnixPath } from "./Sockaddr.js"
+import * as Handover from "./Handover.js"
+import * as Libc from "./Libc.js"
+import { AF_UNIX, maxUnixPath, SOCK_STREAM, sockaddrUn } from "./Sockaddr.js"
 import { errnoOf, strerror } from "./SystemError.js"
 
 const fail = (message: string, errno?: number) => new ControlServer.ControlServerError({ message, errno })
@@ -96,11 +99,58 @@ export interface Options {
    * idle clients cannot hold every one of the `maxConnections` places.
    */
   readonly idleTimeoutMs: number
+  /**
+   * Set where the socket may be handed over (`start_server upgrade`, see Handover): the socket
+   * is then bound here and listened on by descriptor (which a successor can inherit), and only
+   * an owner removes its file. Unset, the runtime binds the path itself (Bun cannot listen on
+   * a descriptor), and this process always owns it.
+   */
+  readonly handover?: Handover.Handover | undefined
+  /**
+   * A successor's control socket (with `handover`): the old supervisor's listening descriptor,
+   * inherited. It is accepted on only once this process owns the shared files; its file is
+   * never bound again.
+   */
+  readonly adopted?: number | undefined
 }
 
-const listen = (options: Options) => (path: string, handleLine: (line: string) => Stream.Stream<string>) =>
+/**
+ * Binds the socket file (mode 0600 from birth: the umask applies inside bind) and listens.
+ * Bound here rather than by Node, whose close() unlinks the path: after a handover the file
+ * is the new supervisor's, and only an owner removes it.
+ */
+const bindUnix = (libc: Libc.Service, path: string): Effect.Effect<number, ControlServer.ControlServerError> =>
+  Effect.try({
+    try: () => {
+      const fd = libc.socket(AF_UNIX, SOCK_STREAM)
+      const umask = process.umask(0o177)
+      try {
+        libc.bind(fd, sockaddrUn(path))
+        libc.listen(fd, 511)
+        return fd
+      } catch (error) {
+        libc.close(fd)
+        throw error
+      } finally {
+        process.umask(umask)
+      }
+    },
+    catch: (error) => fail(`failed to listen on ${path}:${strerror(error)}`, errnoOf(error))
+  })
+
+/** The socket file, if it is still the one bound at `fd` (nobody replaced it meanwhile). */
+const removeIfOurs = (path: string, identity: { readonly dev: number; readonly ino: number }) => {
+  try {
+    const stat = fs.lstatSync(path)
+    if (stat.isSocket() && stat.dev === identity.dev && stat.ino === identity.ino) fs.unlinkSync(path)
+  } catch {
+    // gone already
+  }
+}
+
+/** The server, not listening yet, and how to end its connections. */
+const makeServer = (options: Options, handleLine: (line: string) => Stream.Stream<string>) =>
   Effect.gen(function* () {
-    yield* clearPath(path)
     const run = yield* FiberSet.makeRuntime<never>()
     const connections = new Set<net.Socket>()
     const server = net.createServer((connection) => {
@@ -170,11 +220,28 @@ const listen = (options: Options) => (path: string, handleLine: (line: string) =
         for (const fiber of running) fiber.unsafeInterruptAsFork(fiber.id())
       })
     })
+    // A subscriber never ends its connection by itself: end every one, so that close()
+    // (which waits for them) returns; a peer that does not close its side is cut off.
+    const endConnections = () => {
+      for (const connection of connections) {
+        connection.end()
+        setTimeout(() => connection.destroy(), 500).unref()
+      }
+    }
+    return { server, endConnections }
+  })
+
+const listenError = (path: string, error: Error) =>
+  fail(`failed to listen on ${path}:${strerror(error)}`, errnoOf(error))
+
+/** The runtime binds the path (its close() removes the file). */
+const listenOnPath = (options: Options) => (path: string, handleLine: (line: string) => Stream.Stream<string>) =>
+  Effect.gen(function* () {
+    yield* clearPath(path)
+    const { server, endConnections } = yield* makeServer(options, handleLine)
     yield* Effect.acquireRelease(
       Effect.async<void, ControlServer.ControlServerError>((resume) => {
-        server.once("error", (error) =>
-          resume(Effect.fail(fail(`failed to listen on ${path}:${strerror(error)}`, errnoOf(error))))
-        )
+        server.once("error", (error) => resume(Effect.fail(listenError(path, error))))
         // The socket file is created inside listen(): a umask makes it 0600 from birth.
         const umask = process.umask(0o177)
         try {
@@ -186,17 +253,67 @@ const listen = (options: Options) => (path: string, handleLine: (line: string) =
       () =>
         Effect.async<void>((resume) => {
           server.close(() => resume(Effect.void))
-          // A subscriber never ends its connection by itself: end every one, so that close()
-          // (which waits for them) returns; a peer that does not close its side is cut off.
-          for (const connection of connections) {
-            connection.end()
-            setTimeout(() => connection.destroy(), 500).unref()
-          }
+          endConnections()
         })
     )
   })
 
-export const layerWith = (options: Options): Layer.Layer<ControlServer.ControlServer> =>
-  Layer.succeed(ControlServer.ControlServer, ControlServer.ControlServer.of({ listen: listen(options) }))
+/** Bound here, listened on by descriptor: a socket that can be handed over (see `Options.handover`). */
+const listenOnFd =
+  (libc: Libc.Service, options: Options, handover: Handover.Handover) =>
+  (path: string, handleLine: (line: string) => Stream.Stream<string>) =>
+    Effect.gen(function* () {
+      if (options.adopted === undefined) yield* clearPath(path)
+      const fd = options.adopted ?? (yield* bindUnix(libc, path))
+      const identity = yield* Effect.sync(() => fs.lstatSync(path, { throwIfNoEntry: false }))
+      const { server, endConnections } = yield* makeServer(options, handleLine)
+      // The descriptor is ours until Node listens on it; Node's after that (its close closes it).
+      let phase: "unused" | "accepting" | "closed" = "unused"
+      const stopAccepting = () => {
+        if (phase !== "accepting") return
+        phase = "closed"
+        server.close()
+      }
+      const start = Effect.async<void, ControlServer.ControlServerError>((resume) => {
+        server.once("error", (error) => resume(Effect.fail(listenError(path, error))))
+        server.listen({ fd }, () => resume(Effect.void))
+        phase = "accepting"
+      })
+      yield* Effect.addFinalizer(() =>
+        Effect.async<void>((resume) => {
+          const done = () => {
+            if (identity !== undefined && handover.owned()) removeIfOurs(path, identity)
+            resume(Effect.void)
+          }
+          if (phase === "accepting") server.close(done)
+          else {
+            // Never listened on (a successor that did not take over): the descriptor is still ours.
+            if (phase === "unused") libc.close(fd)
+            done()
+          }
+          phase = "closed"
+          endConnections()
+        })
+      )
+      handover.control = { fd, stopAccepting }
+      // A successor accepts only once it is in charge; until then the old supervisor answers.
+      if (options.adopted === undefined) yield* start
+      else {
+        const runtime = yield* Effect.runtime<never>()
+        yield* Handover.subscribe(handover, (owned) => {
+          if (owned && phase === "unused") Runtime.runFork(runtime)(Effect.ignoreLogged(start))
+        })
+      }
+    })
 
-export const layer: Layer.Layer<ControlServer.ControlServer> = layerWith({ idleTimeoutMs: 60_000 })
+export const layerWith = (options: Options): Layer.Layer<ControlServer.ControlServer, never, Libc.Libc> =>
+  Layer.effect(
+    ControlServer.ControlServer,
+    Effect.map(Libc.Libc, (libc) =>
+      ControlServer.ControlServer.of({
+        listen: options.handover === undefined ? listenOnPath(options) : listenOnFd(libc, options, options.handover)
+      })
+    )
+  )
+
+export const layer: Layer.Layer<ControlServer.ControlServer, never, Libc.Libc> = layerWith({ idleTimeoutMs: 60_000 })

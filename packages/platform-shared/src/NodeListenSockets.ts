@@ -108,30 +108,48 @@ const openUnix = (libc: Libc.Service, spec: ListenSpec.UnixSpec, backlog: number
     })
   })
 
-const closeSocket = (libc: Libc.Service, spec: ListenSpec.ListenSpec, fd: number) =>
+/**
+ * Whether this process owns the socket files now: after `start_server upgrade` hands them
+ * over, the new supervisor listens on them and only it removes them (see Handover).
+ */
+export type Owned = () => boolean
+
+const always: Owned = () => true
+
+const closeSocket = (libc: Libc.Service, spec: ListenSpec.ListenSpec, fd: number, owned: Owned) =>
   Effect.sync(() => {
     libc.close(fd)
     // Perl's guard: `-S $_ and unlink $_`, so a file someone put there meanwhile survives.
-    if (spec._tag === "Unix" && isSocket(spec.path)) fs.rmSync(spec.path, { force: true })
+    if (spec._tag === "Unix" && owned() && isSocket(spec.path)) fs.rmSync(spec.path, { force: true })
   })
 
 /** A socket held until the scope closes; Perl's line for `=N` once it is held (it dup2s there; we place it there in each worker). */
-const hold = <E, R>(libc: Libc.Service, spec: ListenSpec.ListenSpec, acquire: Effect.Effect<number, E, R>) =>
+const hold = <E, R>(
+  libc: Libc.Service,
+  spec: ListenSpec.ListenSpec,
+  acquire: Effect.Effect<number, E, R>,
+  owned: Owned
+) =>
   Effect.acquireRelease(
     Effect.map(acquire, (fd): ListenSockets.BoundSocket => ({ spec, fd })),
-    ({ fd }) => closeSocket(libc, spec, fd)
+    ({ fd }) => closeSocket(libc, spec, fd, owned)
   ).pipe(
     Effect.tap(() =>
       spec.fd === undefined ? Effect.void : Effect.logInfo(`socket is duplicated to file descriptor ${spec.fdText}`)
     )
   )
 
-const open = (libc: Libc.Service, specs: ReadonlyArray<ListenSpec.ListenSpec>, options: ListenSockets.ListenOptions) =>
+const open = (
+  libc: Libc.Service,
+  owned: Owned,
+  specs: ReadonlyArray<ListenSpec.ListenSpec>,
+  options: ListenSockets.ListenOptions
+) =>
   Effect.forEach(specs, (spec) => {
     const backlog = options.backlog ?? kernelSomaxconn()
     const acquire =
       spec._tag === "Unix" ? openUnix(libc, spec, backlog, options.pathMode ?? 0o777) : openInet(libc, spec, backlog)
-    return hold(libc, spec, acquire)
+    return hold(libc, spec, acquire, owned)
   })
 
 /**
@@ -139,7 +157,10 @@ const open = (libc: Libc.Service, specs: ReadonlyArray<ListenSpec.ListenSpec>, o
  * spec order with Perl's log lines; a failure there is reported here, where Perl reports it.
  * Specs that differ from the early ones (they cannot, short of a bug) are bound afresh.
  */
-export const layerEarly = (early: EarlySockets): Layer.Layer<ListenSockets.ListenSockets, never, Libc.Libc> =>
+export const layerEarly = (
+  early: EarlySockets,
+  owned: Owned = always
+): Layer.Layer<ListenSockets.ListenSockets, never, Libc.Libc> =>
   Layer.effect(
     ListenSockets.ListenSockets,
     Effect.map(Libc.Libc, (libc) =>
@@ -149,11 +170,11 @@ export const layerEarly = (early: EarlySockets): Layer.Layer<ListenSockets.Liste
           if (!same)
             return Effect.zipRight(
               Effect.sync(() => early.fds.forEach(libc.close)),
-              Effect.provideService(open(libc, specs, options), Libc.Libc, libc)
+              Effect.provideService(open(libc, owned, specs, options), Libc.Libc, libc)
             )
           return Effect.forEach(specs, (spec, i) => {
             const fd = early.fds[i]
-            if (fd !== undefined) return hold(libc, spec, Effect.succeed(fd))
+            if (fd !== undefined) return hold(libc, spec, Effect.succeed(fd), owned)
             const failure = early.failure
             return Effect.fail(fail(failure?.message ?? `failed to listen on ${spec.key}`, failure?.errno))
           })
@@ -164,12 +185,13 @@ export const layerEarly = (early: EarlySockets): Layer.Layer<ListenSockets.Liste
 
 /**
  * Sockets that are already open in this process (handed over by the foreground of
- * `--daemonize`, or by systemd once `SocketActivation.adopt` has matched them), in spec
- * order. They are closed, and unix paths removed unless `removePaths` is false, at the end.
+ * `--daemonize`, by the old supervisor of `start_server upgrade`, or by systemd once
+ * `SocketActivation.adopt` has matched them), in spec order. They are closed, and unix paths
+ * removed unless `removePaths` is false (or while this process does not own them), at the end.
  */
 export const layerAdopted = (
   fds: ReadonlyArray<number>,
-  options: { readonly removePaths: boolean } = { removePaths: true }
+  options: { readonly removePaths: boolean; readonly owned?: Owned | undefined } = { removePaths: true }
 ): Layer.Layer<ListenSockets.ListenSockets, never, Libc.Libc> =>
   Layer.effect(
     ListenSockets.ListenSockets,
@@ -182,7 +204,9 @@ export const layerAdopted = (
           return Effect.forEach(specs, (spec, i) => {
             const fd = fds[i]!
             // systemd owns the paths of the sockets it hands us: close, never unlink.
-            const release = options.removePaths ? closeSocket(libc, spec, fd) : Effect.sync(() => libc.close(fd))
+            const release = options.removePaths
+              ? closeSocket(libc, spec, fd, options.owned ?? always)
+              : Effect.sync(() => libc.close(fd))
             return Effect.acquireRelease(Effect.succeed({ spec, fd }), () => release)
           })
         }
@@ -190,11 +214,14 @@ export const layerAdopted = (
     )
   )
 
-export const layer: Layer.Layer<ListenSockets.ListenSockets, never, Libc.Libc> = Layer.effect(
-  ListenSockets.ListenSockets,
-  Effect.map(Libc.Libc, (libc) =>
-    ListenSockets.ListenSockets.of({
-      open: (specs, options) => Effect.provideService(open(libc, specs, options), Libc.Libc, libc)
-    })
+export const layerWith = (owned: Owned): Layer.Layer<ListenSockets.ListenSockets, never, Libc.Libc> =>
+  Layer.effect(
+    ListenSockets.ListenSockets,
+    Effect.map(Libc.Libc, (libc) =>
+      ListenSockets.ListenSockets.of({
+        open: (specs, options) => Effect.provideService(open(libc, owned, specs, options), Libc.Libc, libc)
+      })
+    )
   )
-)
+
+export const layer: Layer.Layer<ListenSockets.ListenSockets, never, Libc.Libc> = layerWith(always)

@@ -7,6 +7,7 @@ import * as fs from "node:fs"
 import { PidFile } from "@starter/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Handover from "./Handover.js"
 import * as Libc from "./Libc.js"
 import { isLocked } from "./PidFileLock.js"
 import { errnoOf, strerror } from "./SystemError.js"
@@ -33,7 +34,49 @@ const lockedMessage = (path: string) => {
 export const checkUnlocked = (path: string): Effect.Effect<void, PidFile.PidFileError, Libc.Libc> =>
   Effect.flatMap(Libc.Libc, (libc) => (isLocked(libc, path) ? Effect.fail(fail(lockedMessage(path))) : Effect.void))
 
-const acquire = (libc: Libc.Service, path: string, pid: number) =>
+const writePid = (fd: number, pid: number) => {
+  fs.ftruncateSync(fd, 0)
+  fs.writeSync(fd, `${pid}\n`, 0)
+  fs.fsyncSync(fd)
+}
+
+/** Removes the file only while this process owns it and it is still the one locked. */
+const release = (handover: Handover.Handover, path: string, fd: number, stat: fs.Stats) =>
+  Effect.gen(function* () {
+    if (handover.owned() && sameFile(stat, fs.statSync(path, { throwIfNoEntry: false }))) {
+      yield* Effect.try(() => fs.unlinkSync(path)).pipe(
+        Effect.catchAll((error) => Effect.logWarning(`failed to unlink file:${path}:${strerror(error.error)}`))
+      )
+    }
+    yield* Effect.sync(() => fs.closeSync(fd))
+  })
+
+/**
+ * Whenever this process comes to own the pid file (a successor at the handover, an old
+ * supervisor taking it back after a failed one), its pid goes in; the lock never changes hands.
+ */
+const keepPid = (handover: Handover.Handover, path: string, fd: number, pid: number) =>
+  Handover.whenOwned(
+    handover,
+    Effect.try(() => writePid(fd, pid)).pipe(
+      Effect.catchAll((error) => Effect.logError(`failed to write file:${path}:${strerror(error.error)}`))
+    )
+  )
+
+/**
+ * A successor's pid file: the old supervisor's locked descriptor, inherited (a flock belongs
+ * to the open file, so the lock is never free during the handover). Written once owned.
+ */
+const adopt = (libc: Libc.Service, handover: Handover.Handover, fd: number) => (path: string, pid: number) =>
+  Effect.gen(function* () {
+    if (!libc.tryLockExclusive(fd)) return yield* fail(`the inherited pid file ${path} is not locked by us`)
+    const stat = fs.fstatSync(fd)
+    handover.pidFile = fd
+    yield* Effect.addFinalizer(() => release(handover, path, fd, stat))
+    yield* keepPid(handover, path, fd, pid)
+  })
+
+const acquire = (libc: Libc.Service, handover: Handover.Handover) => (path: string, pid: number) =>
   Effect.acquireRelease(
     Effect.try({
       try: () => {
@@ -45,9 +88,7 @@ const acquire = (libc: Libc.Service, path: string, pid: number) =>
           throw fail(lockedMessage(path))
         }
         try {
-          fs.ftruncateSync(fd, 0)
-          fs.writeSync(fd, `${pid}\n`, 0)
-          fs.fsyncSync(fd)
+          writePid(fd, pid)
         } catch (error) {
           // A full disk: leave no empty pid file behind. The lock is ours, so the file is too.
           fs.rmSync(path, { force: true })
@@ -62,19 +103,31 @@ const acquire = (libc: Libc.Service, path: string, pid: number) =>
           : // Perl (Starter.pm L256) puts a space after this colon, unlike its --stop and --restart.
             fail(`failed to open file:${path}: ${strerror(error)}`, errnoOf(error))
     }),
-    ({ fd, stat }) =>
-      Effect.gen(function* () {
-        // Remove it only while it is still ours: never delete another instance's pid file.
-        if (sameFile(stat, fs.statSync(path, { throwIfNoEntry: false }))) {
-          yield* Effect.try(() => fs.unlinkSync(path)).pipe(
-            Effect.catchAll((error) => Effect.logWarning(`failed to unlink file:${path}:${strerror(error.error)}`))
-          )
-        }
-        yield* Effect.sync(() => fs.closeSync(fd))
-      })
-  ).pipe(Effect.asVoid)
+    // Remove it only while it is still ours: never delete another instance's pid file.
+    ({ fd, stat }) => release(handover, path, fd, stat)
+  ).pipe(
+    Effect.tap(({ fd }) => {
+      handover.pidFile = fd
+      return keepPid(handover, path, fd, pid)
+    }),
+    Effect.asVoid
+  )
 
-export const layer: Layer.Layer<PidFile.PidFile, never, Libc.Libc> = Layer.effect(
-  PidFile.PidFile,
-  Effect.map(Libc.Libc, (libc) => PidFile.PidFile.of({ acquire: (path, pid) => acquire(libc, path, pid) }))
-)
+/** `adopted`: a successor's inherited descriptor (see `adopt`). */
+export const layerWith = (options: {
+  readonly handover: Handover.Handover
+  readonly adopted?: number | undefined
+}): Layer.Layer<PidFile.PidFile, never, Libc.Libc> =>
+  Layer.effect(
+    PidFile.PidFile,
+    Effect.map(Libc.Libc, (libc) =>
+      PidFile.PidFile.of({
+        acquire:
+          options.adopted === undefined
+            ? acquire(libc, options.handover)
+            : adopt(libc, options.handover, options.adopted)
+      })
+    )
+  )
+
+export const layer: Layer.Layer<PidFile.PidFile, never, Libc.Libc> = layerWith({ handover: Handover.owner() })

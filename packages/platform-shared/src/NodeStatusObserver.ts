@@ -5,11 +5,12 @@
  */
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
-import { Metrics, StatusObserver } from "@starter/core"
+import { Metrics, StatusObserver, type StatusSnapshot } from "@starter/core"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { type FileIdentity, removeIfOurs, writeAtomically } from "./AtomicFile.js"
+import * as Handover from "./Handover.js"
 import * as Libc from "./Libc.js"
 import * as SystemdNotify from "./SystemdNotify.js"
 import { strerror } from "./SystemError.js"
@@ -19,6 +20,12 @@ export interface Options {
   readonly metricsFile: string | undefined
   /** systemd's NOTIFY_SOCKET, when start_server runs as a Type=notify service. */
   readonly notifySocket?: string | undefined
+  /**
+   * Who owns the files and speaks to systemd (`start_server upgrade`): a process that does not
+   * writes nothing and notifies nothing; one that comes to own them writes them and tells
+   * systemd it is the service's main process now.
+   */
+  readonly handover?: Handover.Handover | undefined
 }
 
 /**
@@ -50,6 +57,7 @@ const write = (path: string, content: string): Effect.Effect<FileIdentity | unde
 
 export const layer = (options: Options): Layer.Layer<StatusObserver.StatusObserver, never, Libc.Libc> => {
   const { jsonStatusFile, metricsFile, notifySocket } = options
+  const handover = options.handover ?? Handover.owner()
   if (jsonStatusFile === undefined && metricsFile === undefined && notifySocket === undefined) {
     return StatusObserver.layerNone
   }
@@ -67,19 +75,39 @@ export const layer = (options: Options): Layer.Layer<StatusObserver.StatusObserv
         })
       yield* Effect.addFinalizer(() =>
         Effect.sync(() => {
+          if (!handover.owned()) return
           for (const [path, identity] of written) removeIfOurs(path, identity)
+        })
+      )
+      let latest: StatusSnapshot.StatusSnapshot | undefined
+      const writeFiles = (status: StatusSnapshot.StatusSnapshot) =>
+        Effect.gen(function* () {
+          if (jsonStatusFile !== undefined) yield* writeOwn(jsonStatusFile, `${JSON.stringify(status, null, 2)}\n`)
+          if (metricsFile !== undefined) yield* writeOwn(metricsFile, Metrics.render(metrics, status))
+        })
+      // Coming to own the files (a successor at the handover): write them, and tell systemd.
+      yield* Handover.whenOwned(
+        handover,
+        Effect.gen(function* () {
+          if (latest === undefined) return
+          if (notifySocket !== undefined) {
+            yield* SystemdNotify.notify(libc, notifySocket, SystemdNotify.takenOver(process.pid, latest))
+          }
+          yield* writeFiles(latest)
         })
       )
       return StatusObserver.StatusObserver.of({
         observe: (status, event) =>
           Effect.gen(function* () {
+            latest = status
+            if (metricsFile !== undefined && event !== undefined) {
+              metrics = Metrics.update(metrics, event, yield* Clock.currentTimeMillis)
+            }
+            if (!handover.owned()) return
             const message = notifySocket === undefined ? undefined : SystemdNotify.messageFor(event, status)
             if (notifySocket !== undefined && message !== undefined)
               yield* SystemdNotify.notify(libc, notifySocket, message)
-            if (jsonStatusFile !== undefined) yield* writeOwn(jsonStatusFile, `${JSON.stringify(status, null, 2)}\n`)
-            if (metricsFile === undefined) return
-            if (event !== undefined) metrics = Metrics.update(metrics, event, yield* Clock.currentTimeMillis)
-            yield* writeOwn(metricsFile, Metrics.render(metrics, status))
+            yield* writeFiles(status)
           })
       })
     })

@@ -11,6 +11,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import { type FileIdentity, removeIfOurs, writeTemp } from "./AtomicFile.js"
+import * as Handover from "./Handover.js"
 import { strerror } from "./SystemError.js"
 
 const fail = (message: string) => new StatusStore.StatusWriteError({ message })
@@ -35,7 +36,14 @@ const writeAtomically = (path: string, content: string): Effect.Effect<FileIdent
     return Effect.succeed(written)
   })
 
-export const layer = (path: string): Layer.Layer<StatusStore.StatusStore> =>
+/**
+ * `handover`: while this process does not own the file (see Handover), the newest content
+ * waits, and is written when it comes to own it.
+ */
+export const layer = (
+  path: string,
+  handover: Handover.Handover = Handover.owner()
+): Layer.Layer<StatusStore.StatusStore> =>
   Layer.scoped(
     StatusStore.StatusStore,
     Effect.gen(function* () {
@@ -43,11 +51,25 @@ export const layer = (path: string): Layer.Layer<StatusStore.StatusStore> =>
       // scope close only if it is still that file.
       const last = yield* Ref.make(Option.none<FileIdentity>())
       yield* Effect.addFinalizer(() =>
-        Ref.get(last).pipe(Effect.map(Option.map((written) => removeIfOurs(path, written))))
+        Ref.get(last).pipe(
+          Effect.map(Option.map((written) => (handover.owned() ? removeIfOurs(path, written) : undefined)))
+        )
+      )
+      const pending = yield* Ref.make(Option.none<string>())
+      const write = (content: string) =>
+        writeAtomically(path, content).pipe(Effect.flatMap((written) => Ref.set(last, Option.some(written))))
+      yield* Handover.whenOwned(
+        handover,
+        Effect.flatMap(Ref.getAndSet(pending, Option.none()), (content) =>
+          Option.match(content, {
+            onNone: () => Effect.void,
+            onSome: (c) => Effect.catchAll(write(c), (e) => Effect.logError(e.message))
+          })
+        )
       )
       return StatusStore.StatusStore.of({
         write: (content) =>
-          writeAtomically(path, content).pipe(Effect.flatMap((written) => Ref.set(last, Option.some(written))))
+          Effect.suspend(() => (handover.owned() ? write(content) : Ref.set(pending, Option.some(content))))
       })
     })
   )

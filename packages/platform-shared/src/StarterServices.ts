@@ -1,19 +1,22 @@
 /**
  * Every port of @starter/core's Starter, from what each runtime implements (`Runtime`: libc,
- * the process spawner, orphan reaping) and what they share: what `StarterLive` runs the
- * supervisor on, and what the `start_server` binary provides to `Starter.start`.
+ * the process spawner, orphan reaping, starting a successor) and what they share: what
+ * `StarterLive` runs the supervisor on, and what the `start_server` binary provides to
+ * `Starter.start`.
  */
 import {
   type ListenSockets,
   SignalSource,
   type ProcessSpawner as Spawner,
   type Starter,
-  StatusStore
+  StatusStore,
+  Successor
 } from "@starter/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import type { EarlySockets } from "./EarlyListen.js"
+import * as Handover from "./Handover.js"
 import type * as Libc from "./Libc.js"
 import * as NodeControlServer from "./NodeControlServer.js"
 import * as NodeListenSockets from "./NodeListenSockets.js"
@@ -30,6 +33,23 @@ export interface Runtime {
   readonly spawner: (options: { readonly output: WorkerOutput.Sink | undefined }) => Layer.Layer<Spawner.ProcessSpawner>
   /** Adopts and reaps orphans (`ServiceOptions.reapOrphans`). */
   readonly orphanReaper: Layer.Layer<never>
+  /** Starts a new supervisor for `start_server upgrade`; a runtime without it cannot upgrade. */
+  readonly successor?: ((options: SuccessorOptions) => Layer.Layer<Successor.Successor, never, Libc.Libc>) | undefined
+}
+
+/** What starting a new supervisor for `start_server upgrade` takes (`Runtime.successor`). */
+export interface SuccessorOptions {
+  readonly handover: Handover.Handover
+  /** The command line after the program (this process's): the new one parses it afresh. */
+  readonly argv: ReadonlyArray<string>
+  /** The program this supervisor runs (`process.argv[1]`): the default binary. */
+  readonly program: string
+  /** The `--port` and `--path` values the sockets were made from, in their order. */
+  readonly ports: ReadonlyArray<string>
+  readonly paths: ReadonlyArray<string>
+  /** False when systemd made the sockets: their files are its own. */
+  readonly removePaths: boolean
+  readonly notifySocket: string | undefined
 }
 
 export interface ServiceOptions {
@@ -56,37 +76,92 @@ export interface ServiceOptions {
   readonly notifySocket?: string | undefined
   /** Where the workers' stdout and stderr lines go when tagged (`NodeLogs`); else they inherit ours. */
   readonly workerOutput?: WorkerOutput.Sink | undefined
+  /**
+   * Who owns the shared files (`start_server upgrade`, see Handover); default: this process.
+   * A new supervisor taking over passes one it does not own yet, with what it inherited:
+   */
+  readonly handover?: Handover.Handover | undefined
+  /** …the old supervisor's pid file descriptor, holding the lock, */
+  readonly adoptedPidFile?: number | undefined
+  /** …its control socket, */
+  readonly adoptedControlSocket?: number | undefined
+  /** …and whether the adopted sockets' files are ours to remove at the end (not systemd's). */
+  readonly adoptedRemovePaths?: boolean | undefined
+  /** How to start a new supervisor for `upgrade` (the `Successor` service); without it, none. */
+  readonly successor?: Omit<SuccessorOptions, "handover"> | undefined
 }
 
 const noSignals = Layer.succeed(SignalSource.SignalSource, SignalSource.SignalSource.of({ signals: Stream.never }))
 
-const statusStore = (path: string | undefined): Layer.Layer<StatusStore.StatusStore> =>
+const statusStore = (path: string | undefined, handover: Handover.Handover): Layer.Layer<StatusStore.StatusStore> =>
   path === undefined
     ? Layer.succeed(StatusStore.StatusStore, StatusStore.StatusStore.of({ write: () => Effect.void }))
-    : NodeStatusStore.layer(path)
+    : NodeStatusStore.layer(path, handover)
 
-const listenSockets = (options: ServiceOptions): Layer.Layer<ListenSockets.ListenSockets, never, Libc.Libc> => {
+const listenSockets = (
+  options: ServiceOptions,
+  handover: Handover.Handover
+): Layer.Layer<ListenSockets.ListenSockets, never, Libc.Libc> => {
   if (options.systemdSockets !== undefined) {
     return NodeListenSockets.layerAdopted(options.systemdSockets, { removePaths: false })
   }
-  if (options.adoptedSockets !== undefined) return NodeListenSockets.layerAdopted(options.adoptedSockets)
-  if (options.earlySockets !== undefined) return NodeListenSockets.layerEarly(options.earlySockets)
-  return NodeListenSockets.layer
+  if (options.adoptedSockets !== undefined) {
+    return NodeListenSockets.layerAdopted(options.adoptedSockets, {
+      removePaths: options.adoptedRemovePaths ?? true,
+      owned: handover.owned
+    })
+  }
+  if (options.earlySockets !== undefined) return NodeListenSockets.layerEarly(options.earlySockets, handover.owned)
+  return NodeListenSockets.layerWith(handover.owned)
 }
 
-export const layer = (runtime: Runtime, options: ServiceOptions): Layer.Layer<Starter.StarterServices> =>
-  Layer.mergeAll(
-    listenSockets(options),
-    NodePidFile.layer,
+/** A supervisor that cannot start another: every upgrade fails, saying why. */
+const noSuccessor = (reason: string): Layer.Layer<Successor.Successor> =>
+  Layer.succeed(
+    Successor.Successor,
+    Successor.Successor.of({
+      launch: () => Effect.fail(new Successor.SuccessorError({ message: reason })),
+      relinquish: Effect.void,
+      reclaim: Effect.void,
+      closeControl: Effect.void
+    })
+  )
+
+const successor = (
+  runtime: Runtime,
+  options: ServiceOptions,
+  handover: Handover.Handover
+): Layer.Layer<Successor.Successor, never, Libc.Libc> => {
+  if (options.successor === undefined) return noSuccessor("this supervisor was given no program to upgrade to")
+  if (runtime.successor === undefined) return noSuccessor("this runtime cannot start a new supervisor yet")
+  return runtime.successor({ ...options.successor, handover })
+}
+
+export const layer = (
+  runtime: Runtime,
+  options: ServiceOptions
+): Layer.Layer<Starter.StarterServices | Successor.Successor> => {
+  const handover = options.handover ?? Handover.owner()
+  return Layer.mergeAll(
+    listenSockets(options, handover),
+    NodePidFile.layerWith({ handover, adopted: options.adoptedPidFile }),
     runtime.spawner({ output: options.workerOutput }),
     options.handleSignals === true ? NodeSignalSource.layer : noSignals,
     options.reapOrphans === true ? runtime.orphanReaper : Layer.empty,
-    statusStore(options.statusFile),
+    statusStore(options.statusFile, handover),
     NodeWorkerEnvironment.layer({ envdir: options.envdir }),
-    NodeControlServer.layer,
+    // Only a runtime that can hand its control socket over binds it itself (see NodeControlServer).
+    NodeControlServer.layerWith({
+      idleTimeoutMs: 60_000,
+      handover: runtime.successor === undefined ? undefined : handover,
+      adopted: options.adoptedControlSocket
+    }),
     NodeStatusObserver.layer({
       jsonStatusFile: options.jsonStatusFile,
       metricsFile: options.metricsFile,
-      notifySocket: options.notifySocket
-    })
+      notifySocket: options.notifySocket,
+      handover
+    }),
+    successor(runtime, options, handover)
   ).pipe(Layer.provide(runtime.libc))
+}

@@ -35,6 +35,16 @@ export const messageFor = (event: Lifecycle.Lifecycle | undefined, status: Statu
   }
 }
 
+/**
+ * A new supervisor has taken over (`start_server upgrade`): it is the main process now
+ * (systemd accepts this from it only with `NotifyAccess=all`), and the reload is over.
+ */
+export const takenOver = (pid: number, status: StatusSnapshot.StatusSnapshot): string =>
+  `MAINPID=${pid}\nREADY=1\nSTATUS=generation ${status.generation}, ${status.workers.length} workers`
+
+/** An upgrade begins (`start_server upgrade`): systemd shows the service as reloading. */
+export const reloading = (): string => `RELOADING=1\nMONOTONIC_USEC=${monotonicUsec()}\nSTATUS=upgrading`
+
 export const notify = (libc: Libc.Service, socket: string, message: string) =>
   Effect.try(() => libc.sendDatagram(socket, message)).pipe(
     Effect.catchAll((e) => Effect.logWarning(`failed to notify systemd at ${socket}: ${String(e.error)}`))

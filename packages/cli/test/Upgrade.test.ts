@@ -1,0 +1,331 @@
+/**
+ * `start_server upgrade`: the supervisor replaced by a new process (a second build of the
+ * binary that prints another --version) under continuous load, and every way the new one
+ * can fail, after which the old one must serve on as if nothing happened.
+ */
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterEach, beforeAll, describe, expect, it } from "vitest"
+import {
+  fixtures,
+  freePort,
+  get,
+  isRunning,
+  readIfExists,
+  repoRoot,
+  runToExit,
+  runtime,
+  skipOnBun,
+  startServer,
+  tempDir,
+  trackSupervisors,
+  waitFor
+} from "./support/Harness.js"
+import { startLoad } from "./support/Load.js"
+
+const track = trackSupervisors()
+
+/** What the platforms lack for it: under Bun, the old supervisor refuses (the last test). */
+const nodeOnly =
+  "a new supervisor is started by Node's platform only (Bun can neither listen on an inherited control socket nor read a pipe through net.Socket)"
+
+const nextVersion = "9.9.9-upgrade-test"
+let nextBinary = ""
+
+/** The second build: the same sources, another version string. */
+beforeAll(() => {
+  if (runtime === "bun") return
+  const out = path.join(tempDir(), "next")
+  execFileSync(process.execPath, [path.join(repoRoot, "packages/cli/scripts/bundle.mjs")], {
+    env: { ...process.env, STARTER_VERSION: nextVersion, STARTER_BUNDLE_OUTDIR: out },
+    stdio: "inherit"
+  })
+  // koffi (external to the bundle) resolves from here, as it does beside the real bundle.
+  fs.symlinkSync(path.join(repoRoot, "packages/cli/node_modules"), path.join(out, "node_modules"))
+  nextBinary = path.join(out, "bin.js")
+}, 60_000)
+
+/** New supervisors are nobody's child here: each test stops the ones it made. */
+const successors = new Set<number>()
+afterEach(async () => {
+  for (const pid of successors) {
+    if (!isRunning(pid)) continue
+    process.kill(pid, "SIGTERM")
+    await waitFor(`pid ${pid} to stop`, () => (isRunning(pid) ? undefined : true), 10_000).catch(() =>
+      process.kill(pid, "SIGKILL")
+    )
+  }
+  successors.clear()
+})
+
+const statusLines = (file: string) => (readIfExists(file) ?? "").split("\n").filter(Boolean)
+const generationsIn = (file: string) => new Set(statusLines(file).map((line) => Number(line.split(":")[0])))
+
+const startService = async (extra: ReadonlyArray<string> = [], env: Record<string, string> = {}) => {
+  const dir = tempDir()
+  const port = await freePort()
+  const files = {
+    pid: path.join(dir, "start_server.pid"),
+    status: path.join(dir, "status"),
+    control: path.join(dir, "start_server.sock"),
+    json: path.join(dir, "status.json"),
+    brokenMarker: path.join(dir, "broken"),
+    notReadyMarker: path.join(dir, "not-ready")
+  }
+  const server = track(
+    startServer(
+      [
+        `--port=127.0.0.1:${port}`,
+        `--pid-file=${files.pid}`,
+        `--status-file=${files.status}`,
+        `--control-socket=${files.control}`,
+        `--json-status-file=${files.json}`,
+        "--workers=2",
+        "--ready=notify-fd",
+        "--ready-timeout=3",
+        ...extra,
+        "--",
+        process.execPath,
+        path.join(fixtures, "upgrade-worker.mjs")
+      ],
+      { env: { BROKEN_MARKER: files.brokenMarker, NOT_READY_MARKER: files.notReadyMarker, ...env } }
+    )
+  )
+  await waitFor("2 workers of generation 1", () =>
+    statusLines(files.status).length === 2 && generationsIn(files.status).has(1) ? true : undefined
+  )
+  return { dir, port, files, server }
+}
+
+const upgrade = (control: string, ...args: ReadonlyArray<string>) =>
+  runToExit(["upgrade", `--control-socket=${control}`, ...args])
+
+const statusJson = async (control: string) => {
+  const result = await runToExit(["status", `--control-socket=${control}`, "--json"])
+  return JSON.parse(result.stdout) as {
+    supervisor?: { pid: number; version?: string }
+    generation: number
+    servingGeneration: number
+  }
+}
+
+/** Waits until the load has answered `more` requests beyond what it had. */
+const moreRequests = (load: ReturnType<typeof startLoad>, more: number) => {
+  const target = load.ok() + more
+  return waitFor(`${more} more requests`, () => (load.ok() >= target ? true : undefined), 20_000)
+}
+
+const jsonState = (file: string) => (JSON.parse(readIfExists(file) ?? "{}") as { state?: string }).state
+
+const cmdline = (pid: number) => (readIfExists(`/proc/${pid}/cmdline`) ?? "").split("\0").join(" ")
+
+/** Processes whose command line mentions `text` (the pid file a supervisor was started with). */
+const processesRunning = (text: string) =>
+  fs
+    .readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name) && isRunning(Number(name)) && cmdline(Number(name)).includes(text))
+
+describe("start_server upgrade", () => {
+  it("hands over to a second build under load: nothing refused or reset, every file names the new supervisor; HUP and --stop work after", async (ctx) => {
+    skipOnBun(ctx, nodeOnly)
+    const { port, files, server } = await startService()
+    const before = { control: fs.statSync(files.control).ino }
+    const load = startLoad(port)
+    await moreRequests(load, 50)
+
+    const result = await upgrade(files.control, `--binary=${nextBinary}`)
+    const pid = Number(readIfExists(files.pid))
+    successors.add(pid)
+    expect(result.stderr).toBe("")
+    expect(result.code).toBe(0)
+    expect(result.stdout).toBe(
+      `upgrade: start_server ${nextVersion} (pid ${pid}) serves generation 2; start_server (pid ${server.pid}) has exited\n`
+    )
+    await moreRequests(load, 50)
+    const { failed, reset, answeredBy } = await load.stop()
+    expect(failed).toEqual([])
+    expect(reset).toBe(0)
+    expect([...answeredBy].some((l) => l.startsWith("hello from generation 1"))).toBe(true)
+    expect([...answeredBy].some((l) => l.startsWith("hello from generation 2"))).toBe(true)
+
+    // The old supervisor is gone, after its workers; the new one is the second build.
+    expect((await server.exited).code).toBe(0)
+    expect(pid).not.toBe(server.pid)
+    expect(cmdline(pid)).toContain(nextBinary)
+    expect(server.lines()).toContain(`start_server (pid:${pid}) version ${nextVersion} took over, serving generation 2`)
+    // Pid file, status files, control socket: the new supervisor's (the same socket file).
+    expect(generationsIn(files.status)).toEqual(new Set([2]))
+    expect(fs.statSync(files.control).ino).toBe(before.control)
+    const status = await statusJson(files.control)
+    expect(status.supervisor).toEqual({ pid, version: nextVersion })
+    expect(status.servingGeneration).toBe(2)
+    expect(JSON.parse(readIfExists(files.json) ?? "{}").supervisor?.pid).toBe(pid)
+    expect(await get(port)).toMatch(/^hello from generation 2/)
+
+    // A HUP restarts as usual, the generations going on.
+    process.kill(pid, "SIGHUP")
+    await waitFor("generation 3 alone", () =>
+      statusLines(files.status).length === 2 &&
+      generationsIn(files.status).has(3) &&
+      generationsIn(files.status).size === 1
+        ? true
+        : undefined
+    )
+    // --stop stops everything and removes what the new supervisor owns.
+    const stop = await runToExit(["--stop", `--pid-file=${files.pid}`])
+    expect(stop.code).toBe(0)
+    expect(isRunning(pid)).toBe(false)
+    for (const file of [files.pid, files.status, files.control, files.json]) expect(fs.existsSync(file)).toBe(false)
+  }, 90_000)
+
+  it("SIGUSR2 upgrades to the program the supervisor was started from; the outcome is in its log", async (ctx) => {
+    skipOnBun(ctx, nodeOnly)
+    const { files, server, port } = await startService()
+    server.kill("SIGUSR2")
+    const pid = await waitFor("a new pid in the pid file", () => {
+      const now = Number(readIfExists(files.pid))
+      return now > 0 && now !== server.pid ? now : undefined
+    })
+    successors.add(pid)
+    expect((await server.exited).code).toBe(0)
+    expect(server.lines()).toContain(`start_server (pid:${pid}) version 0.1.0 took over, serving generation 2`)
+    expect(cmdline(pid)).toContain("start_server")
+    expect(await get(port)).toMatch(/^hello from generation 2/)
+  }, 60_000)
+
+  it("twice in a row: the second starts the new supervisor's own program again", async (ctx) => {
+    skipOnBun(ctx, nodeOnly)
+    const { files, server, port } = await startService()
+    const first = await upgrade(files.control, `--binary=${nextBinary}`)
+    const firstPid = Number(readIfExists(files.pid))
+    successors.add(firstPid)
+    expect(first).toMatchObject({ code: 0, stderr: "" })
+    const second = await upgrade(files.control)
+    const secondPid = Number(readIfExists(files.pid))
+    successors.add(secondPid)
+    expect(second).toMatchObject({ code: 0, stderr: "" })
+    expect(second.stdout).toMatch(
+      new RegExp(`\\(pid ${secondPid}\\) serves generation 3; start_server \\(pid ${firstPid}\\) has exited`)
+    )
+    expect(new Set([server.pid, firstPid, secondPid]).size).toBe(3)
+    expect(cmdline(secondPid)).toContain(nextBinary)
+    expect(isRunning(firstPid)).toBe(false)
+    expect(generationsIn(files.status)).toEqual(new Set([3]))
+    expect(await get(port)).toMatch(/^hello from generation 3/)
+  }, 90_000)
+
+  it("during a rollout it is refused (exit 11) and changes nothing; once the rollout is over it goes ahead", async (ctx) => {
+    skipOnBun(ctx, nodeOnly)
+    const { files, server } = await startService()
+    fs.writeFileSync(files.notReadyMarker, "")
+    server.kill("SIGHUP")
+    await waitFor("the rollout to start", () => (jsonState(files.json) === "restarting" ? true : undefined))
+    const refused = await upgrade(files.control, `--binary=${nextBinary}`)
+    expect(refused.code).toBe(11)
+    expect(refused.stderr).toMatch(
+      /^upgrade refused: a rollout is in progress \(epoch 2\); upgrade once it has completed$/
+    )
+    expect(readIfExists(files.pid)).toBe(`${server.pid}\n`)
+    // The rollout gives up (--ready-timeout) or completes; either way the upgrade may go ahead.
+    fs.rmSync(files.notReadyMarker)
+    await waitFor("the rollout to end", () => (jsonState(files.json) === "serving" ? true : undefined), 30_000)
+    const done = await upgrade(files.control, `--binary=${nextBinary}`)
+    successors.add(Number(readIfExists(files.pid)))
+    expect(done.code).toBe(0)
+  }, 90_000)
+})
+
+describe("start_server upgrade that fails: the old supervisor serves on, its files untouched", () => {
+  /** `marker`: the file that breaks the workers started from now on, removed after the upgrade. */
+  const failing = async (args: ReadonlyArray<string>, reason: RegExp, marker?: "brokenMarker" | "notReadyMarker") => {
+    const { port, files, server } = await startService()
+    if (marker !== undefined) fs.writeFileSync(files[marker], "")
+    const before = {
+      pid: readIfExists(files.pid),
+      status: readIfExists(files.status),
+      control: fs.statSync(files.control).ino
+    }
+    const load = startLoad(port)
+    await moreRequests(load, 20)
+    const result = await upgrade(files.control, ...args)
+    await moreRequests(load, 20)
+    const { failed, reset } = await load.stop()
+    if (marker !== undefined) fs.rmSync(files[marker])
+    expect(result.code).toBe(10)
+    expect(result.stderr).toMatch(reason)
+    expect(failed).toEqual([])
+    expect(reset).toBe(0)
+    expect(readIfExists(files.pid)).toBe(before.pid)
+    expect(readIfExists(files.status)).toBe(before.status)
+    expect(fs.statSync(files.control).ino).toBe(before.control)
+    expect((await statusJson(files.control)).supervisor?.pid).toBe(server.pid)
+    expect(server.child.exitCode).toBe(null)
+    expect(server.lines().some((l) => l.startsWith("upgrade failed: "))).toBe(true)
+    // Nothing of the attempt is left: the only process started with this pid file is the old one.
+    expect(processesRunning(files.pid).filter((pid) => Number(pid) !== server.pid)).toEqual([])
+    // It still restarts, and still stops.
+    server.kill("SIGHUP")
+    await waitFor("a restart after the failed upgrade", () =>
+      statusLines(files.status).length === 2 && !generationsIn(files.status).has(1) ? true : undefined
+    )
+  }
+
+  it("the binary is missing", async (ctx) => {
+    skipOnBun(ctx, nodeOnly)
+    await failing(
+      ["--binary=/nonexistent/start_server.js"],
+      /^upgrade failed: cannot start \/nonexistent\/start_server.js: No such file or directory; the old supervisor keeps serving$/
+    )
+  }, 60_000)
+
+  it("it exits at once", async (ctx) => {
+    skipOnBun(ctx, nodeOnly)
+    await failing(
+      [`--binary=${path.join(fixtures, "exiting-supervisor.mjs")}`],
+      /^upgrade failed: the new supervisor exited with status 3 before it was ready; the old supervisor keeps serving$/
+    )
+  }, 60_000)
+
+  it("it hangs before it is ready (--timeout), and is stopped", async (ctx) => {
+    skipOnBun(ctx, nodeOnly)
+    await failing(
+      [`--binary=${path.join(fixtures, "hanging-supervisor.mjs")}`, "--timeout=2"],
+      /^upgrade failed: the new supervisor \(pid \d+\) was not ready within 2 s; the old supervisor keeps serving$/
+    )
+  }, 60_000)
+
+  it("its workers never become ready within --ready-timeout", async (ctx) => {
+    skipOnBun(ctx, nodeOnly)
+    await failing(
+      [`--binary=${nextBinary}`],
+      /^upgrade failed: the new supervisor failed: its worker failed to start: not ready within 3s.*; the old supervisor keeps serving$/,
+      "notReadyMarker"
+    )
+  }, 60_000)
+
+  it("its workers fail to start", async (ctx) => {
+    skipOnBun(ctx, nodeOnly)
+    await failing(
+      [`--binary=${nextBinary}`],
+      /^upgrade failed: the new supervisor failed: its worker failed to start: exit code 3; the old supervisor keeps serving$/,
+      "brokenMarker"
+    )
+  }, 60_000)
+
+  it("under Bun, which cannot start one yet", async (ctx) => {
+    ctx.skip(runtime !== "bun", "only under Bun")
+    const { files, port } = await startService()
+    const before = await statusJson(files.control)
+    const result = await upgrade(files.control)
+    expect(result.code).toBe(10)
+    expect(result.stderr).toMatch(
+      /^upgrade failed: this runtime cannot start a new supervisor yet; the old supervisor keeps serving$/
+    )
+    expect((await statusJson(files.control)).supervisor?.pid).toBe(before.supervisor?.pid)
+    expect(readIfExists(files.pid)).toBe(`${before.supervisor?.pid}\n`)
+    expect(await get(port)).toMatch(/^hello from generation 1/)
+    // Through its control socket: the harness's signal would reach Bun's launcher, not Bun.
+    expect((await runToExit(["stop", `--control-socket=${files.control}`])).code).toBe(0)
+  }, 60_000)
+})

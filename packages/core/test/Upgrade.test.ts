@@ -1,0 +1,175 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Fiber, Layer, Queue, TestClock } from "effect"
+import * as Successor from "../src/Successor.js"
+import * as Upgrade from "../src/Upgrade.js"
+import { advance, config, layer, makeWorld, start, type World } from "./support/Simulation.js"
+
+const inWorld = <A, E, R>(world: World, body: Effect.Effect<A, E, R>) => body.pipe(Effect.provide(layer(world)))
+
+describe("HandOver (the old supervisor after `start_server upgrade`)", () => {
+  it.scoped(
+    "retires every worker as a restart does (--signal-on-hup after --kill-old-delay), starts none, exits 0",
+    () => {
+      const world = makeWorld()
+      return inWorld(
+        world,
+        Effect.gen(function* () {
+          const sup = yield* start(
+            config({ workers: 2, killOldDelayMs: 2000, signalOnHup: { signal: "USR1", label: "USR1" } })
+          )
+          yield* advance(1000)
+          yield* sup.handOver
+          yield* advance(1999)
+          expect(world.processes.map((p) => p.received)).toEqual([[], []])
+          yield* advance(1)
+          expect(world.processes.map((p) => p.received)).toEqual([["USR1"], ["USR1"]])
+          // Once signalled, they exit; nothing replaces them, and the supervisor is done.
+          expect(world.processes.length).toBe(2)
+          expect(yield* sup.exitCode).toBe(0)
+          expect(world.logs).toContain(
+            "the new supervisor is serving, sending USR1 to this supervisor's workers:1000,1001"
+          )
+        })
+      )
+    }
+  )
+
+  it.scoped("a supervisor that takes over continues the generations", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        yield* start(config({ generationBase: 7 }))
+        expect(world.processes.map((p) => p.generation)).toEqual([8])
+      })
+    )
+  })
+})
+
+describe("Successor reports", () => {
+  it("round-trip through their lines; anything else fails the upgrade", () => {
+    const ready = Successor.Report.Ready({ pid: 42, version: "1.2.3", generation: 5 })
+    expect(Successor.parseReport(Successor.encodeReport(ready))).toEqual(ready)
+    const failed = Successor.Report.Failed({ reason: "no" })
+    expect(Successor.parseReport(Successor.encodeReport(failed))).toEqual(failed)
+    expect(Successor.parseReport("committed")._tag).toBe("Committed")
+    expect(Successor.parseReport("ready {")).toEqual(
+      Successor.Report.Failed({ reason: 'unexpected report from the new supervisor: "ready {"' })
+    )
+  })
+})
+
+/** A fake new supervisor whose reports the test sends; it records what the old one did. */
+const fakeSuccessor = (reports: Queue.Queue<Successor.Report>, did: Array<string>) =>
+  Layer.succeed(
+    Successor.Successor,
+    Successor.Successor.of({
+      launch: () =>
+        Effect.succeed({
+          pid: 99,
+          next: Queue.take(reports),
+          commit: Effect.sync(() => void did.push("commit")),
+          abort: Effect.sync(() => void did.push("abort"))
+        }),
+      relinquish: Effect.sync(() => void did.push("relinquish")),
+      reclaim: Effect.sync(() => void did.push("reclaim")),
+      closeControl: Effect.sync(() => void did.push("closeControl"))
+    })
+  )
+
+const upgrading = (
+  script: (reports: Queue.Queue<Successor.Report>) => Effect.Effect<void>,
+  request: Upgrade.UpgradeRequest = {}
+) =>
+  Effect.gen(function* () {
+    const world = makeWorld()
+    const reports = yield* Queue.unbounded<Successor.Report>()
+    const did: Array<string> = []
+    return yield* inWorld(
+      world,
+      Effect.gen(function* () {
+        const sup = yield* start(config())
+        yield* advance(1000)
+        const upgrade = yield* Upgrade.make(sup, [], 1)
+        const fiber = yield* Effect.fork(upgrade(request))
+        yield* script(reports)
+        const outcome = yield* Fiber.join(fiber)
+        return { outcome, did, world, sup }
+      }).pipe(Effect.provide(fakeSuccessor(reports, did)))
+    )
+  })
+
+describe("Upgrade, step by step", () => {
+  it.scoped("ready, commit, committed: the old supervisor hands over and retires its workers", () =>
+    Effect.gen(function* () {
+      const { outcome, did, world, sup } = yield* upgrading((reports) =>
+        Effect.gen(function* () {
+          yield* Queue.offer(reports, Successor.Report.Ready({ pid: 99, version: "2", generation: 2 }))
+          yield* Queue.offer(reports, Successor.Report.Committed())
+        })
+      )
+      expect(outcome).toEqual(
+        Upgrade.UpgradeOutcome.Completed({ pid: 99, previousPid: 1, version: "2", generation: 2 })
+      )
+      expect(did).toEqual(["relinquish", "commit", "closeControl"])
+      yield* advance(0)
+      expect(world.processes[0]!.received).toEqual(["TERM"])
+      expect(yield* sup.exitCode).toBe(0)
+    })
+  )
+
+  it.scoped("it exits before it is ready: stopped, nothing relinquished, the workers keep serving", () =>
+    Effect.gen(function* () {
+      const { outcome, did, world } = yield* upgrading((reports) =>
+        Queue.offer(reports, Successor.Report.Exited({ description: "exited with status 3" }))
+      )
+      expect(outcome).toEqual(
+        Upgrade.UpgradeOutcome.Failed({ reason: "the new supervisor exited with status 3 before it was ready" })
+      )
+      expect(did).toEqual(["abort"])
+      expect(world.processes[0]!.received).toEqual([])
+    })
+  )
+
+  it.scoped("not ready within the timeout: stopped", () =>
+    Effect.gen(function* () {
+      const { outcome, did } = yield* upgrading(() => TestClock.adjust(5000), { timeoutMs: 5000 })
+      expect(outcome).toEqual(
+        Upgrade.UpgradeOutcome.Failed({ reason: "the new supervisor (pid 99) was not ready within 5 s" })
+      )
+      expect(did).toEqual(["abort"])
+    })
+  )
+
+  it.scoped("no confirmation after commit: the old supervisor takes its files back", () =>
+    Effect.gen(function* () {
+      const { outcome, did, world } = yield* upgrading((reports) =>
+        Effect.gen(function* () {
+          yield* Queue.offer(reports, Successor.Report.Ready({ pid: 99, version: "2", generation: 2 }))
+          yield* TestClock.adjust(Upgrade.commitTimeoutMs)
+        })
+      )
+      expect(outcome._tag).toBe("Failed")
+      expect(did).toEqual(["relinquish", "commit", "reclaim", "abort"])
+      expect(world.processes[0]!.received).toEqual([])
+    })
+  )
+
+  it.scoped("refused during a rollout", () =>
+    Effect.gen(function* () {
+      const world = makeWorld()
+      const reports = yield* Queue.unbounded<Successor.Report>()
+      const outcome = yield* inWorld(
+        world,
+        Effect.gen(function* () {
+          const sup = yield* start(config())
+          const upgrade = yield* Upgrade.make(sup, [], 1)
+          return yield* upgrade({})
+        }).pipe(Effect.provide(fakeSuccessor(reports, [])))
+      )
+      expect(outcome).toEqual(
+        Upgrade.UpgradeOutcome.Busy({ reason: "a rollout is in progress (epoch 1); upgrade once it has completed" })
+      )
+    })
+  )
+})
