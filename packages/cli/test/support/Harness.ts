@@ -20,10 +20,13 @@ export const startServerBin = path.join(repoRoot, "node_modules/.bin/start_serve
  */
 export const runtime: "node" | "bun" = process.env.STARTER_RUNTIME === "bun" ? "bun" : "node"
 
+/** Bun itself (the root devDependency), not its .bin shim: the shim's pid would not be the supervisor's. */
+const bunExecutable = path.join(repoRoot, "node_modules/bun/bin/bun.exe")
+
 /** How to run `bin`: our binary under Bun is `bun bin/start_server.js` (the .bin shim execs node). */
 export const commandFor = (bin: string, args: ReadonlyArray<string>): readonly [string, ReadonlyArray<string>] =>
   runtime === "bun" && bin === startServerBin
-    ? [path.join(repoRoot, "node_modules/.bin/bun"), [path.join(repoRoot, "packages/cli/bin/start_server.js"), ...args]]
+    ? [bunExecutable, [path.join(repoRoot, "packages/cli/bin/start_server.js"), ...args]]
     : [bin, args]
 
 /** Skips the running test under Bun, naming the gap in Bun (or in our Bun platform) that it meets. */
