@@ -19,7 +19,8 @@ export default defineProject({
       "test/NeverAccepts.test.ts",
       "test/ControlSocket.test.ts",
       "test/PerlParity.test.ts",
-      "test/UpstreamScenarios.test.ts"
+      "test/UpstreamScenarios.test.ts",
+      "test/Upgrade.test.ts"
     ]
   }
 })
