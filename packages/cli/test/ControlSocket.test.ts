@@ -35,9 +35,24 @@ const statusJson = (control: string): StatusSnapshot.StatusSnapshot | undefined 
 }
 
 /** A raw control connection: send lines, collect reply lines. */
+/** Connected once the supervisor listens: its socket file may exist a moment before (Bun binds, then listens). */
+const connectedSocket = async (socketPath: string): Promise<net.Socket> => {
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const socket = net.connect(socketPath)
+    const error = await new Promise<Error | undefined>((resolve) => {
+      socket.once("connect", () => resolve(undefined))
+      socket.once("error", resolve)
+    })
+    if (error === undefined) return socket
+    socket.destroy()
+    if (Date.now() > deadline) throw error
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
 const connect = async (socketPath: string) => {
-  const socket = net.connect(socketPath)
-  await new Promise((resolve) => socket.once("connect", resolve))
+  const socket = await connectedSocket(socketPath)
   const lines: Array<Record<string, unknown>> = []
   let buffer = ""
   socket.setEncoding("utf8")
