@@ -70,7 +70,12 @@ const ready = () => {
   fs.writeSync(Number(process.env.STARTER_NOTIFY_FD), "READY=1\\n")
 }
 if (process.env.STARTER_NOTIFY_FD) setTimeout(ready, Number(process.env.READY_DELAY_MS ?? 0))
-process.on("SIGTERM", () => process.exit(0))
+// DRAIN: stop accepting and finish the requests in progress first (a graceful worker).
+process.on("SIGTERM", () => {
+  if (!process.env.DRAIN) process.exit(0)
+  let open = servers.length
+  for (const server of servers) server.close(() => --open === 0 && process.exit(0))
+})
 `
 )
 
@@ -378,6 +383,52 @@ const globalInstall = () => {
   }
 }
 
+/**
+ * A client command against a supervisor under a steady stream of requests (one after another,
+ * each on a fresh connection): its wall time, the longest request meanwhile, and how many failed.
+ */
+const underRequests = async (server, command) => {
+  let stopped = false
+  let longest = 0
+  let failed = 0
+  const stream = (async () => {
+    while (!stopped) {
+      const t = now()
+      if (!(await probeOk(server.port, 10_000))) failed += 1
+      longest = Math.max(longest, now() - t)
+    }
+  })()
+  await sleep(200)
+  const t0 = now()
+  // Not spawnSync: this process must go on sending (and finishing) requests meanwhile.
+  const child = spawn(ours, command, { stdio: "ignore" })
+  const exit = await new Promise((resolve) => child.once("exit", resolve))
+  const wall = now() - t0
+  await sleep(200)
+  stopped = true
+  await stream
+  if (exit !== 0) throw new Error(`start_server ${command[0]} exited ${exit}`)
+  return { wall, longest, failed }
+}
+
+/**
+ * `start_server upgrade` (a new supervisor takes over) beside `start_server restart`, with
+ * readiness and a worker that drains: no request may fail, and the longest one shows the pause.
+ */
+const upgradeAndRestart = async () => {
+  const control = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "bench-")), "c.sock")
+  const server = await launch(
+    ours,
+    [`--control-socket=${control}`, "--ready=notify-fd", "--", process.execPath, workerScript],
+    { DRAIN: "1" }
+  )
+  const restart = await underRequests(server, ["restart", `--control-socket=${control}`])
+  const upgrade = await underRequests(server, ["upgrade", `--control-socket=${control}`])
+  // The new supervisor is no child of ours: stop it through its control socket.
+  spawnSync(ours, ["stop", `--control-socket=${control}`], { stdio: "ignore" })
+  return { restart, upgrade }
+}
+
 const rolling = async (n) => {
   const server = await launch(ours, [
     `--workers=${n}`,
@@ -582,6 +633,15 @@ try {
     perl && (await killLoopFailures(perl, plain)),
     "%"
   )
+  const { restart, upgrade } = await upgradeAndRestart()
+  for (const [what, r] of [
+    ["`start_server restart` wall time (--ready=notify-fd)", restart],
+    ["`start_server upgrade` wall time (a new supervisor takes over)", upgrade]
+  ]) {
+    row(what, r.wall, undefined, "ms")
+    row("  longest request during it", r.longest, undefined, "ms")
+    row("  requests that failed during it", r.failed, undefined, "")
+  }
   await startupAndFootprint()
   for (const n of tiny ? [1, 4] : [1, 4, 16])
     row(`rolling restart, --workers=${n} --ready=notify-fd`, await rolling(n), undefined, "ms")
