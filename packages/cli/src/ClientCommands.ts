@@ -67,7 +67,7 @@ export const commands: NonEmptyReadonlyArray<ClientCommand> = [
     ],
     run: (options, _args, socket) =>
       load(
-        () => import("./Restart.js"),
+        () => import("./RestartViaControl.js"),
         (m) => m.restartCommand(options, socket)
       )
   },

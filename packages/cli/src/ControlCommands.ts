@@ -2,7 +2,7 @@
  * The small control commands: `scale N`, `signal SIG` and `events`, each one request on the
  * control socket, answered in words (or JSON with `--json`).
  */
-import { ControlReplies } from "@starter/core"
+import * as ControlReplies from "@starter/core/ControlReplies"
 import * as Effect from "effect/Effect"
 import type { CliOptions } from "./CliOptions.js"
 import { ask, follow } from "./ControlClient.js"

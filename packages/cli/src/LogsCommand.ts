@@ -3,7 +3,8 @@
  * lines, then with `-f` each new one), and `start_server reopen-logs`: reopen `--log-file`
  * after logrotate renamed it.
  */
-import { ControlReplies, type Logs } from "@starter/core"
+import * as ControlReplies from "@starter/core/ControlReplies"
+import type * as Logs from "@starter/core/Logs"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"

@@ -4,7 +4,8 @@
  * status answers probes: 0 while some worker serves, 1 while none does, 3 when no
  * start_server runs.
  */
-import { ControlReplies, type StatusSnapshot } from "@starter/core"
+import * as ControlReplies from "@starter/core/ControlReplies"
+import type * as StatusSnapshot from "@starter/core/StatusSnapshot"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type { CliOptions } from "./CliOptions.js"

@@ -5,7 +5,8 @@
  * the new one failed and the old one keeps serving.
  */
 import * as path from "node:path"
-import { ControlReplies, Upgrade } from "@starter/core"
+import * as ControlReplies from "@starter/core/ControlReplies"
+import * as Upgrade from "@starter/core/Upgrade"
 import * as Effect from "effect/Effect"
 import type { CliOptions } from "./CliOptions.js"
 import { ask, decode, type Reply, request } from "./ControlClient.js"
