@@ -6,16 +6,16 @@
  * - the IPC channel (`--ready=ipc`) goes after every other fd, where Bun places it (Node JSON
  *   serialization, so a Node worker's `process.send` reaches us); its own slot is /dev/null.
  */
-import { type ExitStatus, ProcessSpawner } from "@starter/core"
+import type { ExitStatus, ProcessSpawner } from "@starter/core"
 import * as ByteEnv from "@starter/platform-shared/ByteEnv"
-import * as NotifySockets from "@starter/platform-shared/NotifySockets"
+import type * as NotifySockets from "@starter/platform-shared/NotifySockets"
 import * as WorkerOutput from "@starter/platform-shared/WorkerOutput"
 import * as WorkerProtocol from "@starter/platform-shared/WorkerProtocol"
 import * as WorkerSpawn from "@starter/platform-shared/WorkerSpawn"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import * as BunFdWatcher from "./BunFdWatcher.js"
 import { libc } from "./BunLibc.js"
 import * as Bun from "./internal/bun.js"
@@ -104,16 +104,12 @@ const spawnWorker = (
     const { pid } = proc
     return {
       pid,
-      signal: WorkerSpawn.signalling(pid, (signal) => {
-        try {
-          // The group outlives its leader only while members remain; once the leader is
-          // reaped its pid may be reused, so the group is signalled only before that.
-          if (request.processGroup && proc.exitCode === null && proc.signalCode === null) process.kill(-pid, signal)
-          else proc.kill(signal)
-        } catch {
-          // nothing to do: the worker is gone or the signal cannot be delivered
-        }
-      }),
+      signal: WorkerSpawn.groupOrChild(
+        request,
+        pid,
+        () => proc.exitCode !== null || proc.signalCode !== null,
+        (signal) => proc.kill(signal)
+      ),
       exit: Deferred.await(exit),
       ...WorkerSpawn.readinessOf(request, pid, state)
     } satisfies ProcessSpawner.WorkerProcess
@@ -125,26 +121,10 @@ export interface Options {
 }
 
 export const layerWith = (options: Options): Layer.Layer<ProcessSpawner.ProcessSpawner> =>
-  Layer.scoped(
-    ProcessSpawner.ProcessSpawner,
-    Effect.gen(function* () {
-      // One lifeline for all workers: we keep the write end (close-on-exec, never written).
-      const [read] = yield* Effect.acquireRelease(Effect.sync(libc.pipe), ([read, write]) =>
-        Effect.sync(() => {
-          libc.close(read)
-          libc.close(write)
-        })
-      )
-      let sockets: NotifySockets.NotifySockets | undefined
-      yield* Effect.addFinalizer(() => Effect.sync(() => sockets?.close()))
-      const notifySockets = () => {
-        sockets ??= NotifySockets.make(libc, BunFdWatcher.make(libc))
-        return sockets
-      }
-      return ProcessSpawner.ProcessSpawner.of({
-        spawn: (request) => spawnWorker(request, read, notifySockets, options.output)
-      })
-    })
+  WorkerSpawn.layer(
+    libc,
+    () => BunFdWatcher.make(libc),
+    (request, lifeline, notifySockets) => spawnWorker(request, lifeline, notifySockets, options.output)
   )
 
 export const layer: Layer.Layer<ProcessSpawner.ProcessSpawner> = layerWith({})

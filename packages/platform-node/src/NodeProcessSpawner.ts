@@ -8,16 +8,16 @@
 
 import { type ChildProcess, spawn } from "node:child_process"
 import { Readable } from "node:stream"
-import { type ExitStatus, ProcessSpawner, type Readiness } from "@starter/core"
+import type { ExitStatus, ProcessSpawner, Readiness } from "@starter/core"
 import * as ByteEnv from "@starter/platform-shared/ByteEnv"
-import * as NotifySockets from "@starter/platform-shared/NotifySockets"
+import type * as NotifySockets from "@starter/platform-shared/NotifySockets"
 import type * as WorkerOutput from "@starter/platform-shared/WorkerOutput"
 import * as WorkerProtocol from "@starter/platform-shared/WorkerProtocol"
 import * as WorkerSpawn from "@starter/platform-shared/WorkerSpawn"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import * as FdWatcher from "./internal/FdWatcher.js"
 import { libc } from "./NodeLibc.js"
 import * as NodeWorkerOutput from "./NodeWorkerOutput.js"
@@ -141,17 +141,12 @@ const spawnWorker = (
       pid,
       // child.kill (not process.kill) is a no-op once Node has reaped the child, so a
       // recycled pid is never hit; ESRCH/EPERM surface as ignored 'error' events or throws.
-      signal: WorkerSpawn.signalling(pid, (signal) => {
-        try {
-          // The group outlives its leader only while members remain; once the leader is
-          // reaped its pid may be reused, so the group is signalled only before that.
-          if (request.processGroup && child.exitCode === null && child.signalCode === null) {
-            process.kill(-pid, signal)
-          } else child.kill(signal)
-        } catch {
-          // nothing to do: the worker is gone or the signal cannot be delivered
-        }
-      }),
+      signal: WorkerSpawn.groupOrChild(
+        request,
+        pid,
+        () => child.exitCode !== null || child.signalCode !== null,
+        (signal) => child.kill(signal)
+      ),
       exit: Deferred.await(exit),
       ...WorkerSpawn.readinessOf(request, pid, state)
     } satisfies ProcessSpawner.WorkerProcess
@@ -166,27 +161,8 @@ export interface Options {
 }
 
 export const layerWith = (options: Options): Layer.Layer<ProcessSpawner.ProcessSpawner> =>
-  Layer.scoped(
-    ProcessSpawner.ProcessSpawner,
-    Effect.gen(function* () {
-      // One lifeline for all workers: we keep the write end (close-on-exec, never written).
-      const [read] = yield* Effect.acquireRelease(Effect.sync(libc.pipe), ([read, write]) =>
-        Effect.sync(() => {
-          libc.close(read)
-          libc.close(write)
-        })
-      )
-      // Created on the first sd-notify worker: other modes need no socket and no waiting thread.
-      let sockets: NotifySockets.NotifySockets | undefined
-      yield* Effect.addFinalizer(() => Effect.sync(() => sockets?.close()))
-      const notifySockets = () => {
-        sockets ??= NotifySockets.make(libc, FdWatcher.make())
-        return sockets
-      }
-      return ProcessSpawner.ProcessSpawner.of({
-        spawn: (request) => spawnWorker(request, read, notifySockets, options.output)
-      })
-    })
+  WorkerSpawn.layer(libc, FdWatcher.make, (request, lifeline, notifySockets) =>
+    spawnWorker(request, lifeline, notifySockets, options.output)
   )
 
 export const layer: Layer.Layer<ProcessSpawner.ProcessSpawner> = layerWith({})

@@ -8,9 +8,11 @@ import { ExitStatus, ProcessSpawner, Readiness, Signal } from "@starter/core"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import type * as FdWatcher from "./FdWatcher.js"
 import type * as Libc from "./Libc.js"
 import * as NodeReadinessProbe from "./NodeReadinessProbe.js"
-import type * as NotifySockets from "./NotifySockets.js"
+import * as NotifySockets from "./NotifySockets.js"
 import { errnoOf, strerror } from "./SystemError.js"
 import type * as WorkerProtocol from "./WorkerProtocol.js"
 
@@ -160,3 +162,59 @@ export const signalling =
       send(`SIG${name}` as NodeJS.Signals)
       if (name !== "KILL" && name !== "STOP" && isStopped(pid)) send("SIGCONT")
     })
+
+/**
+ * A worker's `signal`: the whole process group with `--signal-process-group` while the leader
+ * is not reaped (once it is, its pid may be reused), else the child alone. `reaped` and
+ * `kill` are the runtime's view of its child.
+ */
+export const groupOrChild = (
+  request: ProcessSpawner.SpawnRequest,
+  pid: number,
+  reaped: () => boolean,
+  kill: (signal: NodeJS.Signals) => void
+) =>
+  signalling(pid, (signal) => {
+    try {
+      if (request.processGroup && !reaped()) process.kill(-pid, signal)
+      else kill(signal)
+    } catch {
+      // nothing to do: the worker is gone or the signal cannot be delivered
+    }
+  })
+
+/** How a runtime starts one worker, given the lifeline's read end and the notify sockets. */
+export type SpawnWorker = (
+  request: ProcessSpawner.SpawnRequest,
+  lifeline: number,
+  notifySockets: () => NotifySockets.NotifySockets
+) => Effect.Effect<ProcessSpawner.WorkerProcess, ProcessSpawner.SpawnError>
+
+/**
+ * The spawner around a runtime's `spawnWorker`: one lifeline for all workers (we keep the
+ * write end, close-on-exec, never written), and the notify sockets, made on the first
+ * sd-notify worker (other modes need no socket and no watcher).
+ */
+export const layer = (
+  libc: Libc.Service,
+  watcher: () => FdWatcher.FdWatcher,
+  spawnWorker: SpawnWorker
+): Layer.Layer<ProcessSpawner.ProcessSpawner> =>
+  Layer.scoped(
+    ProcessSpawner.ProcessSpawner,
+    Effect.gen(function* () {
+      const [read] = yield* Effect.acquireRelease(Effect.sync(libc.pipe), ([read, write]) =>
+        Effect.sync(() => {
+          libc.close(read)
+          libc.close(write)
+        })
+      )
+      let sockets: NotifySockets.NotifySockets | undefined
+      yield* Effect.addFinalizer(() => Effect.sync(() => sockets?.close()))
+      const notifySockets = () => {
+        sockets ??= NotifySockets.make(libc, watcher())
+        return sockets
+      }
+      return ProcessSpawner.ProcessSpawner.of({ spawn: (request) => spawnWorker(request, read, notifySockets) })
+    })
+  )
