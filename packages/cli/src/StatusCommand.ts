@@ -85,7 +85,7 @@ export const table = (status: Snapshot, now: number, usage: (pid: number) => Wor
   const serving = status.workers.filter((w) => w.state === "serving").length
   const exits = status.recentExits.slice(-5).map((e) => `  ${e.pid} (gen ${e.generation}) ${e.description} at ${e.at}`)
   return [
-    `state: ${states[status.state]}; serving generation ${status.servingGeneration ?? "none"}, ${serving}/${status.targetWorkers} workers serving`,
+    `state: ${states[status.state]}${status.crashLoop && status.state !== "crash-loop" ? ", in a CRASH LOOP" : ""}; serving generation ${status.servingGeneration ?? "none"}, ${serving}/${status.targetWorkers} workers serving`,
     restartLine(status, now),
     ...(status.supervisor === undefined
       ? []
