@@ -53,6 +53,7 @@ const connectedSocket = async (socketPath: string): Promise<net.Socket> => {
 
 const connect = async (socketPath: string) => {
   const socket = await connectedSocket(socketPath)
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()))
   const lines: Array<Record<string, unknown>> = []
   let buffer = ""
   socket.setEncoding("utf8")
@@ -63,7 +64,7 @@ const connect = async (socketPath: string) => {
       buffer = buffer.slice(i + 1)
     }
   })
-  return { socket, lines, send: (text: string) => socket.write(`${text}\n`) }
+  return { socket, lines, closed, send: (text: string) => socket.write(`${text}\n`) }
 }
 
 const boot = async (extra: ReadonlyArray<string> = [], env: Record<string, string> = {}) => {
@@ -188,6 +189,31 @@ describe("--control-socket, when things go wrong", () => {
     expect(exited).toEqual({ code: 0, signal: null })
     expect(subscriber.lines.map((l) => (l.event as { _tag?: string } | undefined)?._tag)).toContain("ShutdownStarted")
     subscriber.socket.destroy()
+  })
+
+  it("a subscriber and a `logs -f` follower get the last event and the last line before their connections end", async () => {
+    const { control, server } = await boot(["--workers=3"])
+    const workers = await waitFor("three serving workers", () => {
+      const r = statusJson(control)
+      return r?.workers.filter((w) => w.state === "serving").length === 3 ? r.workers.map((w) => w.pid) : undefined
+    })
+    const subscriber = await connect(control)
+    subscriber.send('{"id":"s","cmd":"subscribe"}')
+    const follower = await connect(control)
+    follower.send('{"id":"f","cmd":"logs","follow":true,"lines":0}')
+    await waitFor("both answered", () => (subscriber.lines.length > 0 && follower.lines.length > 0) || undefined)
+    server.kill("SIGTERM")
+    expect(await server.exited).toEqual({ code: 0, signal: null })
+    await Promise.all([subscriber.closed, follower.closed])
+    // The last worker's exit is published in the very step that exits: it comes last.
+    const events = subscriber.lines.slice(1).map((l) => l.event as { _tag: string; pid?: number })
+    expect(events[0]?._tag).toBe("ShutdownStarted")
+    expect(events.at(-1)?._tag).toBe("WorkerExited")
+    const exited = events.filter((e) => e._tag === "WorkerExited").map((e) => e.pid)
+    expect(exited.sort()).toEqual([...workers].sort())
+    const lines = follower.lines.slice(1).map((l) => (l.event as { line: string }).line)
+    expect(lines[0]).toMatch(/^received TERM, sending TERM to all workers:/)
+    expect(lines.at(-1)).toBe("exiting")
   })
 
   it("--restart through a socket nobody listens on fails at once, saying so", async () => {

@@ -60,10 +60,16 @@ const withLogs = (
     onSome: use
   })
 
+/**
+ * The replies to one request. `closing`: the control socket is closing; a stream that does not
+ * end by itself (`logs -f`) ends then, after what it holds. A subscription ends after the
+ * supervisor's last event.
+ */
 export const handle = (
   supervisor: Running,
   request: ControlProtocol.Request,
-  logs: Option.Option<Context.Tag.Service<Logs>>
+  logs: Option.Option<Context.Tag.Service<Logs>>,
+  closing: Effect.Effect<void>
 ): Stream.Stream<ControlProtocol.Reply> => {
   const id = request.id
   const once = (effect: Effect.Effect<unknown>) =>
@@ -99,10 +105,10 @@ export const handle = (
       // Subscribed before the reply says so: a request the client sends after reading it
       // (a `scale` on another connection) cannot produce events this subscription misses.
       return Stream.unwrapScoped(
-        Effect.map(supervisor.subscribe, (subscription) =>
+        Effect.map(supervisor.subscribe, (events) =>
           Stream.concat(
             Stream.make(ControlProtocol.ok(id, { subscribed: true })),
-            Stream.map(Stream.fromQueue(subscription), (e) => ControlProtocol.event(id, e))
+            Stream.map(events, (e) => ControlProtocol.event(id, e))
           )
         )
       )
@@ -111,7 +117,7 @@ export const handle = (
       return withLogs(logs, id, (l) =>
         request.follow === true
           ? Stream.unwrapScoped(
-              Effect.map(l.follow(lines), ({ last, next }) =>
+              Effect.map(l.follow(lines, closing), ({ last, next }) =>
                 Stream.concat(
                   Stream.make(ControlProtocol.ok(id, { lines: last })),
                   Stream.map(next, (entry) => ControlProtocol.event(id, entry))

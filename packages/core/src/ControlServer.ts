@@ -1,6 +1,10 @@
 /**
  * Port: the control socket's transport. Each received line is handed to `handleLine`,
  * and every line of the stream it returns is written back on the same connection.
+ *
+ * When the scope closes, `closing` completes and the streams in progress get a short, bounded
+ * time to end before their connections are ended: a stream that never ends by itself (`logs
+ * -f`) ends then, after what it holds, so that a client gets every last line.
  */
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
@@ -19,7 +23,7 @@ export class ControlServer extends Context.Tag("@starter/core/ControlServer")<
     /** Listens at `path` (mode 0600) until the scope closes. */
     readonly listen: (
       path: string,
-      handleLine: (line: string) => Stream.Stream<string>
+      handleLine: (line: string, closing: Effect.Effect<void>) => Stream.Stream<string>
     ) => Effect.Effect<void, ControlServerError, Scope.Scope>
   }
 >() {}

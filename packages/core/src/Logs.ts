@@ -24,7 +24,7 @@ export interface LogEntry {
 
 export interface Following {
   readonly last: ReadonlyArray<LogEntry>
-  /** Every entry logged after `last`, until the scope closes. */
+  /** Every entry logged after `last`, until `until` completes: then those logged before it, and the end. */
   readonly next: Stream.Stream<LogEntry>
 }
 
@@ -42,7 +42,7 @@ export class Logs extends Context.Tag("@starter/core/Logs")<
     /** The last `lines` entries the tail holds, oldest first. */
     readonly last: (lines: number) => Effect.Effect<ReadonlyArray<LogEntry>>
     /** The last `lines`, then every later entry, taken at one moment: none missed, none twice. */
-    readonly follow: (lines: number) => Effect.Effect<Following, never, Scope.Scope>
+    readonly follow: (lines: number, until: Effect.Effect<void>) => Effect.Effect<Following, never, Scope.Scope>
     /**
      * Reopens `--log-file` at its path and says so in the log; a failure is logged too, and
      * leaves the old file in use. Without `--log-file` it does nothing and logs nothing: a

@@ -15,6 +15,7 @@ import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Take from "effect/Take"
 import type { Action } from "./Action.js"
 import * as Agenda from "./Agenda.js"
 import { Event, type RestartReason, type ShutdownOrigin } from "./Event.js"
@@ -59,13 +60,14 @@ export interface Supervisor {
   readonly handOver: Effect.Effect<void>
   /** SIGALRM: wakes the loop as it wakes Perl's (the envdir is re-read); nothing else happens. */
   readonly alarm: Effect.Effect<void>
-  /** Lifecycle events from the moment of subscription. */
+  /** Lifecycle events from the moment of subscription; it ends after the supervisor's last one. */
   readonly events: Stream.Stream<Lifecycle.Lifecycle>
   /**
    * A subscription that holds every event from the moment this completes, for as long as the
-   * scope is open: nothing is missed between subscribing and reading.
+   * scope is open: nothing is missed between subscribing and reading. The stream ends after
+   * the supervisor's last event (once `exitCode` completes), so a reader knows it has them all.
    */
-  readonly subscribe: Effect.Effect<Queue.Dequeue<Lifecycle.Lifecycle>, never, Scope.Scope>
+  readonly subscribe: Effect.Effect<Stream.Stream<Lifecycle.Lifecycle>, never, Scope.Scope>
   /** Completes with the exit code once every worker is gone after a shutdown. */
   readonly exitCode: Effect.Effect<number>
 }
@@ -84,7 +86,8 @@ export const make = (
     const status = yield* StatusStore
     const environment = yield* WorkerEnvironment
     const inbox = yield* Queue.unbounded<Event>()
-    const pubsub = yield* PubSub.unbounded<Lifecycle.Lifecycle>()
+    // Each event, then the end once the supervisor has exited: a reader drains up to it.
+    const pubsub = yield* PubSub.unbounded<Take.Take<Lifecycle.Lifecycle>>()
     const fibers = yield* FiberSet.make()
     const stateRef = yield* Ref.make(Machine.initial(config))
     const exitCode = yield* Deferred.make<number>()
@@ -160,9 +163,13 @@ export const make = (
         case "Schedule":
           return Effect.as(agenda.schedule(action.delayMs, action.event), undefined)
         case "Publish":
-          return Effect.as(PubSub.publish(pubsub, action.event), undefined)
+          return Effect.as(PubSub.publish(pubsub, Take.of(action.event)), undefined)
         case "Exit":
-          return Effect.as(Deferred.succeed(exitCode, action.code), undefined)
+          // The machine publishes nothing after its exit: the end follows the last event.
+          return Effect.as(
+            Effect.zipRight(Deferred.succeed(exitCode, action.code), PubSub.publish(pubsub, Take.end)),
+            undefined
+          )
       }
     }
 
@@ -235,45 +242,49 @@ export const make = (
     )
     yield* Queue.offer(inbox, Event.Boot())
 
-    const events = Stream.fromPubSub(pubsub)
+    const subscribe = Effect.gen(function* () {
+      const subscription = yield* PubSub.subscribe(pubsub)
+      // Exited already: the end may have gone out before this subscribed, and nothing follows
+      // what it holds now.
+      const source = (yield* Deferred.isDone(exitCode))
+        ? Stream.fromChunk(yield* Queue.takeAll(subscription))
+        : Stream.fromQueue(subscription)
+      return Stream.flattenTake(source)
+    })
 
     const restartAndWait = (reason: RestartReason): Effect.Effect<RestartOutcome> =>
       Effect.scoped(
         Effect.gen(function* () {
           // Subscribe first, so the answer to our own request cannot be missed.
-          const subscription = yield* PubSub.subscribe(pubsub)
+          const events = yield* subscribe
           yield* Queue.offer(inbox, Event.RestartRequested({ reason }))
           let target: number | undefined
-          for (;;) {
-            const event = yield* Queue.take(subscription)
+          const outcomes = Stream.filterMap(events, (event): Option.Option<RestartOutcome> => {
             switch (event._tag) {
               case "RolloutStarted":
-                if (target === undefined && event.reason === reason) target = event.epoch
-                break
               case "RestartQueued":
                 if (target === undefined && event.reason === reason) target = event.epoch
-                break
+                return Option.none()
               case "RolloutCompleted":
-                if (target !== undefined && event.epoch >= target) {
-                  return { _tag: "Ready", epoch: event.epoch, generation: event.generation } as const
-                }
-                break
+                return target !== undefined && event.epoch >= target
+                  ? Option.some({ _tag: "Ready", epoch: event.epoch, generation: event.generation })
+                  : Option.none()
               case "RolloutAbandoned":
-                if (event.epoch === target) {
-                  return {
-                    _tag: "Failed",
-                    epoch: event.epoch,
-                    reason: Lifecycle.explainFailure(event.failure)
-                  } as const
-                }
-                break
+                return event.epoch === target
+                  ? Option.some({ _tag: "Failed", epoch: event.epoch, reason: Lifecycle.explainFailure(event.failure) })
+                  : Option.none()
               case "RolloutSuperseded":
-                if (event.epoch === target) return { _tag: "Superseded", epoch: event.epoch, by: event.by } as const
-                break
+                return event.epoch === target
+                  ? Option.some({ _tag: "Superseded", epoch: event.epoch, by: event.by })
+                  : Option.none()
               case "ShutdownStarted":
-                return { _tag: "ShuttingDown" } as const
+                return Option.some({ _tag: "ShuttingDown" })
+              default:
+                return Option.none()
             }
-          }
+          })
+          // The events end only after a shutdown, whose start answers first.
+          return Option.getOrElse(yield* Stream.runHead(outcomes), (): RestartOutcome => ({ _tag: "ShuttingDown" }))
         })
       )
 
@@ -293,8 +304,8 @@ export const make = (
           Effect.forEach(processes.values(), (p) => p.signal(signal), { discard: true }),
           processes.size
         ),
-      events,
-      subscribe: PubSub.subscribe(pubsub),
+      events: Stream.unwrapScoped(subscribe),
+      subscribe,
       exitCode: Deferred.await(exitCode)
     } satisfies Supervisor
   })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Scope, Stream } from "effect"
+import { Chunk, Effect, Exit, Fiber, Scope, Stream } from "effect"
 import { Readiness } from "../src/Readiness.js"
 import { advance, config, layer, makeWorld, pids, start, type World } from "./support/Simulation.js"
 
@@ -265,6 +265,23 @@ describe("Supervisor (Perl defaults: alive after --interval)", () => {
         yield* sup.shutdown("INT")
         expect(yield* sup.exitCode).toBe(0)
         expect(world.processes[0]!.received).toEqual(["TERM"])
+      })
+    )
+  })
+
+  it.scoped("a subscription ends after the supervisor's last event; one taken after the exit ends at once", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        const sup = yield* start(config())
+        yield* advance(1000)
+        const collected = yield* Effect.fork(Stream.runCollect(yield* sup.subscribe))
+        yield* sup.shutdown("TERM")
+        expect(yield* sup.exitCode).toBe(0)
+        const events = Chunk.toReadonlyArray(yield* Fiber.join(collected))
+        expect(events.map((e) => e._tag)).toEqual(["ShutdownStarted", "WorkerSignalled", "WorkerExited"])
+        expect(Chunk.size(yield* Stream.runCollect(yield* sup.subscribe))).toBe(0)
       })
     )
   })

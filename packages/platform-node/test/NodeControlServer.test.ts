@@ -6,15 +6,21 @@ import { describe, expect, it } from "@effect/vitest"
 import { ControlServer } from "@starter/core"
 import * as Handover from "@starter/platform-shared/Handover"
 import * as NodeControlServer from "@starter/platform-shared/NodeControlServer"
-import { Effect, Layer, Stream } from "effect"
+import { Effect, Exit, Fiber, Layer, Queue, Schedule, Scope, Stream } from "effect"
 import * as NodeLibc from "../src/NodeLibc.js"
 
 /** A client: the lines it received, and whether the server has closed the connection. */
 const connect = (socketPath: string) =>
-  Effect.async<{ socket: net.Socket; lines: () => ReadonlyArray<string>; closed: () => boolean }>((resume) => {
+  Effect.async<{
+    socket: net.Socket
+    lines: () => ReadonlyArray<string>
+    closed: () => boolean
+    ended: Effect.Effect<void>
+  }>((resume) => {
     const socket = net.connect(socketPath)
     let text = ""
     let closed = false
+    const ended = new Promise<void>((resolve) => socket.once("end", () => resolve()))
     socket.on("data", (chunk: Buffer) => {
       text += chunk.toString()
     })
@@ -23,9 +29,22 @@ const connect = (socketPath: string) =>
     })
     socket.on("error", () => {})
     socket.once("connect", () =>
-      resume(Effect.succeed({ socket, lines: () => text.split("\n").filter(Boolean), closed: () => closed }))
+      resume(
+        Effect.succeed({
+          socket,
+          lines: () => text.split("\n").filter(Boolean),
+          closed: () => closed,
+          ended: Effect.promise(() => ended)
+        })
+      )
     )
   })
+
+const socketPathIn = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "control-")), "c.sock")
+
+/** Polls `check` until it holds (a client's lines arrive in their own time). */
+const eventually = (check: () => boolean) =>
+  Effect.repeat(Effect.sync(check), { until: (ok) => ok, schedule: Schedule.spaced("10 millis") })
 
 describe("NodeControlServer", () => {
   // Bound by the runtime (as under Bun), and bound here to be listened on by descriptor (a socket that can be handed over).
@@ -59,5 +78,81 @@ describe("NodeControlServer", () => {
         expect(answered.closed()).toBe(true)
         for (const client of [idle, waiting, answered]) client.socket.destroy()
       })
+  )
+})
+
+describe("NodeControlServer, closing", () => {
+  const serverLayer = (handover: Handover.Handover | undefined) =>
+    NodeControlServer.layerWith({ idleTimeoutMs: 60_000, handover }).pipe(Layer.provide(NodeLibc.layer))
+
+  // A subscription's last events are queued for it in the same step that ends the supervisor:
+  // its connection must not end before they are written.
+  it.live.each([
+    ["bound by the runtime", undefined],
+    ["listened on by descriptor", Handover.owner()]
+  ] as const)("a reply stream in progress gets out what it holds before its connection ends (%s)", ([, handover]) =>
+    Effect.gen(function* () {
+      const socketPath = socketPathIn()
+      const queue = yield* Queue.unbounded<string>()
+      const scope = yield* Scope.make()
+      const server = yield* Effect.provide(ControlServer.ControlServer, serverLayer(handover))
+      yield* Scope.extend(
+        server.listen(socketPath, () => Stream.takeWhile(Stream.fromQueue(queue), (line) => line !== "end")),
+        scope
+      )
+      const client = yield* connect(socketPath)
+      client.socket.write("subscribe\n")
+      yield* Queue.offer(queue, "first")
+      yield* eventually(() => client.lines().length === 1)
+      const last = Array.from({ length: 100 }, (_, i) => `last ${i}`)
+      yield* Queue.offerAll(queue, [...last, "end"])
+      yield* Scope.close(scope, Exit.void)
+      yield* client.ended
+      expect(client.lines()).toEqual(["first", ...last])
+      client.socket.destroy()
+    })
+  )
+
+  it.live("a stream that ends only when closing is told to, and says its last line", () =>
+    Effect.gen(function* () {
+      const socketPath = socketPathIn()
+      const scope = yield* Scope.make()
+      const server = yield* Effect.provide(ControlServer.ControlServer, serverLayer(undefined))
+      yield* Scope.extend(
+        server.listen(socketPath, (_, closing) =>
+          Stream.concat(Stream.make("following"), Stream.fromEffect(Effect.as(closing, "closing")))
+        ),
+        scope
+      )
+      const client = yield* connect(socketPath)
+      client.socket.write("follow\n")
+      yield* eventually(() => client.lines().length === 1)
+      yield* Scope.close(scope, Exit.void)
+      yield* client.ended
+      expect(client.lines()).toEqual(["following", "closing"])
+      client.socket.destroy()
+    })
+  )
+
+  it.live("a client that reads nothing holds the close only for a bounded time", () =>
+    Effect.gen(function* () {
+      const socketPath = socketPathIn()
+      const scope = yield* Scope.make()
+      const server = yield* Effect.provide(ControlServer.ControlServer, serverLayer(undefined))
+      yield* Scope.extend(
+        server.listen(socketPath, () => Stream.repeatValue("x".repeat(1024))),
+        scope
+      )
+      const client = yield* connect(socketPath)
+      client.socket.write("flood\n")
+      yield* eventually(() => client.lines().length > 0)
+      // Reads nothing more: the server's writes soon wait for it.
+      client.socket.pause()
+      yield* Effect.sleep("200 millis")
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const closed = yield* Effect.timeoutOption(Fiber.await(closing), "5 seconds")
+      expect(closed._tag).toBe("Some")
+      client.socket.destroy()
+    })
   )
 })

@@ -7,7 +7,9 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as nodePath from "node:path"
 import { ControlServer } from "@starter/core"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
@@ -70,6 +72,13 @@ export const maxConnections = 256
 const maxInFlight = 8
 
 const controlScheduler = Scheduler.make((task) => void setImmediate(task))
+
+/**
+ * How long closing waits for the replies in progress to end (a subscription's last events, a
+ * follower's last lines) before it ends their connections: a client that reads nothing must
+ * not hold the supervisor's exit.
+ */
+export const drainTimeoutMs = 1000
 
 /**
  * Writes one reply line; a stream of them (`subscribe`, `logs -f`) waits while the client has
@@ -148,11 +157,20 @@ const removeIfOurs = (path: string, identity: { readonly dev: number; readonly i
   }
 }
 
-/** The server, not listening yet, and how to end its connections. */
-const makeServer = (options: Options, handleLine: (line: string) => Stream.Stream<string>) =>
+type HandleLine = (line: string, closing: Effect.Effect<void>) => Stream.Stream<string>
+
+/**
+ * The server, not listening yet, and how to close it: `stopAccepting` is called first, with
+ * what to call once every connection is gone.
+ */
+const makeServer = (options: Options, handleLine: HandleLine) =>
   Effect.gen(function* () {
     const run = yield* FiberSet.makeRuntime<never>()
     const connections = new Set<net.Socket>()
+    const closing = yield* Deferred.make<void>()
+    // Every request in progress, on any connection: closing waits for them.
+    const inProgress = new Set<ReturnType<typeof run>>()
+    let draining = false
     const server = net.createServer((connection) => {
       connection.on("error", () => {})
       if (connections.size >= maxConnections) {
@@ -166,6 +184,8 @@ const makeServer = (options: Options, handleLine: (line: string) => Stream.Strea
       const running = new Set<ReturnType<typeof run>>()
       let inFlight = 0
       const pump = () => {
+        // Closing: the requests in progress finish; no other starts.
+        if (draining) return
         while (pending.length > 0 && inFlight < maxInFlight && !connection.writableNeedDrain) {
           const line = pending.shift()!
           inFlight += 1
@@ -173,7 +193,7 @@ const makeServer = (options: Options, handleLine: (line: string) => Stream.Strea
           let fiber: ReturnType<typeof run> | undefined
           let finished = false
           fiber = run(
-            Stream.runForEach(handleLine(line), (reply) => send(connection, reply)).pipe(
+            Stream.runForEach(handleLine(line, Deferred.await(closing)), (reply) => send(connection, reply)).pipe(
               // Each step of a request waits for a turn of the event loop, so signals, child
               // exits and timers always come first (Effect's default runs steps as microtasks,
               // thousands of them before the loop turns).
@@ -182,14 +202,20 @@ const makeServer = (options: Options, handleLine: (line: string) => Stream.Strea
                 Effect.sync(() => {
                   finished = true
                   inFlight -= 1
-                  if (fiber !== undefined) running.delete(fiber)
+                  if (fiber !== undefined) {
+                    running.delete(fiber)
+                    inProgress.delete(fiber)
+                  }
                   // After the current event: a burst of requests never runs as one long task.
                   setImmediate(pump)
                 })
               )
             )
           )
-          if (!finished) running.add(fiber)
+          if (!finished) {
+            running.add(fiber)
+            inProgress.add(fiber)
+          }
         }
         if (pending.length === 0 && !connection.writableNeedDrain) connection.resume()
         else connection.pause()
@@ -228,17 +254,29 @@ const makeServer = (options: Options, handleLine: (line: string) => Stream.Strea
         setTimeout(() => connection.destroy(), 500).unref()
       }
     }
-    return { server, endConnections }
+    // The replies in progress end first (bounded), so that a subscriber gets the last events
+    // and lines, queued for it but not written yet when the scope began to close.
+    const close = (stopAccepting: (closed: () => void) => void): Effect.Effect<void> =>
+      Effect.gen(function* () {
+        const closed = new Promise<void>((resolve) => stopAccepting(resolve))
+        draining = true
+        yield* Deferred.succeed(closing, undefined)
+        // Finalizers are uninterruptible: the wait must be made interruptible for the timeout.
+        yield* Effect.timeoutOption(Effect.interruptible(Fiber.awaitAll([...inProgress])), drainTimeoutMs)
+        endConnections()
+        yield* Effect.promise(() => closed)
+      })
+    return { server, close }
   })
 
 const listenError = (path: string, error: Error) =>
   fail(`failed to listen on ${path}:${strerror(error)}`, errnoOf(error))
 
 /** The runtime binds the path (its close() removes the file). */
-const listenOnPath = (options: Options) => (path: string, handleLine: (line: string) => Stream.Stream<string>) =>
+const listenOnPath = (options: Options) => (path: string, handleLine: HandleLine) =>
   Effect.gen(function* () {
     yield* clearPath(path)
-    const { server, endConnections } = yield* makeServer(options, handleLine)
+    const { server, close } = yield* makeServer(options, handleLine)
     yield* Effect.acquireRelease(
       Effect.async<void, ControlServer.ControlServerError>((resume) => {
         server.once("error", (error) => resume(Effect.fail(listenError(path, error))))
@@ -250,23 +288,18 @@ const listenOnPath = (options: Options) => (path: string, handleLine: (line: str
           process.umask(umask)
         }
       }),
-      () =>
-        Effect.async<void>((resume) => {
-          server.close(() => resume(Effect.void))
-          endConnections()
-        })
+      () => close((closed) => server.close(() => closed()))
     )
   })
 
 /** Bound here, listened on by descriptor: a socket that can be handed over (see `Options.handover`). */
 const listenOnFd =
-  (libc: Libc.Service, options: Options, handover: Handover.Handover) =>
-  (path: string, handleLine: (line: string) => Stream.Stream<string>) =>
+  (libc: Libc.Service, options: Options, handover: Handover.Handover) => (path: string, handleLine: HandleLine) =>
     Effect.gen(function* () {
       if (options.adopted === undefined) yield* clearPath(path)
       const fd = options.adopted ?? (yield* bindUnix(libc, path))
       const identity = yield* Effect.sync(() => fs.lstatSync(path, { throwIfNoEntry: false }))
-      const { server, endConnections } = yield* makeServer(options, handleLine)
+      const { server, close } = yield* makeServer(options, handleLine)
       // The descriptor is ours until Node listens on it; Node's after that (its close closes it).
       let phase: "unused" | "accepting" | "closed" = "unused"
       const stopAccepting = () => {
@@ -280,10 +313,10 @@ const listenOnFd =
         phase = "accepting"
       })
       yield* Effect.addFinalizer(() =>
-        Effect.async<void>((resume) => {
+        close((closed) => {
           const done = () => {
             if (identity !== undefined && handover.owned()) removeIfOurs(path, identity)
-            resume(Effect.void)
+            closed()
           }
           if (phase === "accepting") server.close(done)
           else {
@@ -292,7 +325,6 @@ const listenOnFd =
             done()
           }
           phase = "closed"
-          endConnections()
         })
       )
       handover.control = { fd, stopAccepting }
