@@ -20,7 +20,10 @@ export default defineProject({
       "test/ControlSocket.test.ts",
       "test/PerlParity.test.ts",
       "test/UpstreamScenarios.test.ts",
-      "test/Upgrade.test.ts"
+      "test/Upgrade.test.ts",
+      "test/Daemonize.test.ts",
+      "test/Container.test.ts",
+      "test/Logs.test.ts"
     ]
   }
 })

@@ -3,6 +3,7 @@
  * control socket, answered in words (or JSON with `--json`).
  */
 import * as ControlReplies from "@starter/core/ControlReplies"
+import { writeStdout } from "@starter/platform-shared/Stderr"
 import * as Effect from "effect/Effect"
 import type { CliOptions } from "./CliOptions.js"
 import { ask, follow } from "./ControlClient.js"
@@ -11,7 +12,7 @@ import { exitWithMessage, WrapperError } from "./PidFileReader.js"
 const usage = (message: string) => new WrapperError({ message, exitCode: 2 })
 
 export const print = (options: CliOptions, json: unknown, text: string) =>
-  Effect.sync(() => process.stdout.write(`${options.json ? JSON.stringify(json) : text}\n`))
+  Effect.sync(() => writeStdout(`${options.json ? JSON.stringify(json) : text}\n`))
 
 export const scale = (options: CliOptions, args: ReadonlyArray<string>, socket: string): Effect.Effect<number> =>
   Effect.gen(function* () {
@@ -47,5 +48,6 @@ export const events = (options: CliOptions, socket: string): Effect.Effect<numbe
   follow(socket, { cmd: "subscribe" }, (reply) => {
     if (reply.event === undefined) return // the subscription's own acknowledgement
     const event = reply.event as Record<string, unknown>
-    process.stdout.write(`${options.json ? JSON.stringify(event) : eventLine(event, new Date())}\n`)
+    // `events | head` closes our stdout: that ends the command, as it ends `tail -f`.
+    if (!writeStdout(`${options.json ? JSON.stringify(event) : eventLine(event, new Date())}\n`)) process.exit(0)
   }).pipe(Effect.as(0), exitWithMessage)

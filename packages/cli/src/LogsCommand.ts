@@ -5,6 +5,7 @@
  */
 import * as ControlReplies from "@starter/core/ControlReplies"
 import type * as Logs from "@starter/core/Logs"
+import { writeStdout } from "@starter/platform-shared/Stderr"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -18,16 +19,16 @@ const maxLines = 100_000
 
 const usage = (message: string) => new WrapperError({ message, exitCode: 2 })
 
-/** The lines as the log has them, or each entry as JSON. */
+/**
+ * The lines as the log has them, or each entry as JSON. `logs -f | head` closes our stdout:
+ * that ends the command, as it ends `tail -f`.
+ */
 const printEntries = (options: CliOptions, entries: ReadonlyArray<Logs.LogEntry>): void => {
   if (entries.length === 0) return
-  process.stdout.write(`${entries.map((e) => (options.json ? JSON.stringify(e) : e.line)).join("\n")}\n`)
+  if (!writeStdout(`${entries.map((e) => (options.json ? JSON.stringify(e) : e.line)).join("\n")}\n`)) {
+    process.exit(0)
+  }
 }
-
-/** Until stdout has taken what was printed: the process exits next, and a socket's writes are not synchronous. */
-const printed = Effect.async<void>((resume) => {
-  process.stdout.write("", () => resume(Effect.void))
-})
 
 export const logs = (options: CliOptions, args: ReadonlyArray<string>, socket: string): Effect.Effect<number> =>
   Effect.gen(function* () {
@@ -38,11 +39,8 @@ export const logs = (options: CliOptions, args: ReadonlyArray<string>, socket: s
     if (!options.follow) {
       const result = yield* ask(options, socket, { cmd: "logs", lines }, ControlReplies.LogLines)
       printEntries(options, result.lines)
-      yield* printed
       return 0
     }
-    // `logs -f | head` closes our stdout: that ends the command, as it ends `tail -f`.
-    process.stdout.once("error", () => process.exit(0))
     const lineOf = Schema.decodeUnknownOption(ControlReplies.LogLine)
     const backlogOf = Schema.decodeUnknownOption(ControlReplies.LogLines)
     yield* follow(socket, { cmd: "logs", lines, follow: true }, (reply) => {
@@ -52,7 +50,6 @@ export const logs = (options: CliOptions, args: ReadonlyArray<string>, socket: s
           : Option.match(backlogOf(reply.result), { onNone: () => [], onSome: (r) => r.lines })
       printEntries(options, entries)
     })
-    yield* printed
     return 0
   }).pipe(exitWithMessage)
 

@@ -13,7 +13,7 @@ import { allOptions, type GetoptError, getopt, type Parsed } from "./Getopt.js"
 import { closest } from "./Suggest.js"
 import { usage, version } from "./Usage.js"
 
-const out = (text: string) => Effect.sync(() => process.stdout.write(text))
+const out = (text: string) => Effect.sync(() => Stderr.writeStdout(text))
 const err = (line: string) => Effect.sync(() => Stderr.writeStderr(`${line}\n`))
 
 /** A command's module, imported when it runs (a module that fails to load is a defect). */

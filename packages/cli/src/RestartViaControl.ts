@@ -3,6 +3,7 @@
  * for `start_server restart` (which prints it) and `start_server --restart --control-socket`.
  */
 import * as ControlReplies from "@starter/core/ControlReplies"
+import { writeStdout } from "@starter/platform-shared/Stderr"
 import * as Effect from "effect/Effect"
 import type { CliOptions } from "./CliOptions.js"
 import { decode, request } from "./ControlClient.js"
@@ -50,7 +51,6 @@ export const restartViaControl = (
 export const restartCommand = (options: CliOptions, socket: string): Effect.Effect<number> =>
   restartViaControl(options, socket, (result) => {
     // Any other outcome is the error line on stderr, with its exit status.
-    if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`)
-    else if (result.outcome === "ready")
-      process.stdout.write(`restart: ready, generation ${result.generation} serves\n`)
+    if (options.json) writeStdout(`${JSON.stringify(result)}\n`)
+    else if (result.outcome === "ready") writeStdout(`restart: ready, generation ${result.generation} serves\n`)
   }).pipe(exitWithMessage)

@@ -136,7 +136,7 @@ const serveWith = (
       return 255
     }
     const takeover = taken?.right
-    const handoff = NodeDaemon.takeHandoff()
+    const handoff = NodeDaemon.takeHandoff(Runtime.libc)
     // The old supervisor took systemd's socket out of its environment: it hands it over.
     const notifySocket = SystemdNotify.takeNotifySocket() ?? takeover?.state.notifySocket
     const systemdFds = SocketActivation.take(Runtime.libc)
@@ -237,7 +237,12 @@ export const serve = (
   early?: EarlyListen.EarlySockets
 ): Effect.Effect<number> =>
   serveWith(
-    NodeLogs.make({ format: options.logFormat ?? "text", tagWorkers: options.logWorkerTags, logFile: options.logFile }),
+    NodeLogs.make({
+      format: options.logFormat ?? "text",
+      tagWorkers: options.logWorkerTags,
+      logFile: options.logFile,
+      libc: Runtime.libc
+    }),
     options,
     argv,
     early

@@ -6,6 +6,7 @@
  */
 import * as ControlReplies from "@starter/core/ControlReplies"
 import type * as StatusSnapshot from "@starter/core/StatusSnapshot"
+import { writeStdout } from "@starter/platform-shared/Stderr"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type { CliOptions } from "./CliOptions.js"
@@ -116,6 +117,6 @@ export const status = (options: CliOptions, controlSocket: string): Effect.Effec
     const snapshot = yield* ask(options, controlSocket, { cmd: "status" }, ControlReplies.Status)
     const now = yield* Clock.currentTimeMillis
     const text = options.json ? JSON.stringify(withUsage(snapshot), null, 2) : table(snapshot, now, WorkerUsage.read)
-    process.stdout.write(`${text}\n`)
+    writeStdout(`${text}\n`)
     return exitCodeOf(snapshot)
   }).pipe(exitWithMessage)

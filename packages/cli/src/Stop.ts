@@ -3,6 +3,7 @@
  * exited. Perl blocks on the pid file's flock, released when the server exits; we watch
  * the process itself, which works the same against Perl's start_server.
  */
+import { writeStderr, writeStdout } from "@starter/platform-shared/Stderr"
 import * as Effect from "effect/Effect"
 import type { CliOptions } from "./CliOptions.js"
 import { type Reply, request } from "./ControlClient.js"
@@ -16,7 +17,7 @@ export const stop = (options: CliOptions): Effect.Effect<number> =>
   Effect.gen(function* () {
     const pidFile = options.pidFile ?? ""
     const pid = yield* readPid(pidFile)
-    yield* Effect.sync(() => process.stderr.write(`stop_server (pid:${process.pid}) stopping now (pid:${pid})...\n`))
+    yield* Effect.sync(() => writeStderr(`stop_server (pid:${process.pid}) stopping now (pid:${pid})...\n`))
     yield* sendSignal(pid, "TERM")
     const done = yield* waitUntil(stopped(pid), options.timeoutMs)
     if (!done) {
@@ -54,7 +55,7 @@ export const stopCommand = (options: CliOptions, socket: string): Effect.Effect<
       return yield* new WrapperError({ message: answered.value.error ?? "stop failed", exitCode: 1 })
     }
     if (pid !== undefined && pid._tag === "Some") yield* waitUntil(stopped(pid.value), 10_000)
-    if (options.json) process.stdout.write(`${JSON.stringify(answered.value.result)}\n`)
-    else process.stdout.write("stopped\n")
+    if (options.json) writeStdout(`${JSON.stringify(answered.value.result)}\n`)
+    else writeStdout("stopped\n")
     return 0
   }).pipe(exitWithMessage)

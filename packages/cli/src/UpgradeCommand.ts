@@ -7,6 +7,7 @@
 import * as path from "node:path"
 import * as ControlReplies from "@starter/core/ControlReplies"
 import * as Upgrade from "@starter/core/Upgrade"
+import { writeStdout } from "@starter/platform-shared/Stderr"
 import * as Effect from "effect/Effect"
 import type { CliOptions } from "./CliOptions.js"
 import { ask, decode, type Reply, request } from "./ControlClient.js"
@@ -87,9 +88,9 @@ export const upgradeCommand = (
     }
     // The old supervisor retires its workers as a restart does, then exits.
     const gone = yield* waitUntil(() => !isAlive(result.previousPid), timeoutMs)
-    if (options.json) process.stdout.write(`${JSON.stringify({ ...result, previousExited: gone })}\n`)
+    if (options.json) writeStdout(`${JSON.stringify({ ...result, previousExited: gone })}\n`)
     else {
-      process.stdout.write(
+      writeStdout(
         `upgrade: start_server${result.version === "" ? "" : ` ${result.version}`} (pid ${result.pid}) serves generation ${result.generation}; ` +
           (gone
             ? `start_server (pid ${result.previousPid}) has exited\n`

@@ -70,6 +70,6 @@ else {
       early = EarlyListen.bind(libc, ports, Number(quick.right.options.get("backlog")) || undefined)
     }
   }
-  const [{ main }, NodeMain] = await Promise.all([import("./Main.js"), import("@starter/platform-node/NodeMain")])
-  NodeMain.runMain(main(argv, process.env, early))
+  const [{ main }, RunMain] = await Promise.all([import("./Main.js"), import("@starter/platform-shared/RunMain")])
+  RunMain.runMain(main(argv, process.env, early))
 }

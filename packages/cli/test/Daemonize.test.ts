@@ -8,11 +8,13 @@ import * as path from "node:path"
 import { promisify } from "node:util"
 import { describe, expect, it } from "vitest"
 import {
+  commandFor,
   freePort,
   get,
   readIfExists,
   repoRoot,
   runToExit,
+  runtime,
   startServerBin,
   tempDir,
   waitFor
@@ -20,6 +22,15 @@ import {
 
 const run = promisify(execFile)
 const app = path.join(repoRoot, "examples/init/app")
+
+/** What the init script runs as start_server: under Bun, a script that execs Bun on our binary. */
+const startServerCommand = (dir: string): string => {
+  if (runtime === "node") return startServerBin
+  const [bun, args] = commandFor(startServerBin, [])
+  const script = path.join(dir, "start_server")
+  fs.writeFileSync(script, `#!/bin/sh\nexec ${[bun, ...args].map((w) => `'${w}'`).join(" ")} "$@"\n`, { mode: 0o755 })
+  return script
+}
 
 const procStat = (pid: number) => {
   // fields after the command: state ppid pgrp session
@@ -32,7 +43,7 @@ describe("--daemonize with the init-style example", () => {
   it("starts a daemon, restarts it and stops it", async () => {
     const dir = tempDir()
     const port = await freePort()
-    const env = { ...process.env, APP_RUN: dir, APP_PORT: `127.0.0.1:${port}` }
+    const env = { ...process.env, APP_RUN: dir, APP_PORT: `127.0.0.1:${port}`, START_SERVER: startServerCommand(dir) }
     const started = await run(app, ["start"], { env })
     // The foreground reports on the terminal, then exits 0 once the daemon runs.
     expect(started.stderr).toMatch(/^start_server \(pid:\d+\) starting now\.\.\.\n$/)
@@ -88,14 +99,16 @@ describe("--daemonize with the init-style example", () => {
   it("a daemon that cannot take its pid file makes the foreground fail", async () => {
     const dir = tempDir()
     const pidFile = path.join(dir, "pid")
-    const first = await run(startServerBin, [
-      "--daemonize",
-      `--log-file=${dir}/log1`,
-      `--pid-file=${pidFile}`,
-      "--",
-      "sleep",
-      "100"
-    ])
+    const first = await run(
+      ...commandFor(startServerBin, [
+        "--daemonize",
+        `--log-file=${dir}/log1`,
+        `--pid-file=${pidFile}`,
+        "--",
+        "sleep",
+        "100"
+      ])
+    )
     expect(first.stderr).toContain("starting now")
     const holder = readIfExists(pidFile)
     const second = await runToExit([

@@ -9,6 +9,7 @@
 import type { ExitStatus, ProcessSpawner } from "@starter/core"
 import * as ByteEnv from "@starter/platform-shared/ByteEnv"
 import type * as NotifySockets from "@starter/platform-shared/NotifySockets"
+import * as OrphanReaper from "@starter/platform-shared/OrphanReaper"
 import * as WorkerOutput from "@starter/platform-shared/WorkerOutput"
 import * as WorkerProtocol from "@starter/platform-shared/WorkerProtocol"
 import * as WorkerSpawn from "@starter/platform-shared/WorkerSpawn"
@@ -74,6 +75,7 @@ const spawnWorker = (
               }
             : {}),
           onExit: (child, code, signal) => {
+            OrphanReaper.disown(child.pid)
             notify?.cancel()
             if (ipc) child.disconnect()
             release()
@@ -93,6 +95,8 @@ const spawnWorker = (
         })
       )
     )
+    // Bun reaps it: the orphan reaper must leave its exit status alone.
+    OrphanReaper.own(proc.pid)
     const notifyFd =
       channelFd === undefined || request.readiness._tag !== "NotifyFd" ? undefined : proc.stdio[channelFd]
     if (typeof notifyFd === "number") {

@@ -11,6 +11,7 @@ import { Readable } from "node:stream"
 import type { ExitStatus, ProcessSpawner, Readiness } from "@starter/core"
 import * as ByteEnv from "@starter/platform-shared/ByteEnv"
 import type * as NotifySockets from "@starter/platform-shared/NotifySockets"
+import * as OrphanReaper from "@starter/platform-shared/OrphanReaper"
 import type * as WorkerOutput from "@starter/platform-shared/WorkerOutput"
 import * as WorkerProtocol from "@starter/platform-shared/WorkerProtocol"
 import * as WorkerSpawn from "@starter/platform-shared/WorkerSpawn"
@@ -21,7 +22,6 @@ import type * as Layer from "effect/Layer"
 import * as FdWatcher from "./internal/FdWatcher.js"
 import { libc } from "./NodeLibc.js"
 import * as NodeWorkerOutput from "./NodeWorkerOutput.js"
-import * as OrphanReaper from "./OrphanReaper.js"
 
 /** Reads a notify-fd stream to its end (a chatty worker never blocks on a full pipe). */
 const watchNotifyStream = (stream: Readable, onReady: () => void): void => {
@@ -108,7 +108,7 @@ const spawnWorker = (
           detached: request.processGroup,
           shell: false
         })
-        OrphanReaper.own(child)
+        OrphanReaper.ownChild(child)
       } catch (error) {
         // libuv reports most exec failures synchronously as a throw...
         release()

@@ -10,15 +10,20 @@ export {
   Handover,
   InheritedFds,
   Libc,
+  LogFile,
   NodeControlServer,
+  NodeDaemon,
   NodeListenSockets,
   NodeLogger,
+  NodeLogs,
   NodePidFile,
   NodeSignalSource,
   NodeStatusObserver,
   NodeStatusStore,
   NodeWorkerEnvironment,
+  OrphanReaper,
   PidFileLock,
+  RunMain,
   SocketActivation,
   Stderr,
   SystemdNotify,
@@ -26,14 +31,9 @@ export {
   WorkerOutput
 } from "@starter/platform-shared"
 export * as EarlyListen from "./EarlyListen.js"
-export * as LogFile from "./LogFile.js"
-export * as NodeDaemon from "./NodeDaemon.js"
 export * as NodeLibc from "./NodeLibc.js"
-export * as NodeLogs from "./NodeLogs.js"
-export * as NodeMain from "./NodeMain.js"
 export * as NodeProcessSpawner from "./NodeProcessSpawner.js"
 export * as NodeStarterServices from "./NodeStarterServices.js"
 export * as NodeSuccessor from "./NodeSuccessor.js"
-export * as OrphanReaper from "./OrphanReaper.js"
 export { layerConfig, StarterLive } from "./StarterLive.js"
 export * as Takeover from "./Takeover.js"

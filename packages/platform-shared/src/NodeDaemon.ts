@@ -9,10 +9,10 @@
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import type { ListenSockets } from "@starter/core"
-import { writeStderr } from "@starter/platform-shared/Stderr"
 import * as Effect from "effect/Effect"
+import * as Libc from "./Libc.js"
 import type * as LogFile from "./LogFile.js"
-import { libc } from "./NodeLibc.js"
+import { writeStderr } from "./Stderr.js"
 
 const handoffVariable = "STARTER_DAEMON_HANDOFF"
 
@@ -25,7 +25,7 @@ export interface Handoff {
 }
 
 /** In the daemon: the handoff, if this process is one (and removed from the workers' env). */
-export const takeHandoff = (): Handoff | undefined => {
+export const takeHandoff = (libc: Libc.Service): Handoff | undefined => {
   const raw = process.env[handoffVariable]
   if (raw === undefined) return undefined
   delete process.env[handoffVariable]
@@ -41,8 +41,8 @@ export const takeHandoff = (): Handoff | undefined => {
 export const report = (
   handoff: Handoff,
   failure: { readonly exitCode: number; readonly message: string } | undefined
-) =>
-  Effect.sync(() => {
+): Effect.Effect<void, never, Libc.Libc> =>
+  Effect.map(Libc.Libc, (libc) => {
     try {
       fs.writeSync(handoff.report, failure === undefined ? "ok\n" : `${failure.exitCode} ${failure.message}\n`)
     } catch {
@@ -56,45 +56,47 @@ export const spawnDaemon = (
   argv: ReadonlyArray<string>,
   sockets: ReadonlyArray<ListenSockets.BoundSocket>,
   log: LogFile.LogTarget | undefined
-): Effect.Effect<number> =>
-  Effect.async<number>((resume) => {
-    const [read, write] = libc.pipe()
-    const first = 4
-    const handoff: Handoff = {
-      report: 3,
-      sockets: sockets.map((_, i) => first + i),
-      log: log === undefined ? undefined : first + sockets.length
-    }
-    const script = process.argv[1] ?? ""
-    const daemon = spawn(process.execPath, [...process.execArgv, script, ...argv], {
-      detached: true,
-      // stdin is /dev/null (Perl reopens it); the daemon re-points 1 and 2 at --log-file itself.
-      stdio: [
-        "ignore",
-        "inherit",
-        "inherit",
-        write,
-        ...sockets.map((s) => s.fd),
-        ...(log === undefined ? [] : [log.fd])
-      ],
-      env: { ...process.env, [handoffVariable]: JSON.stringify(handoff) }
+): Effect.Effect<number, never, Libc.Libc> =>
+  Effect.flatMap(Libc.Libc, (libc) =>
+    Effect.async<number>((resume) => {
+      const [read, write] = libc.pipe()
+      const first = 4
+      const handoff: Handoff = {
+        report: 3,
+        sockets: sockets.map((_, i) => first + i),
+        log: log === undefined ? undefined : first + sockets.length
+      }
+      const script = process.argv[1] ?? ""
+      const daemon = spawn(process.execPath, [...process.execArgv, script, ...argv], {
+        detached: true,
+        // stdin is /dev/null (Perl reopens it); the daemon re-points 1 and 2 at --log-file itself.
+        stdio: [
+          "ignore",
+          "inherit",
+          "inherit",
+          write,
+          ...sockets.map((s) => s.fd),
+          ...(log === undefined ? [] : [log.fd])
+        ],
+        env: { ...process.env, [handoffVariable]: JSON.stringify(handoff) }
+      })
+      daemon.on("error", (error) => {
+        writeStderr(`failed to start the daemon: ${error.message}\n`)
+        resume(Effect.succeed(255))
+      })
+      daemon.unref()
+      libc.close(write)
+      let answer = ""
+      const stream = fs.createReadStream("", { fd: read })
+      stream.on("data", (chunk) => {
+        answer += chunk.toString()
+      })
+      stream.on("close", () => {
+        const line = answer.split("\n")[0] ?? ""
+        if (line === "ok") return resume(Effect.succeed(0))
+        const m = /^(\d+) (.*)$/.exec(line)
+        writeStderr(`${m === null ? "the daemon exited during start-up" : m[2]}\n`)
+        resume(Effect.succeed(m === null ? 1 : Number(m[1])))
+      })
     })
-    daemon.on("error", (error) => {
-      writeStderr(`failed to start the daemon: ${error.message}\n`)
-      resume(Effect.succeed(255))
-    })
-    daemon.unref()
-    libc.close(write)
-    let answer = ""
-    const stream = fs.createReadStream("", { fd: read })
-    stream.on("data", (chunk) => {
-      answer += chunk.toString()
-    })
-    stream.on("close", () => {
-      const line = answer.split("\n")[0] ?? ""
-      if (line === "ok") return resume(Effect.succeed(0))
-      const m = /^(\d+) (.*)$/.exec(line)
-      writeStderr(`${m === null ? "the daemon exited during start-up" : m[2]}\n`)
-      resume(Effect.succeed(m === null ? 1 : Number(m[1])))
-    })
-  })
+  )

@@ -8,17 +8,19 @@
  * and every line, its own too, goes out through one bounded `LogWriter`.
  */
 import { Logs } from "@starter/core"
-import * as LogTail from "@starter/platform-shared/LogTail"
-import * as LogWriter from "@starter/platform-shared/LogWriter"
-import * as NodeLogger from "@starter/platform-shared/NodeLogger"
-import { writeStderr } from "@starter/platform-shared/Stderr"
-import type * as WorkerOutput from "@starter/platform-shared/WorkerOutput"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
+import * as Predicate from "effect/Predicate"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
+import * as Libc from "./Libc.js"
 import * as LogFile from "./LogFile.js"
+import * as LogTail from "./LogTail.js"
+import * as LogWriter from "./LogWriter.js"
+import * as NodeLogger from "./NodeLogger.js"
+import { writeStderr } from "./Stderr.js"
+import type * as WorkerOutput from "./WorkerOutput.js"
 
 export interface Options {
   readonly format: NodeLogger.LogFormat
@@ -26,6 +28,8 @@ export interface Options {
   readonly tagWorkers: boolean
   /** `--log-file`: a path, or `| cmd`. */
   readonly logFile: string | undefined
+  /** The runtime's, for reopening and redirecting to `--log-file`. */
+  readonly libc: Libc.Service
 }
 
 export interface NodeLogs {
@@ -56,10 +60,11 @@ const dropNote =
       : message
   }
 
-const follow = (tail: LogTail.LogTail, lines: number) =>
+const follow = (tail: LogTail.LogTail, lines: number, until: Effect.Effect<void>) =>
   Effect.gen(function* () {
+    // `undefined` ends it: behind every line queued before, so a follower gets them all.
     const queue = yield* Effect.acquireRelease(
-      Queue.unbounded<{ readonly entry: Logs.LogEntry; readonly bytes: number }>(),
+      Queue.unbounded<{ readonly entry: Logs.LogEntry; readonly bytes: number } | undefined>(),
       Queue.shutdown
     )
     let waiting = 0
@@ -81,7 +86,17 @@ const follow = (tail: LogTail.LogTail, lines: number) =>
       }),
       ({ stop }) => Effect.sync(stop)
     )
-    const next = Stream.mapConcat(Stream.fromQueue(queue), ({ entry, bytes }): ReadonlyArray<Logs.LogEntry> => {
+    yield* Effect.forkScoped(
+      Effect.zipRight(
+        until,
+        Effect.sync(() => {
+          last.stop()
+          Queue.unsafeOffer(queue, undefined)
+        })
+      )
+    )
+    const queued = Stream.takeWhile(Stream.fromQueue(queue), Predicate.isNotUndefined)
+    const next = Stream.mapConcat(queued, ({ entry, bytes }): ReadonlyArray<Logs.LogEntry> => {
       waiting -= bytes
       if (missed === 0) return [entry]
       const note: Logs.LogEntry = {
@@ -95,7 +110,7 @@ const follow = (tail: LogTail.LogTail, lines: number) =>
     return { last: last.last, next } satisfies Logs.Following
   })
 
-const reopen = (logFile: string | undefined): Effect.Effect<Logs.Reopened, Logs.LogReopenError> => {
+const reopen = (logFile: string | undefined): Effect.Effect<Logs.Reopened, Logs.LogReopenError, Libc.Libc> => {
   if (logFile === undefined) return Effect.succeed({ reopened: null, reason: "no --log-file: nothing to reopen" })
   const command = LogFile.pipeCommand(logFile)
   if (command !== undefined) {
@@ -167,8 +182,8 @@ export const make = (options: Options): NodeLogs => {
 
   const service = Logs.Logs.of({
     last: (lines) => Effect.sync(() => tail.last(lines)),
-    follow: (lines) => follow(tail, lines),
-    reopen: reopen(options.logFile)
+    follow: (lines, until) => follow(tail, lines, until),
+    reopen: Effect.provideService(reopen(options.logFile), Libc.Libc, options.libc)
   })
 
   return {
@@ -179,6 +194,7 @@ export const make = (options: Options): NodeLogs => {
       Layer.scopedDiscard(Effect.addFinalizer(() => Effect.zipRight(allPipesClosed, flush)))
     ),
     workerOutput,
-    redirectOutput: (log) => Effect.zipRight(flush, LogFile.redirectOutput(log))
+    redirectOutput: (log) =>
+      Effect.zipRight(flush, Effect.provideService(LogFile.redirectOutput(log), Libc.Libc, options.libc))
   }
 }

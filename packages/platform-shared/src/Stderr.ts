@@ -1,20 +1,30 @@
 /**
- * Writes to whatever fd 2 is *now*. `--log-file` re-points fd 2 with dup2 after start-up,
- * and process.stderr may hold its own handle (libuv reopens a TTY), so log lines are
- * written to the raw descriptor, synchronously, like Perl's autoflushed STDERR.
+ * Writes to whatever fd 1 or 2 is *now*, synchronously, like Perl's autoflushed STDERR.
+ * `--log-file` re-points fd 2 with dup2 after start-up, and process.stderr may hold its own
+ * handle (libuv reopens a TTY). And a client exits right after printing: process.stdout's
+ * writes to a pipe are asynchronous (under Bun even a write callback can come before the
+ * bytes are out), so what it printed past the pipe's 64 KiB would be lost.
  */
 import * as fs from "node:fs"
 
-export const writeStderr = (text: string): void => {
+/** Writes all of `text` to `fd`; false when nobody reads it any more (EPIPE, a closed fd). */
+const writeAll = (fd: number, text: string): boolean => {
   const buffer = Buffer.from(text)
   let offset = 0
   while (offset < buffer.length) {
     try {
-      offset += fs.writeSync(2, buffer, offset)
+      offset += fs.writeSync(fd, buffer, offset)
     } catch (error) {
       // A non-blocking pipe that is full: wait for the reader rather than lose the line.
       if ((error as { code?: unknown }).code === "EAGAIN") continue
-      return // nowhere left to report it
+      return false
     }
   }
+  return true
 }
+
+/** A line for the log (nowhere left to report a failure). */
+export const writeStderr = (text: string): void => void writeAll(2, text)
+
+/** A client's output; false once stdout's reader has gone (`logs -f | head`). */
+export const writeStdout = (text: string): boolean => writeAll(1, text)
