@@ -71,7 +71,8 @@ const startService = async (extra: ReadonlyArray<string> = [], env: Record<strin
     control: path.join(dir, "start_server.sock"),
     json: path.join(dir, "status.json"),
     brokenMarker: path.join(dir, "broken"),
-    notReadyMarker: path.join(dir, "not-ready")
+    notReadyMarker: path.join(dir, "not-ready"),
+    holdMarker: path.join(dir, "hold")
   }
   const server = track(
     startServer(
@@ -89,7 +90,14 @@ const startService = async (extra: ReadonlyArray<string> = [], env: Record<strin
         process.execPath,
         path.join(fixtures, "upgrade-worker.mjs")
       ],
-      { env: { BROKEN_MARKER: files.brokenMarker, NOT_READY_MARKER: files.notReadyMarker, ...env } }
+      {
+        env: {
+          BROKEN_MARKER: files.brokenMarker,
+          NOT_READY_MARKER: files.notReadyMarker,
+          HOLD_MARKER: files.holdMarker,
+          ...env
+        }
+      }
     )
   )
   await waitFor("2 workers of generation 1", () =>
@@ -212,6 +220,35 @@ describe("start_server upgrade", () => {
     expect(cmdline(secondPid)).toContain(nextBinary)
     expect(isRunning(firstPid)).toBe(false)
     expect(generationsIn(files.status)).toEqual(new Set([3]))
+    expect(await get(port)).toMatch(/^hello from generation 3/)
+  }, 90_000)
+
+  it("a HUP while the new supervisor is on its way is held, and then goes to the new supervisor", async (ctx) => {
+    skipOnBun(ctx, nodeOnly)
+    const { files, server, port } = await startService()
+    // The new supervisor's workers wait to be ready until the marker goes.
+    fs.writeFileSync(files.holdMarker, "")
+    const upgrading = upgrade(files.control, `--binary=${nextBinary}`)
+    const started = await server.waitForLine(/^started the new supervisor \(pid:(\d+)\)/)
+    const pid = Number(/\(pid:(\d+)\)/.exec(started)?.[1])
+    successors.add(pid)
+    server.kill("SIGHUP")
+    await server.waitForLine(/^restart \(hup\) held until the upgrade in progress ends$/)
+    // The old supervisor started nothing: generation 2 is the new one's.
+    expect(generationsIn(files.status)).toEqual(new Set([1]))
+    fs.rmSync(files.holdMarker)
+    const result = await upgrading
+    expect(result).toMatchObject({ code: 0, stderr: "" })
+    expect((await server.exited).code).toBe(0)
+    expect(server.lines()).toContain(`passing the restart (hup) on to start_server (pid:${pid}), which serves now`)
+    // The new supervisor restarts: its generation 2, then 3.
+    await waitFor("generation 3 alone", () =>
+      statusLines(files.status).length === 2 &&
+      generationsIn(files.status).has(3) &&
+      generationsIn(files.status).size === 1
+        ? true
+        : undefined
+    )
     expect(await get(port)).toMatch(/^hello from generation 3/)
   }, 90_000)
 

@@ -113,11 +113,12 @@ const onSignal = (
 const controlLine = (
   supervisor: Running,
   logs: Option.Option<Context.Tag.Service<Logs>>,
-  line: string
+  line: string,
+  closing: Effect.Effect<void>
 ): Stream.Stream<string> =>
   Either.match(ControlProtocol.parseLine(line), {
     onLeft: (reply) => Stream.make(reply),
-    onRight: (request) => Control.handle(supervisor, request, logs)
+    onRight: (request) => Control.handle(supervisor, request, logs, closing)
   }).pipe(Stream.map((reply) => JSON.stringify(reply)))
 
 /**
@@ -142,12 +143,12 @@ export const start = <E = never>(
     // Optional: an embedding application may keep no log of its own for us to serve.
     const logs = yield* Effect.serviceOption(Logs)
     if (config.controlSocket !== undefined) {
-      yield* (yield* ControlServer).listen(config.controlSocket, (line) =>
-        Stream.unwrap(Effect.map(Deferred.await(running), (supervisor) => controlLine(supervisor, logs, line)))
+      yield* (yield* ControlServer).listen(config.controlSocket, (line, closing) =>
+        Stream.unwrap(Effect.map(Deferred.await(running), (supervisor) => controlLine(supervisor, logs, line, closing)))
       )
     }
     const machine = yield* Supervisor.make(config.supervisor, FdLayout.layout(bound, config.backlog))
-    const upgrade = yield* Upgrade.make(machine, bound, config.pid)
+    const upgrades = yield* Upgrade.make(machine, bound, config.pid)
     const scope = yield* Effect.scope
     const supervisor: Running = {
       ...machine,
@@ -155,8 +156,11 @@ export const start = <E = never>(
         ...status,
         supervisor: config.version === undefined ? { pid: config.pid } : { pid: config.pid, version: config.version }
       })),
+      // An upgrade in progress holds restarts (see Upgrade).
+      restart: upgrades.restart,
+      restartAndWait: upgrades.restartAndWait,
       // Its own fiber: a client that goes away (or a signal handler) never interrupts a handover half-way.
-      upgrade: (request) => Effect.flatMap(Effect.forkIn(upgrade(request), scope), Fiber.join)
+      upgrade: (request) => Effect.flatMap(Effect.forkIn(upgrades.upgrade(request), scope), Fiber.join)
     }
     yield* Deferred.succeed(running, supervisor)
     const { signals } = yield* SignalSource

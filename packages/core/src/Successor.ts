@@ -87,6 +87,8 @@ export interface SuccessorProcess {
   readonly commit: Effect.Effect<void>
   /** Stops it (TERM, then KILL after a grace period) and waits until it has exited. */
   readonly abort: Effect.Effect<void>
+  /** Sends it HUP: a restart asked of the old supervisor once the new one is in charge. */
+  readonly hangUp: Effect.Effect<void>
 }
 
 export interface LaunchRequest {

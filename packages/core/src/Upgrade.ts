@@ -14,10 +14,11 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import type { RestartReason } from "./Event.js"
 import type { BoundSocket } from "./ListenSockets.js"
 import * as Machine from "./Machine.js"
 import { type Report, Successor, type SuccessorProcess } from "./Successor.js"
-import type { Supervisor } from "./Supervisor.js"
+import type { RestartOutcome, Supervisor } from "./Supervisor.js"
 
 export interface UpgradeRequest {
   /** The program to start; `undefined`: the one this supervisor was started from. */
@@ -87,17 +88,39 @@ const awaitReport = <T extends Report["_tag"]>(
   })
 
 /**
- * The upgrade operation of a running supervisor. `pid` is this process's; without a
- * `Successor` (an embedding that provides none) every upgrade fails, saying why.
+ * Where this supervisor stands with upgrades. A restart asked for (HUP) while a new supervisor
+ * is on its way is held: it would start a generation whose number the new one uses too. Once
+ * the upgrade ends it runs here (failed), or goes to the new supervisor (completed), as does
+ * any restart asked of this one after it handed over.
+ */
+type Phase = Data.TaggedEnum<{
+  Idle: {}
+  Upgrading: { readonly held: RestartReason | undefined }
+  HandedOver: { readonly pid: number; readonly hangUp: Effect.Effect<void> }
+}>
+const Phase = Data.taggedEnum<Phase>()
+
+/** A running supervisor's upgrades, and its restarts, which an upgrade in progress holds. */
+export interface Upgrades {
+  readonly upgrade: (request: UpgradeRequest) => Effect.Effect<UpgradeOutcome>
+  /** `Supervisor.restart`, held during an upgrade and passed on after one (see `Phase`). */
+  readonly restart: (reason: RestartReason) => Effect.Effect<void>
+  /** `Supervisor.restartAndWait`; refused during an upgrade and after one (no outcome to wait for here). */
+  readonly restartAndWait: (reason: RestartReason) => Effect.Effect<RestartOutcome>
+}
+
+/**
+ * The upgrades of a running supervisor. `pid` is this process's; without a `Successor` (an
+ * embedding that provides none) every upgrade fails, saying why.
  */
 export const make = (
   supervisor: Supervisor,
   sockets: ReadonlyArray<BoundSocket>,
   pid: number
-): Effect.Effect<(request: UpgradeRequest) => Effect.Effect<UpgradeOutcome>> =>
+): Effect.Effect<Upgrades> =>
   Effect.gen(function* () {
     const successor = yield* Effect.serviceOption(Successor)
-    const upgrading = yield* Ref.make(false)
+    const phase = yield* Ref.make<Phase>(Phase.Idle())
 
     const attempt = (service: Successor["Type"], request: UpgradeRequest) =>
       Effect.gen(function* () {
@@ -128,36 +151,85 @@ export const make = (
           `start_server (pid:${ready.pid}) version ${ready.version} took over, serving generation ${ready.generation}`
         )
         yield* supervisor.handOver
-        return UpgradeOutcome.Completed({
-          pid: ready.pid,
-          previousPid: pid,
-          version: ready.version,
-          generation: ready.generation
-        })
+        return {
+          outcome: UpgradeOutcome.Completed({
+            pid: ready.pid,
+            previousPid: pid,
+            version: ready.version,
+            generation: ready.generation
+          }),
+          hangUp: process.hangUp
+        }
       }).pipe(
         Effect.scoped,
         Effect.catchAll((reason) =>
-          Effect.as(
-            Effect.logError(`upgrade failed: ${reason}; this supervisor keeps serving`),
-            UpgradeOutcome.Failed({ reason })
-          )
+          Effect.as(Effect.logError(`upgrade failed: ${reason}; this supervisor keeps serving`), {
+            outcome: UpgradeOutcome.Failed({ reason }),
+            hangUp: undefined
+          })
         )
       )
 
-    return (request: UpgradeRequest) =>
+    /** Ends the upgrade in `phase`; a restart held meanwhile runs here, or goes to the new supervisor. */
+    const settle = (ended: { readonly outcome: UpgradeOutcome; readonly hangUp: Effect.Effect<void> | undefined }) =>
+      Effect.gen(function* () {
+        const { outcome, hangUp } = ended
+        const next =
+          outcome._tag === "Completed" && hangUp !== undefined
+            ? Phase.HandedOver({ pid: outcome.pid, hangUp })
+            : Phase.Idle()
+        const held = yield* Ref.modify(phase, (now) => [now._tag === "Upgrading" ? now.held : undefined, next])
+        if (held !== undefined) yield* passOn(next, held)
+        return outcome
+      })
+
+    /** A restart that this supervisor does not run itself now: passed on, or run. */
+    const passOn = (now: Phase, reason: RestartReason): Effect.Effect<void> => {
+      switch (now._tag) {
+        case "HandedOver":
+          return Effect.zipRight(
+            Effect.logInfo(`passing the restart (${reason}) on to start_server (pid:${now.pid}), which serves now`),
+            now.hangUp
+          )
+        case "Idle":
+          return supervisor.restart(reason)
+        case "Upgrading":
+          return Effect.logInfo(`restart (${reason}) held until the upgrade in progress ends`)
+      }
+    }
+
+    const upgrade = (request: UpgradeRequest) =>
       Effect.gen(function* () {
         if (Option.isNone(successor)) {
           return UpgradeOutcome.Failed({ reason: "this supervisor cannot start a new one (no Successor service)" })
         }
         const state = yield* supervisor.state
-        const refused = yield* Ref.modify(upgrading, (busy) => {
-          const why = refusal(state, busy)
-          return [why, busy || why === undefined] as const
+        const refused = yield* Ref.modify(phase, (now) => {
+          const why = refusal(state, now._tag !== "Idle")
+          return [why, why === undefined ? Phase.Upgrading({ held: undefined }) : now] as const
         })
         if (refused !== undefined) return refused
-        const outcome = yield* attempt(successor.value, request)
-        // A completed upgrade leaves the flag set: this supervisor is on its way out.
-        if (outcome._tag !== "Completed") yield* Ref.set(upgrading, false)
-        return outcome
+        return yield* Effect.flatMap(attempt(successor.value, request), settle)
       })
+
+    const restart = (reason: RestartReason) =>
+      Effect.flatMap(
+        Ref.modify(phase, (now) => [now, now._tag === "Upgrading" ? Phase.Upgrading({ held: reason }) : now] as const),
+        (now) => passOn(now, reason)
+      )
+
+    const restartAndWait = (reason: RestartReason) =>
+      Effect.flatMap(Ref.get(phase), (now): Effect.Effect<RestartOutcome> => {
+        if (now._tag === "Idle") return supervisor.restartAndWait(reason)
+        return Effect.map(supervisor.state, (state) => ({
+          _tag: "Failed",
+          epoch: state.epoch,
+          reason:
+            now._tag === "Upgrading"
+              ? "an upgrade is in progress; restart once it has completed"
+              : `this supervisor has handed over to start_server (pid:${now.pid}); restart that one`
+        }))
+      })
+
+    return { upgrade, restart, restartAndWait }
   })

@@ -69,7 +69,8 @@ const fakeSuccessor = (reports: Queue.Queue<Successor.Report>, did: Array<string
           pid: 99,
           next: Queue.take(reports),
           commit: Effect.sync(() => void did.push("commit")),
-          abort: Effect.sync(() => void did.push("abort"))
+          abort: Effect.sync(() => void did.push("abort")),
+          hangUp: Effect.sync(() => void did.push("hangUp"))
         }),
       relinquish: Effect.sync(() => void did.push("relinquish")),
       reclaim: Effect.sync(() => void did.push("reclaim")),
@@ -78,7 +79,7 @@ const fakeSuccessor = (reports: Queue.Queue<Successor.Report>, did: Array<string
   )
 
 const upgrading = (
-  script: (reports: Queue.Queue<Successor.Report>) => Effect.Effect<void>,
+  script: (reports: Queue.Queue<Successor.Report>, upgrades: Upgrade.Upgrades, world: World) => Effect.Effect<void>,
   request: Upgrade.UpgradeRequest = {}
 ) =>
   Effect.gen(function* () {
@@ -90,11 +91,13 @@ const upgrading = (
       Effect.gen(function* () {
         const sup = yield* start(config())
         yield* advance(1000)
-        const upgrade = yield* Upgrade.make(sup, [], 1)
-        const fiber = yield* Effect.fork(upgrade(request))
-        yield* script(reports)
+        const upgrades = yield* Upgrade.make(sup, [], 1)
+        const fiber = yield* Effect.fork(upgrades.upgrade(request))
+        // Until it waits for the new supervisor's first report: the upgrade is under way.
+        yield* Effect.yieldNow()
+        yield* script(reports, upgrades, world)
         const outcome = yield* Fiber.join(fiber)
-        return { outcome, did, world, sup }
+        return { outcome, did, world, sup, upgrades }
       }).pipe(Effect.provide(fakeSuccessor(reports, did)))
     )
   })
@@ -155,6 +158,54 @@ describe("Upgrade, step by step", () => {
     })
   )
 
+  it.scoped("a HUP during an upgrade that completes goes to the new supervisor, not to a generation here", () =>
+    Effect.gen(function* () {
+      const { outcome, did, world, upgrades } = yield* upgrading((reports, upgrades) =>
+        Effect.gen(function* () {
+          yield* upgrades.restart("hup")
+          yield* Queue.offer(reports, Successor.Report.Ready({ pid: 99, version: "2", generation: 2 }))
+          yield* Queue.offer(reports, Successor.Report.Committed())
+        })
+      )
+      expect(outcome._tag).toBe("Completed")
+      expect(did).toEqual(["relinquish", "commit", "closeControl", "hangUp"])
+      // Generation 2 is the new supervisor's: this one started none.
+      expect(world.processes.map((p) => p.generation)).toEqual([1])
+      expect(world.logs).toContain("restart (hup) held until the upgrade in progress ends")
+      expect(world.logs).toContain("passing the restart (hup) on to start_server (pid:99), which serves now")
+      // And so does any restart asked of this one afterwards; one waited for is refused.
+      yield* upgrades.restart("hup")
+      expect(did.filter((d) => d === "hangUp")).toHaveLength(2)
+      expect(yield* upgrades.restartAndWait("control")).toEqual({
+        _tag: "Failed",
+        epoch: 1,
+        reason: "this supervisor has handed over to start_server (pid:99); restart that one"
+      })
+    })
+  )
+
+  it.scoped("a HUP during an upgrade that fails restarts here once it has failed; one waited for is refused", () =>
+    Effect.gen(function* () {
+      const { outcome, did, world } = yield* upgrading((reports, upgrades, world) =>
+        Effect.gen(function* () {
+          yield* upgrades.restart("hup")
+          expect(yield* upgrades.restartAndWait("control")).toEqual({
+            _tag: "Failed",
+            epoch: 1,
+            reason: "an upgrade is in progress; restart once it has completed"
+          })
+          // Nothing started while the new supervisor might still take generation 2.
+          expect(world.processes.map((p) => p.generation)).toEqual([1])
+          yield* Queue.offer(reports, Successor.Report.Exited({ description: "exited with status 3" }))
+        })
+      )
+      expect(outcome._tag).toBe("Failed")
+      expect(did).toEqual(["abort"])
+      yield* advance(0)
+      expect(world.processes.map((p) => p.generation)).toEqual([1, 2])
+    })
+  )
+
   it.scoped("refused during a rollout", () =>
     Effect.gen(function* () {
       const world = makeWorld()
@@ -163,8 +214,8 @@ describe("Upgrade, step by step", () => {
         world,
         Effect.gen(function* () {
           const sup = yield* start(config())
-          const upgrade = yield* Upgrade.make(sup, [], 1)
-          return yield* upgrade({})
+          const upgrades = yield* Upgrade.make(sup, [], 1)
+          return yield* upgrades.upgrade({})
         }).pipe(Effect.provide(fakeSuccessor(reports, [])))
       )
       expect(outcome).toEqual(

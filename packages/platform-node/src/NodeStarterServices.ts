@@ -5,15 +5,15 @@ import type * as Layer from "effect/Layer"
 import * as NodeLibc from "./NodeLibc.js"
 import * as NodeProcessSpawner from "./NodeProcessSpawner.js"
 import * as NodeSuccessor from "./NodeSuccessor.js"
-import * as OrphanReaper from "./OrphanReaper.js"
+import * as Takeover from "./Takeover.js"
 
 export type ServiceOptions = StarterServices.ServiceOptions
 
 export const runtime: StarterServices.Runtime = {
   libc: NodeLibc.layer,
   spawner: NodeProcessSpawner.layerWith,
-  orphanReaper: OrphanReaper.layer,
-  successor: NodeSuccessor.layer
+  successor: NodeSuccessor.layer,
+  takeover: Takeover.forStarterServices
 }
 
 export const layer = (options: ServiceOptions): Layer.Layer<Starter.StarterServices | Successor.Successor> =>

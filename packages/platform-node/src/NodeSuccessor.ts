@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import { Successor } from "@starter/core"
 import * as Libc from "@starter/platform-shared/Libc"
+import * as OrphanReaper from "@starter/platform-shared/OrphanReaper"
 import type { SuccessorOptions } from "@starter/platform-shared/StarterServices"
 import * as SystemdNotify from "@starter/platform-shared/SystemdNotify"
 import { strerror } from "@starter/platform-shared/SystemError"
@@ -17,7 +18,6 @@ import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Runtime from "effect/Runtime"
 import { readLines } from "./internal/PipeLines.js"
-import * as OrphanReaper from "./OrphanReaper.js"
 import * as Takeover from "./Takeover.js"
 
 /** How long an aborted successor has between TERM and KILL. */
@@ -99,7 +99,7 @@ const launch = (libc: Libc.Service, options: SuccessorOptions) => (request: Succ
         })
       )
     )
-    OrphanReaper.own(child)
+    OrphanReaper.ownChild(child)
     const exited = yield* Effect.async<string>((resume) => {
       child.once("error", (error) => resume(Effect.succeed(`could not be started (${error.message})`)))
       child.once("exit", (code, signal) => resume(Effect.succeed(describeExit(code, signal))))
@@ -118,6 +118,9 @@ const launch = (libc: Libc.Service, options: SuccessorOptions) => (request: Succ
       Effect.sync(() => {
         libc.close(commandsWrite)
         reading.destroy()
+        // Done with it: a new supervisor in charge must not keep this process alive (an
+        // embedding application exits when its event loop is empty), a failed one is gone.
+        child.unref()
       })
     )
     if (options.notifySocket !== undefined)
@@ -133,8 +136,10 @@ const launch = (libc: Libc.Service, options: SuccessorOptions) => (request: Succ
           // it is gone: its next report says so
         }
       }),
+      hangUp: Effect.sync(() => void child.kill("SIGHUP")),
       abort: Effect.gen(function* () {
-        if (options.notifySocket !== undefined) yield* SystemdNotify.notify(libc, options.notifySocket, "READY=1")
+        if (options.notifySocket !== undefined)
+          yield* SystemdNotify.notify(libc, options.notifySocket, SystemdNotify.upgradeFailed())
         yield* stop(child, exited.await)
       })
     } satisfies Successor.SuccessorProcess

@@ -13,10 +13,13 @@ import * as fs from "node:fs"
 import { Lifecycle, Machine, type Starter, Successor } from "@starter/core"
 import type * as Handover from "@starter/platform-shared/Handover"
 import type * as Libc from "@starter/platform-shared/Libc"
+import type * as StarterServices from "@starter/platform-shared/StarterServices"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import { readLines } from "./internal/PipeLines.js"
 
 export const variable = "STARTER_UPGRADE_HANDOFF"
@@ -130,18 +133,21 @@ const firstGeneration = (supervisor: Starter.Running) =>
     const events = yield* supervisor.subscribe
     const state = yield* supervisor.state
     if (Machine.isRolledOut(state)) return Either.right(state.generation)
-    for (;;) {
-      const event = yield* Queue.take(events)
+    const outcomes = Stream.filterMap(events, (event): Option.Option<Either.Either<number, string>> => {
       switch (event._tag) {
         case "RolloutCompleted":
-          return Either.right(event.generation)
+          return Option.some(Either.right(event.generation))
         // Retrying is for a supervisor that has nothing else; here the old one serves on.
         case "StartFailed":
-          return Either.left(`its worker failed to start: ${Lifecycle.explainFailure(event.failure)}`)
+          return Option.some(Either.left(`its worker failed to start: ${Lifecycle.explainFailure(event.failure)}`))
         case "ShutdownStarted":
-          return Either.left("it was stopped")
+          return Option.some(Either.left("it was stopped"))
+        default:
+          return Option.none()
       }
-    }
+    })
+    // The events end only after a shutdown, whose start answers first.
+    return Option.getOrElse(yield* Stream.runHead(outcomes), () => Either.left("it was stopped"))
   })
 
 /** Runs the takeover protocol for the running supervisor of a new process (see the top). */
@@ -170,3 +176,24 @@ export const run = (
     yield* Effect.logInfo(`start_server (pid:${process.pid}) took over from start_server (pid:${old})`)
     yield* report(takeover, Successor.Report.Committed())
   }).pipe(Effect.scoped)
+
+/** `take`, as a runtime answers it to `StarterLive` (`StarterServices.Runtime.takeover`). */
+export const forStarterServices = (libc: Libc.Service): Either.Either<StarterServices.Takeover, string> | undefined => {
+  const taken = take(libc)
+  if (taken === undefined) return undefined
+  return Either.map(taken, (takeover) => ({
+    previousPid: takeover.state.pid,
+    generation: takeover.state.generation,
+    workers: takeover.state.workers,
+    ports: takeover.state.ports,
+    paths: takeover.state.paths,
+    services: {
+      adoptedSockets: takeover.layout.sockets,
+      adoptedRemovePaths: takeover.state.removePaths,
+      adoptedPidFile: takeover.layout.pidFile ?? undefined,
+      adoptedControlSocket: takeover.layout.control ?? undefined,
+      notifySocket: takeover.state.notifySocket
+    },
+    run: (supervisor, handover, version) => run(takeover, supervisor, handover, version)
+  }))
+}

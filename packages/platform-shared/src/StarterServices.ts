@@ -1,6 +1,6 @@
 /**
  * Every port of @starter/core's Starter, from what each runtime implements (`Runtime`: libc,
- * the process spawner, orphan reaping, starting a successor) and what they share: what
+ * the process spawner, starting a successor) and what they share: what
  * `StarterLive` runs the supervisor on, and what the `start_server` binary provides to
  * `Starter.start`.
  */
@@ -13,6 +13,7 @@ import {
   Successor
 } from "@starter/core"
 import * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import type { EarlySockets } from "./EarlyListen.js"
@@ -25,16 +26,41 @@ import * as NodeSignalSource from "./NodeSignalSource.js"
 import * as NodeStatusObserver from "./NodeStatusObserver.js"
 import * as NodeStatusStore from "./NodeStatusStore.js"
 import * as NodeWorkerEnvironment from "./NodeWorkerEnvironment.js"
+import * as OrphanReaper from "./OrphanReaper.js"
 import type * as WorkerOutput from "./WorkerOutput.js"
 
 /** What a runtime implements itself. */
 export interface Runtime {
   readonly libc: Layer.Layer<Libc.Libc>
   readonly spawner: (options: { readonly output: WorkerOutput.Sink | undefined }) => Layer.Layer<Spawner.ProcessSpawner>
-  /** Adopts and reaps orphans (`ServiceOptions.reapOrphans`). */
-  readonly orphanReaper: Layer.Layer<never>
   /** Starts a new supervisor for `start_server upgrade`; a runtime without it cannot upgrade. */
   readonly successor?: ((options: SuccessorOptions) => Layer.Layer<Successor.Successor, never, Libc.Libc>) | undefined
+  /**
+   * In a process that `successor` started: what the old supervisor handed it, taken out of the
+   * environment (`Left`: it cannot be read); `undefined` in any other process.
+   */
+  readonly takeover?: ((libc: Libc.Service) => Either.Either<Takeover, string> | undefined) | undefined
+}
+
+/**
+ * A new supervisor taking over (`Runtime.takeover`): it continues the old one's service on
+ * what it inherited, binding nothing, and owns the shared files only once handed them.
+ */
+export interface Takeover {
+  /** The old supervisor's pid, its last generation number and its number of workers. */
+  readonly previousPid: number
+  readonly generation: number
+  readonly workers: number
+  /** The `--port` and `--path` values of the inherited sockets, in their order. */
+  readonly ports: ReadonlyArray<string>
+  readonly paths: ReadonlyArray<string>
+  /** What it inherited, for `layer` (given with a `handover` that it does not own yet). */
+  readonly services: Pick<
+    ServiceOptions,
+    "adoptedSockets" | "adoptedRemovePaths" | "adoptedPidFile" | "adoptedControlSocket" | "notifySocket"
+  >
+  /** The protocol with the old supervisor, for the running supervisor (in its scope). */
+  readonly run: (supervisor: Starter.Running, handover: Handover.Handover, version: string) => Effect.Effect<void>
 }
 
 /** What starting a new supervisor for `start_server upgrade` takes (`Runtime.successor`). */
@@ -147,7 +173,7 @@ export const layer = (
     NodePidFile.layerWith({ handover, adopted: options.adoptedPidFile }),
     runtime.spawner({ output: options.workerOutput }),
     options.handleSignals === true ? NodeSignalSource.layer : noSignals,
-    options.reapOrphans === true ? runtime.orphanReaper : Layer.empty,
+    options.reapOrphans === true ? OrphanReaper.layer : Layer.empty,
     statusStore(options.statusFile, handover),
     NodeWorkerEnvironment.layer({ envdir: options.envdir }),
     // Only a runtime that can hand its control socket over binds it itself (see NodeControlServer).

@@ -45,6 +45,9 @@ export const takenOver = (pid: number, status: StatusSnapshot.StatusSnapshot): s
 /** An upgrade begins (`start_server upgrade`): systemd shows the service as reloading. */
 export const reloading = (): string => `RELOADING=1\nMONOTONIC_USEC=${monotonicUsec()}\nSTATUS=upgrading`
 
+/** The upgrade failed: the reload is over, this supervisor serves on (and the status says so, not "upgrading"). */
+export const upgradeFailed = (): string => "READY=1\nSTATUS=upgrade failed, serving as before"
+
 export const notify = (libc: Libc.Service, socket: string, message: string) =>
   Effect.try(() => libc.sendDatagram(socket, message)).pipe(
     Effect.catchAll((e) => Effect.logWarning(`failed to notify systemd at ${socket}: ${String(e.error)}`))
