@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `pnpm bench`: measurements of ours, side by side with Perl's start_server when it is
-// installed. Loopback only; every loop is bounded. Writes bench/RESULTS.md.
+// `pnpm bench`: measurements of ours (on Node and on Bun), side by side with Perl's
+// start_server when it is installed. Loopback only; every loop is bounded. Writes bench/RESULTS.md.
 //   pnpm bench              # the full run (a few minutes)
 //   pnpm bench -- --tiny    # one sample of each, short idle window, RESULTS.md untouched
 import { execSync, spawn, spawnSync } from "node:child_process"
@@ -12,8 +12,13 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-const ours = path.join(root, "node_modules/.bin/start_server")
-const perl = fs.existsSync("/usr/bin/start_server") ? "/usr/bin/start_server" : undefined
+// The commands that run a start_server, as argv prefixes. Under Bun, Bun's own binary and not
+// its .bin shell shim: the spawned pid must be the supervisor's, whose memory is measured.
+const ours = [path.join(root, "node_modules/.bin/start_server")]
+const oursOnBun = [path.join(root, "node_modules/bun/bin/bun.exe"), path.join(root, "packages/cli/bin/start_server.js")]
+const perl = fs.existsSync("/usr/bin/start_server") ? ["/usr/bin/start_server"] : undefined
+const run = (command, args, options) => spawn(command[0], [...command.slice(1), ...args], options)
+const runSync = (command, args, options) => spawnSync(command[0], [...command.slice(1), ...args], options)
 const tiny = process.argv.includes("--tiny")
 const samples = tiny ? 1 : 5
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -79,15 +84,19 @@ process.on("SIGTERM", () => {
 `
 )
 
-const launch = async (bin, args, env = {}) => {
+const launch = async (command, args, env = {}) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-"))
   const port = await freePort()
   const status = path.join(dir, "status")
   const pidFile = path.join(dir, "pid")
-  const child = spawn(bin, [`--port=127.0.0.1:${port}`, `--status-file=${status}`, `--pid-file=${pidFile}`, ...args], {
-    stdio: "ignore",
-    env: { ...process.env, ...env }
-  })
+  const child = run(
+    command,
+    [`--port=127.0.0.1:${port}`, `--status-file=${status}`, `--pid-file=${pidFile}`, ...args],
+    {
+      stdio: "ignore",
+      env: { ...process.env, ...env }
+    }
+  )
   started.push(child)
   await waitUntil("the first generation", () => statusLines(status).length > 0)
   return { child, status, pidFile, port, dir }
@@ -131,6 +140,15 @@ const childrenOf = (pid) =>
     .flatMap((task) => fs.readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").split(" "))
     .filter(Boolean)
     .map(Number)
+
+/** A process and its descendants, parents first, as /proc shows them now. */
+const tree = (pid) => {
+  try {
+    return [pid, ...childrenOf(pid).flatMap(tree)]
+  } catch {
+    return [pid]
+  }
+}
 
 /** One GET answered 200 within `timeoutMs`, on a fresh connection. */
 const probeOk = (port, timeoutMs) =>
@@ -202,7 +220,7 @@ const listening = (port) =>
 
 /** The same worker binding the port itself (no supervisor), and on each supervisor's inherited socket. */
 const throughput = async (keepAlive) => {
-  const samplesOf = { bound: [], ours: [], perl: [] }
+  const samplesOf = { bound: [], ours: [], bun: [], perl: [] }
   for (let i = 0; i < (tiny ? 1 : 3); i++) {
     const port = await freePort()
     const alone = spawn(process.execPath, [workerScript], {
@@ -215,6 +233,7 @@ const throughput = async (keepAlive) => {
     alone.kill("SIGTERM")
     for (const [name, bin] of [
       ["ours", ours],
+      ["bun", oursOnBun],
       ["perl", perl]
     ]) {
       if (bin === undefined) continue
@@ -223,7 +242,12 @@ const throughput = async (keepAlive) => {
       await stop(server)
     }
   }
-  return { bound: median(samplesOf.bound), ours: median(samplesOf.ours), perl: perl && median(samplesOf.perl) }
+  return {
+    bound: median(samplesOf.bound),
+    ours: median(samplesOf.ours),
+    bun: median(samplesOf.bun),
+    perl: perl && median(samplesOf.perl)
+  }
 }
 
 const restartWall = async (bin) => {
@@ -231,7 +255,7 @@ const restartWall = async (bin) => {
   const times = []
   for (let i = 0; i < samples; i++) {
     const t0 = performance.now()
-    const r = spawnSync(bin, ["--restart", `--pid-file=${server.pidFile}`, `--status-file=${server.status}`])
+    const r = runSync(bin, ["--restart", `--pid-file=${server.pidFile}`, `--status-file=${server.status}`])
     if (r.status !== 0) throw new Error(`--restart exited ${r.status}`)
     times.push(performance.now() - t0)
   }
@@ -401,7 +425,7 @@ const underRequests = async (server, command) => {
   await sleep(200)
   const t0 = now()
   // Not spawnSync: this process must go on sending (and finishing) requests meanwhile.
-  const child = spawn(ours, command, { stdio: "ignore" })
+  const child = run(ours, command, { stdio: "ignore" })
   const exit = await new Promise((resolve) => child.once("exit", resolve))
   const wall = now() - t0
   await sleep(200)
@@ -422,11 +446,14 @@ const upgradeAndRestart = async () => {
     [`--control-socket=${control}`, "--ready=notify-fd", "--", process.execPath, workerScript],
     { DRAIN: "1" }
   )
-  const restart = await underRequests(server, ["restart", `--control-socket=${control}`])
-  const upgrade = await underRequests(server, ["upgrade", `--control-socket=${control}`])
-  // The new supervisor is no child of ours: stop it through its control socket.
-  spawnSync(ours, ["stop", `--control-socket=${control}`], { stdio: "ignore" })
-  return { restart, upgrade }
+  try {
+    const restart = await underRequests(server, ["restart", `--control-socket=${control}`])
+    const upgrade = await underRequests(server, ["upgrade", `--control-socket=${control}`])
+    return { restart, upgrade }
+  } finally {
+    // The new supervisor is no child of ours: stop it through its control socket.
+    runSync(ours, ["stop", `--control-socket=${control}`], { stdio: "ignore" })
+  }
 }
 
 const rolling = async (n) => {
@@ -453,23 +480,25 @@ const rolling = async (n) => {
 
 const rows = []
 const throughputRows = []
-const row = (what, oursValue, perlValue, unit) => {
-  const ratio = perlValue === undefined || perlValue === 0 ? "" : (oursValue / perlValue).toFixed(2)
-  rows.push(
-    `| ${what} | ${oursValue.toFixed(1)} ${unit} | ${perlValue === undefined ? "—" : `${perlValue.toFixed(1)} ${unit}`} | ${ratio} |`
-  )
+const row = (what, unit, { ours: o, bun: b, perl: p }) => {
+  const cell = (value) => (value === undefined ? "—" : `${value.toFixed(1)} ${unit}`)
+  const ratio = p === undefined || p === 0 ? "" : (o / p).toFixed(2)
+  rows.push(`| ${what} | ${cell(o)} | ${cell(b)} | ${cell(p)} | ${ratio} |`)
   console.log(rows.at(-1))
 }
 
-/** The second table: start-up and memory, ours against Perl's and bare Node, with the goals of issue #10. */
+/**
+ * The second table: start-up and memory, ours (and ours under Bun) against Perl's and bare
+ * Node, with the goals of issue #10 (for ours on Node).
+ */
 const footprintRows = []
 const fmt = (value, unit) =>
   value === undefined ? "—" : `${value.toFixed(unit === "×" ? 2 : 1)}${unit === "×" ? "×" : ` ${unit}`}`
-const footRow = (what, unit, { ours: o, perl: p, node: n }, goal) => {
-  const ratio = (a, b) => (a === undefined || b === undefined || b === 0 ? undefined : a / b)
+const footRow = (what, unit, { ours: o, bun: b, perl: p, node: n }, goal) => {
+  const ratio = (a, c) => (a === undefined || c === undefined || c === 0 ? undefined : a / c)
   const verdict = goal === undefined ? "" : `${goal.text}: ${goal.met(o, p, n) ? "met" : "**not met**"}`
   footprintRows.push(
-    `| ${what} | ${fmt(o, unit)} | ${fmt(p, unit)} | ${fmt(n, unit)} | ${fmt(ratio(o, p), "×")} | ${fmt(ratio(o, n), "×")} | ${verdict} |`
+    `| ${what} | ${fmt(o, unit)} | ${fmt(b, unit)} | ${fmt(p, unit)} | ${fmt(n, unit)} | ${fmt(ratio(o, p), "×")} | ${fmt(ratio(o, n), "×")} | ${verdict} |`
   )
   console.log(footprintRows.at(-1))
 }
@@ -479,7 +508,7 @@ const startupAndFootprint = async () => {
   // symlink to the bundle's entry; the repository's pnpm shim adds a shell script in front).
   const installed = tiny ? undefined : globalInstall()
   try {
-    await startupRows(installed?.bin ?? ours)
+    await startupRows(installed === undefined ? ours : [installed.bin])
   } finally {
     installed?.remove()
   }
@@ -508,8 +537,9 @@ const startupAndFootprint = async () => {
 
 const startupRows = async (bin) => {
   const worker = (port) => [`--port=127.0.0.1:${port}`, "--", process.execPath, workerScript]
-  const oursServing = await execToServing((port) => [bin, ...worker(port)])
-  const perlServing = perl && (await execToServing((port) => [perl, ...worker(port)]))
+  const oursServing = await execToServing((port) => [...bin, ...worker(port)])
+  const bunServing = await execToServing((port) => [...oursOnBun, ...worker(port)])
+  const perlServing = perl && (await execToServing((port) => [...perl, ...worker(port)]))
   const nodeServing = await execToServing((port) => [
     process.execPath,
     "-e",
@@ -518,7 +548,12 @@ const startupRows = async (bin) => {
   footRow(
     "exec → the port accepts connections",
     "ms",
-    { ours: oursServing.accepting, perl: perlServing?.accepting, node: nodeServing.accepting },
+    {
+      ours: oursServing.accepting,
+      bun: bunServing.accepting,
+      perl: perlServing?.accepting,
+      node: nodeServing.accepting
+    },
     { text: "≤ 2× Perl", met: (o, p) => p === undefined || o <= 2 * p }
   )
   footRow("exec → the first HTTP response", "ms", {
@@ -532,30 +567,34 @@ const startupRows = async (bin) => {
   const server = await launch(bin, [`--control-socket=${control}`, "--", process.execPath, workerScript])
   const missing = ["--restart", "--pid-file=/nonexistent/pid", "--status-file=/nonexistent/status"]
   const cold = coldStarts({
-    version: [bin, "--version"],
-    help: [bin, "--help"],
-    restart: [bin, ...missing],
-    status: [bin, "status", `--control-socket=${control}`],
-    ...(perl ? { perlVersion: [perl, "--version"], perlHelp: [perl, "--help"], perlRestart: [perl, ...missing] } : {})
+    version: [...bin, "--version"],
+    bunVersion: [...oursOnBun, "--version"],
+    help: [...bin, "--help"],
+    restart: [...bin, ...missing],
+    status: [...bin, "status", `--control-socket=${control}`],
+    ...(perl
+      ? { perlVersion: [...perl, "--version"], perlHelp: [...perl, "--help"], perlRestart: [...perl, ...missing] }
+      : {})
   })
   await stop(server)
-  const client = (what, name, perlName, limit) =>
+  const client = (what, name, { bun, perl }, limit) =>
     footRow(
       `${what}, cold start ÷ \`node -e 0\` (${cold.base.toFixed(1)} ms)`,
       "×",
-      { ours: cold.ratios[name], perl: perlName && cold.ratios[perlName] },
+      { ours: cold.ratios[name], bun: bun && cold.ratios[bun], perl: perl && cold.ratios[perl] },
       { text: `≤ ${limit}× node`, met: (o) => o <= limit }
     )
-  client("`start_server --version`", "version", "perlVersion", 1.5)
-  client("`start_server --help`", "help", "perlHelp", 1.5)
-  client("`start_server --restart` client (to its pid-file read)", "restart", "perlRestart", 2)
-  client("`start_server status` client", "status", undefined, 2)
+  client("`start_server --version`", "version", { bun: "bunVersion", perl: "perlVersion" }, 1.5)
+  client("`start_server --help`", "help", { perl: "perlHelp" }, 1.5)
+  client("`start_server --restart` client (to its pid-file read)", "restart", { perl: "perlRestart" }, 2)
+  client("`start_server status` client", "status", {}, 2)
 }
 
 const memoryRows = async () => {
   // The idle processes side by side, at the same time: a minute for all of them.
-  const [one, perlOne, node, sixteen] = await Promise.all([
+  const [one, bunOne, perlOne, node, sixteen] = await Promise.all([
     idleFootprint(supervisorIdle(ours, [])),
+    idleFootprint(supervisorIdle(oursOnBun, [])),
     perl ? idleFootprint(supervisorIdle(perl, [])) : undefined,
     idleFootprint(bareNodeIdle),
     idleFootprint(supervisorIdle(ours, ["--workers=16"]))
@@ -565,14 +604,14 @@ const memoryRows = async () => {
     footRow(
       `RSS, 1 worker, ${seconds} s after start`,
       "MiB",
-      { ours: one.rss[i], perl: perlOne?.rss[i], node: node.rss[i] },
+      { ours: one.rss[i], bun: bunOne.rss[i], perl: perlOne?.rss[i], node: node.rss[i] },
       last ? { text: "≤ 1.25× node", met: (o, _p, n) => o <= 1.25 * n } : undefined
     )
   })
   footRow(
     `VmHWM (peak RSS), 1 worker, by ${marks[2]} s`,
     "MiB",
-    { ours: one.hwm, perl: perlOne?.hwm, node: node.hwm },
+    { ours: one.hwm, bun: bunOne.hwm, perl: perlOne?.hwm, node: node.hwm },
     { text: "≤ 1.35× node", met: (o, _p, n) => o <= 1.35 * n }
   )
   for (const [i, seconds] of marks.entries()) {
@@ -610,75 +649,91 @@ const memoryRows = async () => {
 try {
   const plain = ["--", process.execPath, workerScript]
   const perlDefault = perl && (await hupToOldExit(perl, plain))
-  row("HUP → old worker exited, --interval=1", (await hupToOldExit(ours, plain)).exit, perlDefault?.exit, "ms")
+  row("HUP → old worker exited, --interval=1", "ms", {
+    ours: (await hupToOldExit(ours, plain)).exit,
+    perl: perlDefault?.exit
+  })
   // A worker ready 100 ms after it started: ours retires the old one when it says so, Perl after --interval.
-  const ready100 = await hupToOldExit(ours, ["--ready=notify-fd", ...plain], { READY_DELAY_MS: "100" })
-  row(
-    "HUP → new worker ready (worker ready 100 ms after start; its own time)",
-    ready100.ready ?? Number.NaN,
-    undefined,
-    "ms"
-  )
-  row(
-    "HUP → old worker exited, worker ready after 100 ms (ours: --ready=notify-fd)",
-    ready100.exit,
-    perlDefault?.exit,
-    "ms"
-  )
-  row("  of which after the worker was ready", ready100.exit - ready100.ready, undefined, "ms")
-  row("--restart wall time", await restartWall(ours), perl && (await restartWall(perl)), "ms")
-  row(
-    "probes failed while the worker is SIGKILLed every second",
-    await killLoopFailures(ours, plain),
-    perl && (await killLoopFailures(perl, plain)),
-    "%"
-  )
+  const withReady = ["--ready=notify-fd", ...plain]
+  const ready100 = await hupToOldExit(ours, withReady, { READY_DELAY_MS: "100" })
+  const ready100Bun = await hupToOldExit(oursOnBun, withReady, { READY_DELAY_MS: "100" })
+  const readyAt = (r) => r.ready ?? Number.NaN
+  row("HUP → new worker ready (worker ready 100 ms after start; its own time)", "ms", {
+    ours: readyAt(ready100),
+    bun: readyAt(ready100Bun)
+  })
+  row("HUP → old worker exited, worker ready after 100 ms (ours: --ready=notify-fd)", "ms", {
+    ours: ready100.exit,
+    bun: ready100Bun.exit,
+    perl: perlDefault?.exit
+  })
+  row("  of which after the worker was ready", "ms", {
+    ours: ready100.exit - readyAt(ready100),
+    bun: ready100Bun.exit - readyAt(ready100Bun)
+  })
+  row("--restart wall time", "ms", { ours: await restartWall(ours), perl: perl && (await restartWall(perl)) })
+  row("probes failed while the worker is SIGKILLed every second", "%", {
+    ours: await killLoopFailures(ours, plain),
+    perl: perl && (await killLoopFailures(perl, plain))
+  })
   const { restart, upgrade } = await upgradeAndRestart()
   for (const [what, r] of [
     ["`start_server restart` wall time (--ready=notify-fd)", restart],
     ["`start_server upgrade` wall time (a new supervisor takes over)", upgrade]
   ]) {
-    row(what, r.wall, undefined, "ms")
-    row("  longest request during it", r.longest, undefined, "ms")
-    row("  requests that failed during it", r.failed, undefined, "")
+    row(what, "ms", { ours: r.wall })
+    row("  longest request during it", "ms", { ours: r.longest })
+    row("  requests that failed during it", "", { ours: r.failed })
   }
   await startupAndFootprint()
   for (const n of tiny ? [1, 4] : [1, 4, 16])
-    row(`rolling restart, --workers=${n} --ready=notify-fd`, await rolling(n), undefined, "ms")
+    row(`rolling restart, --workers=${n} --ready=notify-fd`, "ms", { ours: await rolling(n) })
   for (const keepAlive of [true, false]) {
     const r = await throughput(keepAlive)
     const cell = (value) => (value === undefined ? "—" : `${value.toFixed(0)} (${(value / r.bound).toFixed(2)})`)
     throughputRows.push(
-      `| ${keepAlive ? "keep-alive" : "a new connection per request"} | ${r.bound.toFixed(0)} | ${cell(r.ours)} | ${cell(r.perl)} |`
+      `| ${keepAlive ? "keep-alive" : "a new connection per request"} | ${r.bound.toFixed(0)} | ${cell(r.ours)} | ${cell(r.bun)} | ${cell(r.perl)} |`
     )
     console.log(throughputRows.at(-1))
   }
 } finally {
-  for (const child of started) if (child.exitCode === null) child.kill("SIGKILL")
+  // Each whole tree, the supervisor first (else it would replace a killed worker): a supervisor
+  // killed alone would leave its workers running.
+  for (const child of started) {
+    if (child.exitCode !== null || child.signalCode !== null) continue
+    for (const pid of tree(child.pid)) {
+      try {
+        process.kill(pid, "SIGKILL")
+      } catch {}
+    }
+  }
   fs.rmSync(workerScript, { force: true })
 }
 
 const cpu = /model name\s*:\s*(.*)/.exec(fs.readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "unknown"
-const perlVersion = perl ? spawnSync(perl, ["--version"]).stdout.toString().trim() : "not installed"
+const perlVersion = perl ? runSync(perl, ["--version"]).stdout.toString().trim() : "not installed"
+const bunVersion = runSync([oursOnBun[0]], ["--version"]).stdout.toString().trim()
 const report = `# Benchmarks
 
 Written by \`pnpm bench${tiny ? " -- --tiny" : ""}\` on ${new Date().toISOString().slice(0, 10)}.
 Machine: ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()},
-Node ${process.version}, Perl start_server ${perlVersion}. Medians of ${samples} samples; the
-worker is a minimal Node HTTP server (the script is inlined in bench/run.mjs).
+Node ${process.version}, Bun ${bunVersion}, Perl start_server ${perlVersion}. Medians of ${samples} samples; the
+worker is a minimal Node HTTP server (the script is inlined in bench/run.mjs). "ours" is our
+start_server on Node; "ours under Bun" the same bundle run by Bun (\`bun packages/cli/bin/start_server.js\`,
+Bun's own process as the supervisor); the worker runs on Node under all of them.
 
-| measurement | ours | Perl's start_server | ratio |
-| --- | --- | --- | --- |
+| measurement | ours | ours under Bun | Perl's start_server | ours ÷ Perl |
+| --- | --- | --- | --- | --- |
 ${rows.join("\n")}
 
-Start-up and footprint, side by side in the same run: ours, Perl's start_server and bare
-Node (for start-up a script that only binds the port and serves; for memory
+Start-up and footprint, side by side in the same run: ours (on Node and under Bun), Perl's
+start_server and bare Node (for start-up a script that only binds the port and serves; for memory
 \`node -e 'setInterval(() => {}, 1e9)'\`). The supervisors run the same worker. Medians of
 ${tiny ? 2 : 15} cold starts; cold starts of the short commands are medians of ${tiny ? 3 : 20} runs taken in
 turns with \`node -e 0\`.
 
-| measurement | ours | Perl's start_server | bare node | ours ÷ Perl | ours ÷ node | goal |
-| --- | --- | --- | --- | --- | --- | --- |
+| measurement | ours | ours under Bun | Perl's start_server | bare node | ours ÷ Perl | ours ÷ node | goal |
+| --- | --- | --- | --- | --- | --- | --- | --- |
 ${footprintRows.join("\n")}
 
 Throughput: requests per second to one worker process, binding the port itself (no
@@ -687,8 +742,8 @@ first. A supervisor that never accepts is not in the data path, so it should be 
 \`${loadTool}\`, 32 connections, ${loadSeconds} s per sample, medians of ${tiny ? 1 : 3}, on the same machine (the
 generator and the worker share its ${os.cpus().length} cores).
 
-| connections | worker binding the port itself | under our start_server | under Perl's start_server |
-| --- | --- | --- | --- |
+| connections | worker binding the port itself | under our start_server | under ours on Bun | under Perl's start_server |
+| --- | --- | --- | --- | --- |
 ${throughputRows.join("\n")}
 `
 // The tiny run (what CI does) only shows that the benchmark works; it keeps the real figures.
