@@ -5,12 +5,9 @@
  */
 import * as BunLibc from "@starter/platform-bun/BunLibc"
 import * as NodeLibc from "@starter/platform-node/NodeLibc"
-import type * as Libc from "@starter/platform-shared/Libc"
-import type * as Layer from "effect/Layer"
+import type * as LibcCalls from "@starter/platform-shared/LibcCalls"
 
 export const isBun = process.versions.bun !== undefined
 
 /** For the code that runs before (or without) Effect: the early bind, the clients. */
-export const libc: Libc.Service = isBun ? BunLibc.libc : NodeLibc.libc
-
-export const libcLayer: Layer.Layer<Libc.Libc> = isBun ? BunLibc.layer : NodeLibc.layer
+export const libc: LibcCalls.Service = isBun ? BunLibc.libc : NodeLibc.libc

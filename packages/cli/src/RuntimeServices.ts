@@ -2,9 +2,13 @@
 import type { Starter } from "@starter/core"
 import * as BunStarterServices from "@starter/platform-bun/BunStarterServices"
 import * as NodeStarterServices from "@starter/platform-node/NodeStarterServices"
+import type * as Libc from "@starter/platform-shared/Libc"
 import * as StarterServices from "@starter/platform-shared/StarterServices"
 import type * as Layer from "effect/Layer"
 import { isBun } from "./Runtime.js"
+
+/** The `Libc` service on the runtime this start_server runs on. */
+export const libcLayer: Layer.Layer<Libc.Libc> = isBun ? BunStarterServices.libcLayer : NodeStarterServices.libcLayer
 
 export const layer = (options: StarterServices.ServiceOptions): Layer.Layer<Starter.StarterServices> =>
   StarterServices.layer(isBun ? BunStarterServices.runtime : NodeStarterServices.runtime, options)

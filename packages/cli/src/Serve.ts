@@ -49,7 +49,7 @@ const daemonize = (config: Starter.StarterConfig, argv: ReadonlyArray<string>, l
       Effect.flatMap((s) => s.open(config.listen, { backlog: config.backlog, pathMode: config.pathMode })),
       Scope.extend(scope),
       Effect.provide(NodeListenSockets.layer),
-      Effect.provide(Runtime.libcLayer)
+      Effect.provide(RuntimeServices.libcLayer)
     )
     return yield* NodeDaemon.spawnDaemon(argv, sockets, log)
   }).pipe(Effect.catchAll((error) => Effect.as(printError(error.message), exitCodeOf(error))))
@@ -225,7 +225,7 @@ const serveWith = (
       notifySocket,
       sockets: activated.right?.fds
     })
-  }).pipe(Effect.provide(logs.layer), Effect.provide(Runtime.libcLayer))
+  }).pipe(Effect.provide(logs.layer), Effect.provide(RuntimeServices.libcLayer))
 
 /**
  * Answers the process exit code. `argv` is the command line, for the daemon's copy; `early`,

@@ -2,7 +2,6 @@
  * What to listen on, parsed from `--port` and `--path` exactly as Perl's Starter.pm (L95-137)
  * does, including the `SERVER_STARTER_PORT` key each entry is published under.
  */
-import * as Data from "effect/Data"
 import * as Either from "effect/Either"
 
 export interface InetSpec {
@@ -33,10 +32,17 @@ export interface UnixSpec {
 
 export type ListenSpec = InetSpec | UnixSpec
 
-/** Perl: croak "invalid ``port'' value:$hostport" (exit 255). */
-export class InvalidPortSpec extends Data.TaggedError("InvalidPortSpec")<{ readonly value: string }> {
-  override get message() {
-    return `invalid \`\`port'' value:${this.value}`
+/**
+ * Perl: croak "invalid ``port'' value:$hostport" (exit 255). This module's errors are plain
+ * tagged Errors, not Data.TaggedError: the binary parses its `--port`s before Effect's runtime
+ * loads (EarlyListen), and Data.TaggedError would load it (about 10 ms before the first bind).
+ */
+export class InvalidPortSpec extends Error {
+  readonly _tag = "InvalidPortSpec"
+  readonly value: string
+  constructor({ value }: { readonly value: string }) {
+    super(`invalid \`\`port'' value:${value}`)
+    this.value = value
   }
 }
 
@@ -98,13 +104,16 @@ export const unixSpec = (path: string): UnixSpec => ({
  * Two `--port=…=N` for the same N. Perl's dup2 closes the first socket, whose port then
  * refuses connections; we refuse the command line instead (exit 255).
  */
-export class DuplicateFd extends Data.TaggedError("DuplicateFd")<{
+export class DuplicateFd extends Error {
+  readonly _tag = "DuplicateFd"
   readonly fd: number
   readonly first: string
   readonly second: string
-}> {
-  override get message() {
-    return `--port=${this.first} and --port=${this.second} both ask for file descriptor ${this.fd}`
+  constructor({ fd, first, second }: { readonly fd: number; readonly first: string; readonly second: string }) {
+    super(`--port=${first} and --port=${second} both ask for file descriptor ${fd}`)
+    this.fd = fd
+    this.first = first
+    this.second = second
   }
 }
 

@@ -5,9 +5,8 @@
  */
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
-import * as Libc from "@starter/platform-shared/Libc"
+import * as Libc from "@starter/platform-shared/LibcCalls"
 import { AF_INET6 } from "@starter/platform-shared/Sockaddr"
-import type * as Layer from "effect/Layer"
 
 type Ffi = typeof import("bun:ffi")
 
@@ -109,5 +108,3 @@ export const syscalls: Libc.Syscalls = {
 
 /** For the code that runs before (or without) Effect: the early bind, the clients. */
 export const libc: Libc.Service = Libc.make(syscalls)
-
-export const layer: Layer.Layer<Libc.Libc> = Libc.layer(syscalls)

@@ -1,5 +1,6 @@
 /** Every port of @starter/core's Starter under Bun (see `StarterServices`). */
 import type { Starter } from "@starter/core"
+import * as Libc from "@starter/platform-shared/Libc"
 import * as StarterServices from "@starter/platform-shared/StarterServices"
 import type * as Layer from "effect/Layer"
 import * as BunLibc from "./BunLibc.js"
@@ -7,8 +8,11 @@ import * as BunProcessSpawner from "./BunProcessSpawner.js"
 
 export type ServiceOptions = StarterServices.ServiceOptions
 
+/** The `Libc` service under this runtime. */
+export const libcLayer: Layer.Layer<Libc.Libc> = Libc.layer(BunLibc.syscalls)
+
 export const runtime: StarterServices.Runtime = {
-  libc: BunLibc.layer,
+  libc: libcLayer,
   spawner: BunProcessSpawner.layerWith
 }
 

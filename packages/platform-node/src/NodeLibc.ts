@@ -1,9 +1,11 @@
-/** The `Libc` service under Node: libc through koffi. */
-import * as Libc from "@starter/platform-shared/Libc"
-import type * as Layer from "effect/Layer"
+/**
+ * Libc under Node, through koffi, free of Effect (the early bind uses it before Effect loads);
+ * the `Libc` service made from it is `NodeStarterServices.libcLayer`.
+ */
+import * as LibcCalls from "@starter/platform-shared/LibcCalls"
 import { syscalls } from "./internal/libc.js"
 
-/** For the code that runs before (or without) Effect: the early bind, the clients. */
-export const libc: Libc.Service = Libc.make(syscalls)
+export { syscalls }
 
-export const layer: Layer.Layer<Libc.Libc> = Libc.layer(syscalls)
+/** For the code that runs before (or without) Effect: the early bind, the clients. */
+export const libc: LibcCalls.Service = LibcCalls.make(syscalls)

@@ -1,5 +1,6 @@
 /** Every port of @starter/core's Starter under Node (see `StarterServices`). */
 import type { Starter, Successor } from "@starter/core"
+import * as Libc from "@starter/platform-shared/Libc"
 import * as StarterServices from "@starter/platform-shared/StarterServices"
 import type * as Layer from "effect/Layer"
 import * as NodeLibc from "./NodeLibc.js"
@@ -9,8 +10,11 @@ import * as Takeover from "./Takeover.js"
 
 export type ServiceOptions = StarterServices.ServiceOptions
 
+/** The `Libc` service under this runtime. */
+export const libcLayer: Layer.Layer<Libc.Libc> = Libc.layer(NodeLibc.syscalls)
+
 export const runtime: StarterServices.Runtime = {
-  libc: NodeLibc.layer,
+  libc: libcLayer,
   spawner: NodeProcessSpawner.layerWith,
   successor: NodeSuccessor.layer,
   takeover: Takeover.forStarterServices

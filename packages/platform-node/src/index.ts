@@ -2,7 +2,7 @@
  * @starter/platform-node: the Node.js live layers behind @starter/core's ports, and
  * `StarterLive`, the supervisor as a layer (with what an application passes to it). What Node
  * does its own way is here (libc through koffi, child_process, the fd watcher); the rest is
- * @starter/platform-shared's, re-exported (its layers need `NodeLibc.layer`).
+ * @starter/platform-shared's, re-exported (its layers need `NodeStarterServices.libcLayer`).
  */
 export { InvalidOptions, type StarterOptions } from "@starter/core"
 export {

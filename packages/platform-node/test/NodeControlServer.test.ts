@@ -7,7 +7,7 @@ import { ControlServer } from "@starter/core"
 import * as Handover from "@starter/platform-shared/Handover"
 import * as NodeControlServer from "@starter/platform-shared/NodeControlServer"
 import { Effect, Exit, Fiber, Layer, Queue, Schedule, Scope, Stream } from "effect"
-import * as NodeLibc from "../src/NodeLibc.js"
+import * as NodeStarterServices from "../src/NodeStarterServices.js"
 
 /** A client: the lines it received, and whether the server has closed the connection. */
 const connect = (socketPath: string) =>
@@ -58,7 +58,9 @@ describe("NodeControlServer", () => {
         const socketPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "control-")), "c.sock")
         const server = yield* Effect.provide(
           ControlServer.ControlServer,
-          NodeControlServer.layerWith({ idleTimeoutMs: 200, handover }).pipe(Layer.provide(NodeLibc.layer))
+          NodeControlServer.layerWith({ idleTimeoutMs: 200, handover }).pipe(
+            Layer.provide(NodeStarterServices.libcLayer)
+          )
         )
         // `wait` never answers (as a subscription that sees no event); anything else is answered at once.
         yield* server.listen(socketPath, (line) => (line === "wait" ? Stream.never : Stream.make(`re:${line}`)))
@@ -83,7 +85,7 @@ describe("NodeControlServer", () => {
 
 describe("NodeControlServer, closing", () => {
   const serverLayer = (handover: Handover.Handover | undefined) =>
-    NodeControlServer.layerWith({ idleTimeoutMs: 60_000, handover }).pipe(Layer.provide(NodeLibc.layer))
+    NodeControlServer.layerWith({ idleTimeoutMs: 60_000, handover }).pipe(Layer.provide(NodeStarterServices.libcLayer))
 
   // A subscription's last events are queued for it in the same step that ends the supervisor:
   // its connection must not end before they are written.

@@ -7,14 +7,14 @@ import { describe, expect, it } from "@effect/vitest"
 import { ListenSockets, ListenSpec } from "@starter/core"
 import * as NodeListenSockets from "@starter/platform-shared/NodeListenSockets"
 import { Effect, Either, Exit, Scope } from "effect"
-import * as NodeLibc from "../src/NodeLibc.js"
+import * as NodeStarterServices from "../src/NodeStarterServices.js"
 
 const spec = (value: string) => Either.getOrThrow(ListenSpec.parsePort(value))
 
 const open = (specs: ReadonlyArray<ListenSpec.ListenSpec>, backlog?: number) =>
   Effect.flatMap(ListenSockets.ListenSockets, (s) => s.open(specs, { backlog })).pipe(
     Effect.provide(NodeListenSockets.layer),
-    Effect.provide(NodeLibc.layer)
+    Effect.provide(NodeStarterServices.libcLayer)
   )
 
 const freePort = (host = "127.0.0.1"): Promise<number> =>

@@ -6,12 +6,12 @@ import { describe, expect, it } from "@effect/vitest"
 import { PidFile } from "@starter/core"
 import * as NodePidFile from "@starter/platform-shared/NodePidFile"
 import { Effect, Exit, Scope } from "effect"
-import * as NodeLibc from "../src/NodeLibc.js"
+import * as NodeStarterServices from "../src/NodeStarterServices.js"
 
 const acquire = (file: string, pid: number) =>
   Effect.flatMap(PidFile.PidFile, (p) => p.acquire(file, pid)).pipe(
     Effect.provide(NodePidFile.layer),
-    Effect.provide(NodeLibc.layer)
+    Effect.provide(NodeStarterServices.libcLayer)
   )
 
 const tmpFile = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "pidfile-")), "start_server.pid")

@@ -7,7 +7,7 @@
 import { type InetSpec, parseListenSpecs } from "@starter/core/ListenSpec"
 import * as Either from "effect/Either"
 import { InetSocketError, kernelSomaxconn, numericAddress, openInetSocket } from "./InetSocket.js"
-import type * as Libc from "./Libc.js"
+import type * as Libc from "./LibcCalls.js"
 
 export interface EarlySockets {
   readonly specs: ReadonlyArray<InetSpec>

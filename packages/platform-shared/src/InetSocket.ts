@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs"
 import type { InetSpec } from "@starter/core/ListenSpec"
-import { type Service as LibcService, SysError } from "./Libc.js"
+import { type Service as LibcService, SysError } from "./LibcCalls.js"
 import * as Sockaddr from "./Sockaddr.js"
 
 /** SOMAXCONN as the kernel reports it (Perl uses its compile-time value, 4096 on Linux ≥ 5.4). */

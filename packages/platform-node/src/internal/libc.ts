@@ -4,7 +4,7 @@
  * koffi reads errno right after the call, in the same native frame.
  */
 import { createRequire } from "node:module"
-import { type Syscalls, SysError } from "@starter/platform-shared/Libc"
+import { type Syscalls, SysError } from "@starter/platform-shared/LibcCalls"
 import { AF_INET6 } from "@starter/platform-shared/Sockaddr"
 
 type Koffi = typeof import("koffi")
