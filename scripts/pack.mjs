@@ -10,7 +10,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-export const publishable = ["core", "platform-shared", "platform-node", "worker", "cli"]
+export const publishable = ["core", "platform-shared", "platform-node", "platform-bun", "worker", "cli"]
 
 const destination = path.resolve(process.argv[2] ?? "")
 if (process.argv[2] === undefined) {

@@ -15,10 +15,10 @@ import {
   NodePidFile,
   NodeStatusObserver,
   SocketActivation,
-  SystemdNotify,
-  Takeover
+  SystemdNotify
 } from "@starter/platform-node"
 import type * as StarterServices from "@starter/platform-shared/StarterServices"
+import * as Takeover from "@starter/platform-shared/Takeover"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Scope from "effect/Scope"
@@ -91,7 +91,8 @@ const supervise = (
       )
     )
     if (handoff !== undefined) yield* NodeDaemon.report(handoff, undefined)
-    if (takeover !== undefined) yield* Effect.forkScoped(Takeover.run(takeover, supervisor, handover, version))
+    if (takeover !== undefined)
+      yield* Effect.forkScoped(Takeover.run(RuntimeServices.runtime.readPipe, takeover, supervisor, handover, version))
     // Once it runs: a start refused for another reason is not warned about first.
     for (const warning of warnings(options)) yield* Effect.logWarning(warning)
     return yield* supervisor.exitCode

@@ -4,6 +4,7 @@ import * as Libc from "@starter/platform-shared/Libc"
 import * as StarterServices from "@starter/platform-shared/StarterServices"
 import type * as Layer from "effect/Layer"
 import * as BunLibc from "./BunLibc.js"
+import * as BunPipe from "./BunPipe.js"
 import * as BunProcessSpawner from "./BunProcessSpawner.js"
 
 export type ServiceOptions = StarterServices.ServiceOptions
@@ -13,7 +14,10 @@ export const libcLayer: Layer.Layer<Libc.Libc> = Libc.layer(BunLibc.syscalls)
 
 export const runtime: StarterServices.Runtime = {
   libc: libcLayer,
-  spawner: BunProcessSpawner.layerWith
+  spawner: BunProcessSpawner.layerWith,
+  readPipe: BunPipe.readPipe,
+  // Bun cannot listen on a descriptor: its control socket stays where it was bound.
+  acceptsOnInheritedSocket: false
 }
 
 export const layer = (options: ServiceOptions): Layer.Layer<Starter.StarterServices> =>

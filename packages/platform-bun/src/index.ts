@@ -6,6 +6,7 @@
 export { InvalidOptions, type StarterOptions } from "@starter/core"
 export * as BunFdWatcher from "./BunFdWatcher.js"
 export * as BunLibc from "./BunLibc.js"
+export * as BunPipe from "./BunPipe.js"
 export * as BunProcessSpawner from "./BunProcessSpawner.js"
 export { layerConfig, StarterLive } from "./BunStarterLive.js"
 export * as BunStarterServices from "./BunStarterServices.js"

@@ -4,9 +4,8 @@ import * as Libc from "@starter/platform-shared/Libc"
 import * as StarterServices from "@starter/platform-shared/StarterServices"
 import type * as Layer from "effect/Layer"
 import * as NodeLibc from "./NodeLibc.js"
+import * as NodePipe from "./NodePipe.js"
 import * as NodeProcessSpawner from "./NodeProcessSpawner.js"
-import * as NodeSuccessor from "./NodeSuccessor.js"
-import * as Takeover from "./Takeover.js"
 
 export type ServiceOptions = StarterServices.ServiceOptions
 
@@ -16,8 +15,8 @@ export const libcLayer: Layer.Layer<Libc.Libc> = Libc.layer(NodeLibc.syscalls)
 export const runtime: StarterServices.Runtime = {
   libc: libcLayer,
   spawner: NodeProcessSpawner.layerWith,
-  successor: NodeSuccessor.layer,
-  takeover: Takeover.forStarterServices
+  readPipe: NodePipe.readPipe,
+  acceptsOnInheritedSocket: true
 }
 
 export const layer = (options: ServiceOptions): Layer.Layer<Starter.StarterServices | Successor.Successor> =>

@@ -20,6 +20,7 @@ export {
   NodeSignalSource,
   NodeStatusObserver,
   NodeStatusStore,
+  NodeSuccessor,
   NodeWorkerEnvironment,
   OrphanReaper,
   PidFileLock,
@@ -28,12 +29,12 @@ export {
   Stderr,
   SystemdNotify,
   SystemError,
+  Takeover,
   WorkerOutput
 } from "@starter/platform-shared"
 export * as EarlyListen from "./EarlyListen.js"
 export * as NodeLibc from "./NodeLibc.js"
+export * as NodePipe from "./NodePipe.js"
 export * as NodeProcessSpawner from "./NodeProcessSpawner.js"
 export * as NodeStarterServices from "./NodeStarterServices.js"
-export * as NodeSuccessor from "./NodeSuccessor.js"
 export { layerConfig, StarterLive } from "./StarterLive.js"
-export * as Takeover from "./Takeover.js"

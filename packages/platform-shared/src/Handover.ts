@@ -25,6 +25,8 @@ export interface Handover {
   pidFile: number | undefined
   /** The control socket: its listening descriptor, and how to stop accepting on it. */
   control: { readonly fd: number; readonly stopAccepting: () => void } | undefined
+  /** What this process holds that it cannot hand over (then it cannot upgrade), if anything. */
+  unmovable: string | undefined
 }
 
 export const make = (owned: boolean): Handover => {
@@ -40,7 +42,8 @@ export const make = (owned: boolean): Handover => {
       }),
     listeners,
     pidFile: undefined,
-    control: undefined
+    control: undefined,
+    unmovable: undefined
   }
 }
 

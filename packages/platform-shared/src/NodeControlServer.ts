@@ -116,6 +116,11 @@ export interface Options {
    */
   readonly handover?: Handover.Handover | undefined
   /**
+   * Without `handover`, where a runtime cannot accept on an inherited socket (Bun): notes in
+   * it that the control socket cannot move, so that an upgrade is refused, saying why.
+   */
+  readonly pinnedIn?: Handover.Handover | undefined
+  /**
    * A successor's control socket (with `handover`): the old supervisor's listening descriptor,
    * inherited. It is accepted on only once this process owns the shared files; its file is
    * never bound again.
@@ -275,6 +280,9 @@ const listenError = (path: string, error: Error) =>
 /** The runtime binds the path (its close() removes the file). */
 const listenOnPath = (options: Options) => (path: string, handleLine: HandleLine) =>
   Effect.gen(function* () {
+    if (options.pinnedIn !== undefined) {
+      options.pinnedIn.unmovable = `the control socket ${path}: this runtime cannot accept on a socket it inherited`
+    }
     yield* clearPath(path)
     const { server, close } = yield* makeServer(options, handleLine)
     yield* Effect.acquireRelease(

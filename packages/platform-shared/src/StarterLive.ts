@@ -20,6 +20,7 @@ import * as Layer from "effect/Layer"
 import * as Handover from "./Handover.js"
 import * as Libc from "./Libc.js"
 import * as StarterServices from "./StarterServices.js"
+import * as Takeover from "./Takeover.js"
 
 /** How `upgrade` starts a new process of the application (`LiveOptions.upgrade`). */
 export interface UpgradeOptions {
@@ -52,17 +53,17 @@ export interface LiveOptions extends Pick<StarterServices.ServiceOptions, "handl
 
 export const make = (runtime: StarterServices.Runtime) => {
   /** The takeover, in a process that an upgrade started; `undefined` in any other. */
-  const takeover: Effect.Effect<StarterServices.Takeover | undefined, Successor.SuccessorError> =
-    runtime.takeover === undefined
-      ? Effect.succeed(undefined)
-      : Effect.flatMap(Effect.provide(Libc.Libc, runtime.libc), (libc) => {
-          const taken = runtime.takeover?.(libc)
-          if (taken === undefined) return Effect.succeed(undefined)
-          return Either.match(taken, {
-            onLeft: (message) => Effect.fail(new Successor.SuccessorError({ message })),
-            onRight: Effect.succeed
-          })
-        })
+  const takeover: Effect.Effect<StarterServices.Takeover | undefined, Successor.SuccessorError> = Effect.flatMap(
+    Effect.provide(Libc.Libc, runtime.libc),
+    (libc) => {
+      const taken = Takeover.forStarterServices(libc, runtime.readPipe)
+      if (taken === undefined) return Effect.succeed(undefined)
+      return Either.match(taken, {
+        onLeft: (message) => Effect.fail(new Successor.SuccessorError({ message })),
+        onRight: Effect.succeed
+      })
+    }
+  )
 
   /**
    * The running supervisor as a layer. The options are checked when the layer is built:

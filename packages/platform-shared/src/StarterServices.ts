@@ -1,6 +1,6 @@
 /**
  * Every port of @starter/core's Starter, from what each runtime implements (`Runtime`: libc,
- * the process spawner, starting a successor) and what they share: what
+ * the process spawner, reading a pipe) and what they share: what
  * `StarterLive` runs the supervisor on, and what the `start_server` binary provides to
  * `Starter.start`.
  */
@@ -13,7 +13,6 @@ import {
   Successor
 } from "@starter/core"
 import * as Effect from "effect/Effect"
-import type * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import type { EarlySockets } from "./EarlyListen.js"
@@ -25,25 +24,28 @@ import * as NodePidFile from "./NodePidFile.js"
 import * as NodeSignalSource from "./NodeSignalSource.js"
 import * as NodeStatusObserver from "./NodeStatusObserver.js"
 import * as NodeStatusStore from "./NodeStatusStore.js"
+import * as NodeSuccessor from "./NodeSuccessor.js"
 import * as NodeWorkerEnvironment from "./NodeWorkerEnvironment.js"
 import * as OrphanReaper from "./OrphanReaper.js"
+import type { ReadPipe } from "./PipeLines.js"
 import type * as WorkerOutput from "./WorkerOutput.js"
 
 /** What a runtime implements itself. */
 export interface Runtime {
   readonly libc: Layer.Layer<Libc.Libc>
   readonly spawner: (options: { readonly output: WorkerOutput.Sink | undefined }) => Layer.Layer<Spawner.ProcessSpawner>
-  /** Starts a new supervisor for `start_server upgrade`; a runtime without it cannot upgrade. */
-  readonly successor?: ((options: SuccessorOptions) => Layer.Layer<Successor.Successor, never, Libc.Libc>) | undefined
+  /** Reads a pipe on the runtime's event loop: the two sides of an upgrade speak through pipes. */
+  readonly readPipe: ReadPipe
   /**
-   * In a process that `successor` started: what the old supervisor handed it, taken out of the
-   * environment (`Left`: it cannot be read); `undefined` in any other process.
+   * Whether it can accept on a listening socket it inherited (Node can, Bun cannot): only
+   * then is the control socket handed to a new supervisor; where not, a supervisor with a
+   * control socket cannot upgrade.
    */
-  readonly takeover?: ((libc: Libc.Service) => Either.Either<Takeover, string> | undefined) | undefined
+  readonly acceptsOnInheritedSocket: boolean
 }
 
 /**
- * A new supervisor taking over (`Runtime.takeover`): it continues the old one's service on
+ * A new supervisor taking over (`Takeover.forStarterServices`): it continues the old one's service on
  * what it inherited, binding nothing, and owns the shared files only once handed them.
  */
 export interface Takeover {
@@ -63,7 +65,7 @@ export interface Takeover {
   readonly run: (supervisor: Starter.Running, handover: Handover.Handover, version: string) => Effect.Effect<void>
 }
 
-/** What starting a new supervisor for `start_server upgrade` takes (`Runtime.successor`). */
+/** What starting a new supervisor for `start_server upgrade` takes (`NodeSuccessor.layer`). */
 export interface SuccessorOptions {
   readonly handover: Handover.Handover
   /** The command line after the program (this process's): the new one parses it afresh. */
@@ -159,8 +161,7 @@ const successor = (
   handover: Handover.Handover
 ): Layer.Layer<Successor.Successor, never, Libc.Libc> => {
   if (options.successor === undefined) return noSuccessor("this supervisor was given no program to upgrade to")
-  if (runtime.successor === undefined) return noSuccessor("this runtime cannot start a new supervisor yet")
-  return runtime.successor({ ...options.successor, handover })
+  return NodeSuccessor.layer(runtime.readPipe, { ...options.successor, handover })
 }
 
 export const layer = (
@@ -179,7 +180,8 @@ export const layer = (
     // Only a runtime that can hand its control socket over binds it itself (see NodeControlServer).
     NodeControlServer.layerWith({
       idleTimeoutMs: 60_000,
-      handover: runtime.successor === undefined ? undefined : handover,
+      handover: runtime.acceptsOnInheritedSocket ? handover : undefined,
+      pinnedIn: runtime.acceptsOnInheritedSocket ? undefined : handover,
       adopted: options.adoptedControlSocket
     }),
     NodeStatusObserver.layer({

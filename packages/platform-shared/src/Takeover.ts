@@ -11,16 +11,16 @@
  */
 import * as fs from "node:fs"
 import { Lifecycle, Machine, type Starter, Successor } from "@starter/core"
-import type * as Handover from "@starter/platform-shared/Handover"
-import type * as Libc from "@starter/platform-shared/Libc"
-import type * as StarterServices from "@starter/platform-shared/StarterServices"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { readLines } from "./internal/PipeLines.js"
+import type * as Handover from "./Handover.js"
+import type * as Libc from "./Libc.js"
+import { type ReadPipe, readLines } from "./PipeLines.js"
+import type * as StarterServices from "./StarterServices.js"
 
 export const variable = "STARTER_UPGRADE_HANDOFF"
 
@@ -115,10 +115,11 @@ const report = (takeover: Takeover, r: Parameters<typeof Successor.encodeReport>
   })
 
 /** The commands after the state: `commit`, or `undefined` when the old supervisor closed the pipe. */
-const commands = (fd: number) =>
+const commands = (readPipe: ReadPipe, fd: number) =>
   Effect.gen(function* () {
     const queue = yield* Queue.unbounded<string | undefined>()
     const stream = readLines(
+      readPipe,
       fd,
       (line) => Queue.unsafeOffer(queue, line),
       () => Queue.unsafeOffer(queue, undefined)
@@ -152,6 +153,7 @@ const firstGeneration = (supervisor: Starter.Running) =>
 
 /** Runs the takeover protocol for the running supervisor of a new process (see the top). */
 export const run = (
+  readPipe: ReadPipe,
   takeover: Takeover,
   supervisor: Starter.Running,
   handover: Handover.Handover,
@@ -159,7 +161,7 @@ export const run = (
 ): Effect.Effect<void> =>
   Effect.gen(function* () {
     const old = takeover.state.pid
-    const next = yield* commands(takeover.layout.commands)
+    const next = yield* commands(readPipe, takeover.layout.commands)
     const first = yield* firstGeneration(supervisor)
     if (Either.isLeft(first)) {
       yield* report(takeover, Successor.Report.Failed({ reason: `the new supervisor failed: ${first.left}` }))
@@ -178,7 +180,10 @@ export const run = (
   }).pipe(Effect.scoped)
 
 /** `take`, as a runtime answers it to `StarterLive` (`StarterServices.Runtime.takeover`). */
-export const forStarterServices = (libc: Libc.Service): Either.Either<StarterServices.Takeover, string> | undefined => {
+export const forStarterServices = (
+  libc: Libc.Service,
+  readPipe: ReadPipe
+): Either.Either<StarterServices.Takeover, string> | undefined => {
   const taken = take(libc)
   if (taken === undefined) return undefined
   return Either.map(taken, (takeover) => ({
@@ -194,6 +199,6 @@ export const forStarterServices = (libc: Libc.Service): Either.Either<StarterSer
       adoptedControlSocket: takeover.layout.control ?? undefined,
       notifySocket: takeover.state.notifySocket
     },
-    run: (supervisor, handover, version) => run(takeover, supervisor, handover, version)
+    run: (supervisor, handover, version) => run(readPipe, takeover, supervisor, handover, version)
   }))
 }

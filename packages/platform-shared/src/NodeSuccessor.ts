@@ -1,0 +1,181 @@
+/**
+ * The old supervisor's side of `start_server upgrade` (core's `Successor` port): starts the
+ * new supervisor as a child of this one, with the same command line and environment, and
+ * hands it, as inherited descriptors, every listening socket, the control socket, the pid
+ * file's locked descriptor and two pipes (see Takeover for the layout). The new one binds
+ * nothing and takes no lock: at every moment some process holds each socket and the lock.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import { Successor } from "@starter/core"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Queue from "effect/Queue"
+import * as Runtime from "effect/Runtime"
+import * as Libc from "./Libc.js"
+import * as OrphanReaper from "./OrphanReaper.js"
+import { type ReadPipe, readLines } from "./PipeLines.js"
+import type { SuccessorOptions } from "./StarterServices.js"
+import * as SystemdNotify from "./SystemdNotify.js"
+import { strerror } from "./SystemError.js"
+import * as Takeover from "./Takeover.js"
+
+/** How long an aborted successor has between TERM and KILL. */
+const abortGraceMs = 10_000
+
+const describeExit = (code: number | null, signal: NodeJS.Signals | null): string =>
+  signal !== null ? `was killed by ${signal}` : `exited with status ${code ?? 0}`
+
+const isExecutable = (path: string): boolean => {
+  try {
+    fs.accessSync(path, fs.constants.X_OK)
+    return fs.statSync(path).isFile()
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The command that runs `binary` with `args`: an executable file runs itself (its `#!` line
+ * picks the Node it needs); a script is run by this process's Node.
+ */
+const command = (binary: string, args: ReadonlyArray<string>): readonly [string, ReadonlyArray<string>] =>
+  isExecutable(binary) ? [binary, args] : [process.execPath, [...process.execArgv, binary, ...args]]
+
+const launch =
+  (libc: Libc.Service, readPipe: ReadPipe, options: SuccessorOptions) => (request: Successor.LaunchRequest) =>
+    Effect.gen(function* () {
+      if (options.handover.unmovable !== undefined) {
+        return yield* new Successor.SuccessorError({ message: `cannot hand over ${options.handover.unmovable}` })
+      }
+      const binary = request.binary ?? options.program
+      yield* Effect.try({
+        try: () => fs.accessSync(binary, fs.constants.R_OK),
+        catch: (error) => new Successor.SuccessorError({ message: `cannot start ${binary}: ${strerror(error)}` })
+      })
+      // Two pipes: commands to it (the state first), reports from it. Closed here with the scope.
+      const [commandsRead, commandsWrite] = libc.pipe()
+      const [reportsRead, reportsWrite] = libc.pipe()
+      const state: Takeover.State = {
+        pid: process.pid,
+        generation: request.state.generation,
+        workers: request.state.workers,
+        ports: options.ports,
+        paths: options.paths,
+        removePaths: options.removePaths,
+        notifySocket: options.notifySocket
+      }
+      fs.writeSync(commandsWrite, `${JSON.stringify(state)}\n`)
+      const { handover } = options
+      const inherited = [
+        commandsRead,
+        reportsWrite,
+        ...(handover.pidFile === undefined ? [] : [handover.pidFile]),
+        ...(handover.control === undefined ? [] : [handover.control.fd]),
+        ...request.sockets.map((s) => s.fd)
+      ]
+      const layout = Takeover.layout({
+        pidFile: handover.pidFile !== undefined,
+        control: handover.control !== undefined,
+        sockets: request.sockets.length
+      })
+      const reports = yield* Queue.unbounded<Successor.Report>()
+      const [file, args] = command(binary, options.argv)
+      const child = yield* Effect.try({
+        try: () =>
+          spawn(file, [...args], {
+            // Its own output is ours (a terminal, --log-file), as are its workers'.
+            stdio: ["ignore", "inherit", "inherit", ...inherited],
+            env: { ...process.env, [Takeover.variable]: JSON.stringify(layout) }
+          }),
+        catch: (error) => new Successor.SuccessorError({ message: `cannot start ${binary}: ${strerror(error)}` })
+      }).pipe(
+        Effect.ensuring(
+          Effect.sync(() => {
+            libc.close(commandsRead)
+            libc.close(reportsWrite)
+          })
+        ),
+        Effect.tapError(() =>
+          Effect.sync(() => {
+            libc.close(commandsWrite)
+            libc.close(reportsRead)
+          })
+        )
+      )
+      OrphanReaper.ownChild(child)
+      const exited = yield* Effect.async<string>((resume) => {
+        child.once("error", (error) => resume(Effect.succeed(`could not be started (${error.message})`)))
+        child.once("exit", (code, signal) => resume(Effect.succeed(describeExit(code, signal))))
+      }).pipe(Effect.fork)
+      // Its end of the pipe closes when it exits (its workers never hold it): then the exit is a report too.
+      const gone = Effect.map(exited.await, (exit) =>
+        Successor.Report.Exited({ description: exit._tag === "Success" ? exit.value : "exited" })
+      )
+      const runFork = yield* Effect.runtime<never>().pipe(Effect.map((runtime) => Runtime.runFork(runtime)))
+      const reading = readLines(
+        readPipe,
+        reportsRead,
+        (line) => Queue.unsafeOffer(reports, Successor.parseReport(line)),
+        () => runFork(Effect.flatMap(gone, (report) => Queue.offer(reports, report)))
+      )
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          libc.close(commandsWrite)
+          reading.destroy()
+          // Done with it: a new supervisor in charge must not keep this process alive (an
+          // embedding application exits when its event loop is empty), a failed one is gone.
+          child.unref()
+        })
+      )
+      if (options.notifySocket !== undefined)
+        yield* SystemdNotify.notify(libc, options.notifySocket, SystemdNotify.reloading())
+      yield* Effect.logInfo(`started the new supervisor (pid:${child.pid ?? "?"}): ${[file, ...args].join(" ")}`)
+      return {
+        pid: child.pid ?? 0,
+        next: Queue.take(reports),
+        commit: Effect.sync(() => {
+          try {
+            fs.writeSync(commandsWrite, `${Successor.commitLine}\n`)
+          } catch {
+            // it is gone: its next report says so
+          }
+        }),
+        hangUp: Effect.sync(() => void child.kill("SIGHUP")),
+        abort: Effect.gen(function* () {
+          if (options.notifySocket !== undefined)
+            yield* SystemdNotify.notify(libc, options.notifySocket, SystemdNotify.upgradeFailed())
+          yield* stop(child, exited.await)
+        })
+      } satisfies Successor.SuccessorProcess
+    })
+
+/** TERM, then KILL after the grace period; waits for the exit. */
+const stop = (child: ChildProcess, exited: Effect.Effect<unknown>) =>
+  Effect.gen(function* () {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    child.kill("SIGTERM")
+    const inTime = yield* Effect.timeoutOption(exited, abortGraceMs)
+    if (inTime._tag === "Some") return
+    yield* Effect.logWarning(
+      `the new supervisor (pid:${child.pid}) did not stop within ${abortGraceMs / 1000} s; killing it`
+    )
+    child.kill("SIGKILL")
+    yield* exited
+  })
+
+export const layer = (
+  readPipe: ReadPipe,
+  options: SuccessorOptions
+): Layer.Layer<Successor.Successor, never, Libc.Libc> =>
+  Layer.effect(
+    Successor.Successor,
+    Effect.map(Libc.Libc, (libc) =>
+      Successor.Successor.of({
+        launch: launch(libc, readPipe, options),
+        relinquish: options.handover.setOwned(false),
+        reclaim: options.handover.setOwned(true),
+        closeControl: Effect.sync(() => options.handover.control?.stopAccepting())
+      })
+    )
+  )
