@@ -2,7 +2,7 @@
  * The `start_server` command: parse the command line as Perl's Getopt::Long does, then
  * dispatch in Perl's order (start_server:L27-58): help, version, restart, stop, serve.
  */
-import type * as EarlyListen from "@starter/platform-node/EarlyListen"
+import type * as EarlyListen from "@starter/platform-shared/EarlyListen"
 import * as Stderr from "@starter/platform-shared/Stderr"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"

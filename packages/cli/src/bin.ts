@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The `start_server` binary: this process is the supervisor (its pid goes in --pid-file). */
 import * as v8 from "node:v8"
-import type * as EarlyListen from "@starter/platform-node/EarlyListen"
+import type * as EarlyListen from "@starter/platform-shared/EarlyListen"
 import * as Either from "effect/Either"
 import { isClientCommand } from "./CommandNames.js"
 import { getopt, type Parsed } from "./Getopt.js"

@@ -436,15 +436,18 @@ describe("faults", () => {
           new RegExp(`^failed to write ${file("metrics")}:No space left on device$`)
         ]
         const naming = server.lines().filter((l) => l.includes(dir))
+        // Every event writes the JSON status, then the metrics: as many lines for each, once the
+        // last event's metrics line is out (it can come a moment after the worker's exit line).
+        await waitFor("as many failed metrics writes as failed JSON status writes", () => {
+          const [, json, metrics] = failures.map((f) => server.lines().filter((l) => f.test(l)).length)
+          return json === metrics ? true : undefined
+        })
         for (const failure of failures)
           expect(
             naming.some((l) => failure.test(l)),
             String(failure)
           ).toBe(true)
         expect(naming.filter((l) => !failures.some((f) => f.test(l)))).toEqual([])
-        // Every event writes the JSON status, then the metrics: as many lines for each.
-        const [, json, metrics] = failures.map((f) => naming.filter((l) => f.test(l)).length)
-        expect(json).toBe(metrics)
         expect(server.lines().filter((l) => /^\s/.test(l))).toEqual([])
         // A write under way has its temporary for an instant: what must not stay.
         const only = (names: ReadonlyArray<string>) =>

@@ -14,6 +14,8 @@ export const readPipe: PipeLines.ReadPipe = (fd, onChunk, onEnd) => {
     destroy: () => {
       reading.cancel()
       end()
-    }
+    },
+    pause: reading.pause,
+    resume: reading.resume
   }
 }

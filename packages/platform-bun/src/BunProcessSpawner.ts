@@ -19,22 +19,8 @@ import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
 import * as BunFdWatcher from "./BunFdWatcher.js"
 import { libc } from "./BunLibc.js"
+import * as BunPipe from "./BunPipe.js"
 import * as Bun from "./internal/bun.js"
-
-/** Reads a tagged worker's pipe (its read end, which this takes over) into `sink`. */
-const readOutput = (
-  output: ReadonlyArray<WorkerProtocol.OutputPipe>,
-  worker: WorkerOutput.Worker,
-  sink: WorkerOutput.Sink
-): void => {
-  for (const { stream, read } of output) {
-    let flow: ReturnType<typeof Bun.readFd> | undefined
-    const feed = WorkerOutput.lines(
-      sink.open(worker, stream, { pause: () => flow?.pause(), resume: () => flow?.resume() })
-    )
-    flow = Bun.readFd(read, (chunk) => feed.push(Buffer.from(chunk)), feed.end)
-  }
-}
 
 const spawnWorker = (
   request: ProcessSpawner.SpawnRequest,
@@ -104,7 +90,9 @@ const spawnWorker = (
       const decoder = new TextDecoder()
       notify = Bun.readFd(notifyFd, (chunk) => lines.push(decoder.decode(chunk, { stream: true })), lines.end)
     }
-    if (sink !== undefined) readOutput(output, { pid: proc.pid, generation: request.generation }, sink)
+    if (sink !== undefined) {
+      WorkerOutput.readPipes(BunPipe.readPipe, output, { pid: proc.pid, generation: request.generation }, sink)
+    }
     const { pid } = proc
     return {
       pid,

@@ -7,5 +7,5 @@ export const readPipe: PipeLines.ReadPipe = (fd, onChunk, onEnd) => {
   stream.on("data", (chunk: Buffer) => onChunk(chunk))
   stream.once("close", onEnd)
   stream.on("error", () => {})
-  return { destroy: () => stream.destroy() }
+  return { destroy: () => stream.destroy(), pause: () => stream.pause(), resume: () => stream.resume() }
 }

@@ -12,7 +12,7 @@ import type { ExitStatus, ProcessSpawner, Readiness } from "@starter/core"
 import * as ByteEnv from "@starter/platform-shared/ByteEnv"
 import type * as NotifySockets from "@starter/platform-shared/NotifySockets"
 import * as OrphanReaper from "@starter/platform-shared/OrphanReaper"
-import type * as WorkerOutput from "@starter/platform-shared/WorkerOutput"
+import * as WorkerOutput from "@starter/platform-shared/WorkerOutput"
 import * as WorkerProtocol from "@starter/platform-shared/WorkerProtocol"
 import * as WorkerSpawn from "@starter/platform-shared/WorkerSpawn"
 import * as Deferred from "effect/Deferred"
@@ -21,7 +21,7 @@ import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
 import * as FdWatcher from "./internal/FdWatcher.js"
 import { libc } from "./NodeLibc.js"
-import * as NodeWorkerOutput from "./NodeWorkerOutput.js"
+import * as NodePipe from "./NodePipe.js"
 
 /** Reads a notify-fd stream to its end (a chatty worker never blocks on a full pipe). */
 const watchNotifyStream = (stream: Readable, onReady: () => void): void => {
@@ -56,15 +56,6 @@ const attach = (
     release()
     Deferred.unsafeDone(exit, Exit.succeed(WorkerSpawn.toExitStatus(code, signal)))
   })
-}
-
-/** Reads the worker's pipes into `sink`, tagged with its pid and generation. */
-const readOutput = (
-  output: ReadonlyArray<WorkerProtocol.OutputPipe>,
-  worker: WorkerOutput.Worker,
-  sink: WorkerOutput.Sink
-): void => {
-  for (const { stream, read } of output) NodeWorkerOutput.readLines(read, (flow) => sink.open(worker, stream, flow))
 }
 
 const spawnWorker = (
@@ -131,7 +122,7 @@ const spawnWorker = (
       })
       if (child.pid === undefined) return
       if (sink !== undefined) {
-        readOutput(output, { pid: child.pid, generation: request.generation }, sink)
+        WorkerOutput.readPipes(NodePipe.readPipe, output, { pid: child.pid, generation: request.generation }, sink)
       }
       attach(child, channelFd, request.readiness, exit, () => WorkerSpawn.markReady(state), release)
       resume(Effect.succeed(child))

@@ -6,6 +6,7 @@
  */
 export { InvalidOptions, type StarterOptions } from "@starter/core"
 export {
+  EarlyListen,
   Envdir,
   Handover,
   InheritedFds,
@@ -32,7 +33,6 @@ export {
   Takeover,
   WorkerOutput
 } from "@starter/platform-shared"
-export * as EarlyListen from "./EarlyListen.js"
 export * as NodeLibc from "./NodeLibc.js"
 export * as NodePipe from "./NodePipe.js"
 export * as NodeProcessSpawner from "./NodeProcessSpawner.js"

@@ -4,6 +4,9 @@
 export interface PipeReading {
   /** Stops reading and closes the pipe. */
   readonly destroy: () => void
+  /** Holds reading (the pipe fills, its writer waits) until `resume`. */
+  readonly pause: () => void
+  readonly resume: () => void
 }
 
 /**

@@ -3,8 +3,10 @@
  * `--log-worker-tags`): each on a pipe of its own, read line by line by the supervisor. A line
  * longer than `maxLineBytes` is passed on in pieces of that size, never held whole, and a last
  * line without its newline is passed on when the pipe closes (the worker exited). The framing is
- * here; each runtime reads the pipe (`lines` is what it feeds).
+ * here; each runtime brings its pipe reader (`readPipes`).
  */
+import type { PipeReading, ReadPipe } from "./PipeLines.js"
+
 export const maxLineBytes = 64 * 1024
 
 export interface Worker {
@@ -76,5 +78,26 @@ export const lines = (reader: Reader): LineFeed => {
       pending = Buffer.alloc(0)
       reader.end()
     }
+  }
+}
+
+/**
+ * Reads a tagged worker's pipes (their read ends, which this takes over) into `sink`, on the
+ * runtime's pipe reader, pausing a pipe while the sink is behind.
+ */
+export const readPipes = (
+  readPipe: ReadPipe,
+  pipes: ReadonlyArray<{ readonly stream: StreamName; readonly read: number }>,
+  worker: Worker,
+  sink: Sink
+): void => {
+  for (const { stream, read } of pipes) {
+    let reading: PipeReading | undefined
+    const feed = lines(sink.open(worker, stream, { pause: () => reading?.pause(), resume: () => reading?.resume() }))
+    reading = readPipe(
+      read,
+      (chunk) => feed.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)),
+      feed.end
+    )
   }
 }
