@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { afterEach, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import {
   fixtures,
   freePort,
@@ -19,6 +19,7 @@ import {
   skipOnBun,
   startServer,
   tempDir,
+  trackPids,
   trackSupervisors,
   waitFor
 } from "./support/Harness.js"
@@ -46,17 +47,7 @@ beforeAll(() => {
 }, 60_000)
 
 /** New supervisors are nobody's child here: each test stops the ones it made. */
-const successors = new Set<number>()
-afterEach(async () => {
-  for (const pid of successors) {
-    if (!isRunning(pid)) continue
-    process.kill(pid, "SIGTERM")
-    await waitFor(`pid ${pid} to stop`, () => (isRunning(pid) ? undefined : true), 10_000).catch(() =>
-      process.kill(pid, "SIGKILL")
-    )
-  }
-  successors.clear()
-})
+const successors = trackPids()
 
 const statusLines = (file: string) => (readIfExists(file) ?? "").split("\n").filter(Boolean)
 const generationsIn = (file: string) => new Set(statusLines(file).map((line) => Number(line.split(":")[0])))

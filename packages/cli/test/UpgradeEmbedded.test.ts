@@ -7,7 +7,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as esbuild from "esbuild"
-import { afterAll, afterEach, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import {
   fixtures,
   freePort,
@@ -18,6 +18,7 @@ import {
   skipOnBun,
   startServer,
   tempDir,
+  trackPids,
   trackSupervisors,
   waitFor
 } from "./support/Harness.js"
@@ -47,17 +48,7 @@ const bundle = async (): Promise<string> => {
 }
 
 /** The new host is not this process's child: each test stops the ones it made. */
-const successors = new Set<number>()
-afterEach(async () => {
-  for (const pid of successors) {
-    if (!isRunning(pid)) continue
-    process.kill(pid, "SIGTERM")
-    await waitFor(`pid ${pid} to stop`, () => (isRunning(pid) ? undefined : true), 10_000).catch(() =>
-      process.kill(pid, "SIGKILL")
-    )
-  }
-  successors.clear()
-})
+const successors = trackPids()
 
 const statusLines = (file: string) => (readIfExists(file) ?? "").split("\n").filter(Boolean)
 const generationsIn = (file: string) => new Set(statusLines(file).map((line) => Number(line.split(":")[0])))

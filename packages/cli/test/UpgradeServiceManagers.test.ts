@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { afterEach, describe, expect, it, onTestFinished } from "vitest"
+import { describe, expect, it, onTestFinished } from "vitest"
 import {
   fixtures,
   freePort,
@@ -18,6 +18,7 @@ import {
   skipOnBun,
   startServer,
   tempDir,
+  trackPids,
   trackSupervisors,
   waitFor
 } from "./support/Harness.js"
@@ -28,17 +29,7 @@ const track = trackSupervisors()
 const nodeOnly = "a new supervisor is started by Node's platform only (see Upgrade.test.ts)"
 
 /** Supervisors that are not this process's children (successors, daemons): each test stops its own. */
-const orphans = new Set<number>()
-afterEach(async () => {
-  for (const pid of orphans) {
-    if (!isRunning(pid)) continue
-    process.kill(pid, "SIGTERM")
-    await waitFor(`pid ${pid} to stop`, () => (isRunning(pid) ? undefined : true), 10_000).catch(() =>
-      process.kill(pid, "SIGKILL")
-    )
-  }
-  orphans.clear()
-})
+const orphans = trackPids()
 
 const worker = path.join(fixtures, "upgrade-worker.mjs")
 const statusLines = (file: string) => (readIfExists(file) ?? "").split("\n").filter(Boolean)

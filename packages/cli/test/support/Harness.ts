@@ -176,6 +176,26 @@ export const trackSupervisors = (): ((server: Running) => Running) => {
   }
 }
 
+/**
+ * For processes that are nobody's child here (a new supervisor an upgrade started, a daemon):
+ * registers an afterEach that stops each one a test added (TERM, then KILL after 10 s), even
+ * when the test failed; answers the set to add their pids to.
+ */
+export const trackPids = (): Set<number> => {
+  const pids = new Set<number>()
+  afterEach(async () => {
+    for (const pid of pids) {
+      if (!isRunning(pid)) continue
+      process.kill(pid, "SIGTERM")
+      await waitFor(`pid ${pid} to stop`, () => (isRunning(pid) ? undefined : true), 10_000).catch(() =>
+        process.kill(pid, "SIGKILL")
+      )
+    }
+    pids.clear()
+  })
+  return pids
+}
+
 /** Whether `pid` runs (a zombie waiting to be reaped does not). */
 export const isRunning = (pid: number): boolean => {
   try {
