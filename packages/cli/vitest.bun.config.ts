@@ -21,6 +21,7 @@ export default defineProject({
       "test/PerlParity.test.ts",
       "test/UpstreamScenarios.test.ts",
       "test/Upgrade.test.ts",
+      "test/UpgradeSockets.test.ts",
       "test/Daemonize.test.ts",
       "test/Container.test.ts",
       "test/Logs.test.ts"

@@ -8,6 +8,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
 import {
+  commandFor,
   fixtures,
   freePort,
   get,
@@ -18,6 +19,7 @@ import {
   runtime,
   skipOnBun,
   startServer,
+  startServerBin,
   tempDir,
   trackPids,
   trackSupervisors,
@@ -193,6 +195,9 @@ describe("start_server upgrade", () => {
     expect((await server.exited).code).toBe(0)
     expect(server.lines()).toContain(`start_server (pid:${pid}) version 0.1.0 took over, serving generation 2`)
     expect(cmdline(pid)).toContain("start_server")
+    // On the runtime the old one ran on (the program's #! line names node: not that).
+    const runtimeExecutable = runtime === "bun" ? commandFor(startServerBin, [])[0] : process.execPath
+    expect(fs.realpathSync(`/proc/${pid}/exe`)).toBe(fs.realpathSync(runtimeExecutable))
     expect(await get(port)).toMatch(/^hello from generation 2/)
   }, 60_000)
 

@@ -26,7 +26,7 @@ import { startLoad } from "./support/Load.js"
 
 const track = trackSupervisors()
 
-const nodeOnly = "a new supervisor is started by Node's platform only (see Upgrade.test.ts)"
+const nodeOnly = "these upgrades go through the control socket, which Bun cannot hand over (see Upgrade.test.ts)"
 
 /** Supervisors that are not this process's children (successors, daemons): each test stops its own. */
 const orphans = trackPids()

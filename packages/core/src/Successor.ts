@@ -85,7 +85,10 @@ export interface SuccessorProcess {
   readonly next: Effect.Effect<Report>
   /** Tells it to take over the pid file, the status files and the control socket. */
   readonly commit: Effect.Effect<void>
-  /** Stops it (TERM, then KILL after a grace period) and waits until it has exited. */
+  /**
+   * Stops it (TERM, then KILL after a grace period) and waits until it has exited; under
+   * systemd, tells systemd this supervisor is ready again.
+   */
   readonly abort: Effect.Effect<void>
   /** Sends it HUP: a restart asked of the old supervisor once the new one is in charge. */
   readonly hangUp: Effect.Effect<void>

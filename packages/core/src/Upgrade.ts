@@ -10,6 +10,7 @@
  *
  * A failure in 1-3 stops the new process and leaves this supervisor serving as before.
  */
+import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -139,7 +140,14 @@ export const make = (
         const failWith = (reason: string) => Effect.zipRight(process.abort, Effect.fail(reason))
         // 2. ready
         const ready = yield* Effect.catchAll(awaitReport(process, "Ready", timeoutMs, "ready"), failWith)
-        // 3. commit: from here this process writes none of the shared files, until it gets them back.
+        // 3. commit, unless this supervisor has moved on meanwhile: a TERM, or a rollout of its own
+        // (an auto-restart) whose generation number the new one has taken too.
+        const now = yield* supervisor.state
+        if (Machine.isStopping(now)) yield* failWith("start_server is stopping")
+        if (now.epoch !== state.epoch) {
+          yield* failWith(`a rollout began meanwhile (epoch ${now.epoch}); upgrade once it has completed`)
+        }
+        // From here this process writes none of the shared files, until it gets them back.
         yield* service.relinquish
         yield* process.commit
         yield* Effect.catchAll(awaitReport(process, "Committed", commitTimeoutMs, "in charge"), (reason) =>
@@ -162,12 +170,14 @@ export const make = (
         }
       }).pipe(
         Effect.scoped,
-        Effect.catchAll((reason) =>
-          Effect.as(Effect.logError(`upgrade failed: ${reason}; this supervisor keeps serving`), {
+        // A defect (a platform's bug) fails the upgrade too: the phase must come back to Idle.
+        Effect.catchAllCause((cause) => {
+          const reason = Cause.isFailType(cause) ? cause.error : `a defect: ${String(Cause.squash(cause))}`
+          return Effect.as(Effect.logError(`upgrade failed: ${reason}; this supervisor keeps serving`), {
             outcome: UpgradeOutcome.Failed({ reason }),
             hangUp: undefined
           })
-        )
+        })
       )
 
     /** Ends the upgrade in `phase`; a restart held meanwhile runs here, or goes to the new supervisor. */

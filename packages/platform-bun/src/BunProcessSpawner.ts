@@ -10,6 +10,7 @@ import type { ExitStatus, ProcessSpawner } from "@starter/core"
 import * as ByteEnv from "@starter/platform-shared/ByteEnv"
 import type * as NotifySockets from "@starter/platform-shared/NotifySockets"
 import * as OrphanReaper from "@starter/platform-shared/OrphanReaper"
+import type * as PipeLines from "@starter/platform-shared/PipeLines"
 import * as WorkerOutput from "@starter/platform-shared/WorkerOutput"
 import * as WorkerProtocol from "@starter/platform-shared/WorkerProtocol"
 import * as WorkerSpawn from "@starter/platform-shared/WorkerSpawn"
@@ -42,9 +43,31 @@ const spawnWorker = (
     const output = sink === undefined ? [] : yield* WorkerSpawn.openOutputPipes(libc, request, release)
     const { stdio, env, channelFd } = WorkerProtocol.layout(request, lifeline, endpoint?.path, output)
     const ipc = request.readiness._tag === "Ipc"
-    const slots = stdio.map((slot): Bun.StdioSlot => (slot === "ipc" || slot === undefined ? "ignore" : slot))
+    // The notify fd is a pipe of ours, not a Bun "pipe" slot: Bun never closes its end of one.
+    const notifyPipe =
+      channelFd !== undefined && request.readiness._tag === "NotifyFd"
+        ? yield* Effect.try({
+            try: libc.pipe,
+            catch: (error) => {
+              release()
+              for (const { read, write } of output) {
+                libc.close(read)
+                libc.close(write)
+              }
+              return WorkerSpawn.execError(argv0 ?? "", error)
+            }
+          })
+        : undefined
+    const slots = stdio.map(
+      (slot, fd): Bun.StdioSlot =>
+        notifyPipe !== undefined && fd === channelFd
+          ? notifyPipe[1]
+          : slot === "ipc" || slot === undefined
+            ? "ignore"
+            : slot
+    )
     const launch = ByteEnv.spawnable(request.argv, env)
-    let notify: ReturnType<typeof Bun.readFd> | undefined
+    let notify: PipeLines.PipeReading | undefined
     const proc = yield* Effect.try({
       try: () =>
         Bun.api().spawn(launch.argv, {
@@ -62,7 +85,7 @@ const spawnWorker = (
             : {}),
           onExit: (child, code, signal) => {
             OrphanReaper.disown(child.pid)
-            notify?.cancel()
+            notify?.destroy()
             if (ipc) child.disconnect()
             release()
             Deferred.unsafeDone(exit, Exit.succeed(WorkerSpawn.toExitStatus(code, signal)))
@@ -71,6 +94,7 @@ const spawnWorker = (
       catch: (error) => {
         release()
         for (const { read } of output) libc.close(read)
+        if (notifyPipe !== undefined) libc.close(notifyPipe[0])
         return WorkerSpawn.execError(argv0 ?? "", error)
       }
     }).pipe(
@@ -78,17 +102,20 @@ const spawnWorker = (
       Effect.ensuring(
         Effect.sync(() => {
           for (const { write } of output) libc.close(write)
+          if (notifyPipe !== undefined) libc.close(notifyPipe[1])
         })
       )
     )
     // Bun reaps it: the orphan reaper must leave its exit status alone.
     OrphanReaper.own(proc.pid)
-    const notifyFd =
-      channelFd === undefined || request.readiness._tag !== "NotifyFd" ? undefined : proc.stdio[channelFd]
-    if (typeof notifyFd === "number") {
+    if (notifyPipe !== undefined) {
       const lines = WorkerProtocol.notifyLines(() => WorkerSpawn.markReady(state))
       const decoder = new TextDecoder()
-      notify = Bun.readFd(notifyFd, (chunk) => lines.push(decoder.decode(chunk, { stream: true })), lines.end)
+      notify = BunPipe.readPipe(
+        notifyPipe[0],
+        (chunk) => lines.push(decoder.decode(chunk, { stream: true })),
+        lines.end
+      )
     }
     if (sink !== undefined) {
       WorkerOutput.readPipes(BunPipe.readPipe, output, { pid: proc.pid, generation: request.generation }, sink)

@@ -71,6 +71,7 @@ const LOCK_EX = 2
 const LOCK_NB = 4
 const LOCK_UN = 8
 const F_SETFD = 2
+const F_DUPFD_CLOEXEC = 1030
 const FD_CLOEXEC = 1
 export const EINTR = 4
 export const EAGAIN = 11 // also EWOULDBLOCK on Linux
@@ -163,6 +164,8 @@ export const make = (sys: Syscalls) => {
         // nothing held: nothing to release
       }
     },
+    /** A close-on-exec copy of `fd` at the lowest free descriptor from `min` on (F_DUPFD_CLOEXEC). */
+    duplicateAbove: (fd: number, min: number): number => sys.fcntl(fd, F_DUPFD_CLOEXEC, min),
     /** Marks an inherited fd close-on-exec, so it reaches workers only where we place it. */
     setCloexec: (fd: number): void => void sys.fcntl(fd, F_SETFD, FD_CLOEXEC),
     fcntl: sys.fcntl,

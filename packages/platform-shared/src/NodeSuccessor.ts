@@ -36,11 +36,20 @@ const isExecutable = (path: string): boolean => {
 }
 
 /**
- * The command that runs `binary` with `args`: an executable file runs itself (its `#!` line
- * picks the Node it needs); a script is run by this process's Node.
+ * The command that runs `binary` with `args`. This process's own program runs on this
+ * process's runtime (its path: an upgraded Node or Bun installed there is the one that
+ * starts), as does any script; another executable file given with `--binary` runs itself
+ * (its `#!` line picks the runtime it needs).
  */
-const command = (binary: string, args: ReadonlyArray<string>): readonly [string, ReadonlyArray<string>] =>
-  isExecutable(binary) ? [binary, args] : [process.execPath, [...process.execArgv, binary, ...args]]
+const command = (
+  binary: string,
+  own: boolean,
+  args: ReadonlyArray<string>
+): readonly [string, ReadonlyArray<string>] =>
+  !own && isExecutable(binary) ? [binary, args] : [process.execPath, [...process.execArgv, binary, ...args]]
+
+const failure = (message: string) => (error: unknown) =>
+  new Successor.SuccessorError({ message: `${message}: ${strerror(error)}` })
 
 const launch =
   (libc: Libc.Service, readPipe: ReadPipe, options: SuccessorOptions) => (request: Successor.LaunchRequest) =>
@@ -48,14 +57,27 @@ const launch =
       if (options.handover.unmovable !== undefined) {
         return yield* new Successor.SuccessorError({ message: `cannot hand over ${options.handover.unmovable}` })
       }
+      // PID 1's exit ends its PID namespace, the new supervisor and its workers with it.
+      if (process.pid === 1) {
+        return yield* new Successor.SuccessorError({
+          message: "start_server is PID 1 (a container's init): its exit would end the new supervisor too"
+        })
+      }
       const binary = request.binary ?? options.program
       yield* Effect.try({
         try: () => fs.accessSync(binary, fs.constants.R_OK),
         catch: (error) => new Successor.SuccessorError({ message: `cannot start ${binary}: ${strerror(error)}` })
       })
       // Two pipes: commands to it (the state first), reports from it. Closed here with the scope.
-      const [commandsRead, commandsWrite] = libc.pipe()
-      const [reportsRead, reportsWrite] = libc.pipe()
+      const [commandsRead, commandsWrite] = yield* Effect.try({ try: libc.pipe, catch: failure("cannot make a pipe") })
+      const [reportsRead, reportsWrite] = yield* Effect.try({
+        try: libc.pipe,
+        catch: (error) => {
+          libc.close(commandsRead)
+          libc.close(commandsWrite)
+          return failure("cannot make a pipe")(error)
+        }
+      })
       const state: Takeover.State = {
         pid: process.pid,
         generation: request.state.generation,
@@ -65,7 +87,14 @@ const launch =
         removePaths: options.removePaths,
         notifySocket: options.notifySocket
       }
-      fs.writeSync(commandsWrite, `${JSON.stringify(state)}\n`)
+      // A pipe's buffer takes this line whole: it never blocks.
+      yield* Effect.try({
+        try: () => fs.writeSync(commandsWrite, `${JSON.stringify(state)}\n`),
+        catch: (error) => {
+          for (const fd of [commandsRead, commandsWrite, reportsRead, reportsWrite]) libc.close(fd)
+          return failure("cannot hand the state over")(error)
+        }
+      })
       const { handover } = options
       const inherited = [
         commandsRead,
@@ -74,18 +103,35 @@ const launch =
         ...(handover.control === undefined ? [] : [handover.control.fd]),
         ...request.sockets.map((s) => s.fd)
       ]
+      // Each descriptor goes to its slot (3, 4, …) in the new process. Bun's spawn fills the
+      // slots one after the other, so a source that is itself a slot (systemd's sockets are at 3
+      // and 4) would be overwritten before it is placed: such sources go as copies above them.
+      const slots = 3 + inherited.length
+      const copies: Array<number | undefined> = []
+      yield* Effect.try({
+        try: () => {
+          for (const fd of inherited) copies.push(fd < slots ? libc.duplicateAbove(fd, slots) : undefined)
+        },
+        catch: (error) => {
+          for (const fd of [commandsRead, commandsWrite, reportsRead, reportsWrite, ...copies]) {
+            if (fd !== undefined) libc.close(fd)
+          }
+          return failure("cannot place the descriptors")(error)
+        }
+      })
+      const sources = inherited.map((fd, i) => copies[i] ?? fd)
       const layout = Takeover.layout({
         pidFile: handover.pidFile !== undefined,
         control: handover.control !== undefined,
         sockets: request.sockets.length
       })
       const reports = yield* Queue.unbounded<Successor.Report>()
-      const [file, args] = command(binary, options.argv)
+      const [file, args] = command(binary, request.binary === undefined, options.argv)
       const child = yield* Effect.try({
         try: () =>
           spawn(file, [...args], {
             // Its own output is ours (a terminal, --log-file), as are its workers'.
-            stdio: ["ignore", "inherit", "inherit", ...inherited],
+            stdio: ["ignore", "inherit", "inherit", ...sources],
             env: { ...process.env, [Takeover.variable]: JSON.stringify(layout) }
           }),
         catch: (error) => new Successor.SuccessorError({ message: `cannot start ${binary}: ${strerror(error)}` })
@@ -94,6 +140,7 @@ const launch =
           Effect.sync(() => {
             libc.close(commandsRead)
             libc.close(reportsWrite)
+            for (const copy of copies) if (copy !== undefined) libc.close(copy)
           })
         ),
         Effect.tapError(() =>

@@ -25,9 +25,9 @@ import * as Takeover from "./Takeover.js"
 /** How `upgrade` starts a new process of the application (`LiveOptions.upgrade`). */
 export interface UpgradeOptions {
   /**
-   * The program the new process runs: an executable file runs itself, a script runs under
-   * this process's Node (with its `execArgv`). Default: this process's script
-   * (`process.argv[1]`). `upgrade({ binary })` starts another program instead, that once.
+   * The program the new process runs, on this process's runtime (its `execPath` and
+   * `execArgv`). Default: this process's script (`process.argv[1]`). `upgrade({ binary })`
+   * starts another program instead, that once: an executable file runs itself.
    */
   readonly program?: string | undefined
   /** Its arguments. Default: this process's (`process.argv.slice(2)`). */

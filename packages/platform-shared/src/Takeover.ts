@@ -179,7 +179,7 @@ export const run = (
     yield* report(takeover, Successor.Report.Committed())
   }).pipe(Effect.scoped)
 
-/** `take`, as a runtime answers it to `StarterLive` (`StarterServices.Runtime.takeover`). */
+/** `take`, as `StarterLive` needs it (`StarterServices.Takeover`), reading the pipe on the runtime's reader. */
 export const forStarterServices = (
   libc: Libc.Service,
   readPipe: ReadPipe

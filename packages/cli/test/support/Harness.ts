@@ -185,10 +185,18 @@ export const trackPids = (): Set<number> => {
   const pids = new Set<number>()
   afterEach(async () => {
     for (const pid of pids) {
+      // It may end between the check and the signal: ESRCH is no failure of the test.
+      const signal = (name: NodeJS.Signals) => {
+        try {
+          process.kill(pid, name)
+        } catch {
+          // gone already
+        }
+      }
       if (!isRunning(pid)) continue
-      process.kill(pid, "SIGTERM")
+      signal("SIGTERM")
       await waitFor(`pid ${pid} to stop`, () => (isRunning(pid) ? undefined : true), 10_000).catch(() =>
-        process.kill(pid, "SIGKILL")
+        signal("SIGKILL")
       )
     }
     pids.clear()

@@ -74,6 +74,9 @@ export const readFd = (
     },
     cancel: () => {
       cancelled = true
+      // A paused loop waits for `resume`: wake it, to end.
+      wake?.()
+      wake = undefined
       void reader.cancel().catch(() => {})
     }
   }
