@@ -7,6 +7,10 @@
  */
 import * as fs from "node:fs"
 
+const pause = new Int32Array(new SharedArrayBuffer(4))
+/** Blocks this thread for `ms` (no event loop turn: the write that waits must come first). */
+const sleep = (ms: number): void => void Atomics.wait(pause, 0, 0, ms)
+
 /** Writes all of `text` to `fd`; false when nobody reads it any more (EPIPE, a closed fd). */
 const writeAll = (fd: number, text: string): boolean => {
   const buffer = Buffer.from(text)
@@ -15,9 +19,10 @@ const writeAll = (fd: number, text: string): boolean => {
     try {
       offset += fs.writeSync(fd, buffer, offset)
     } catch (error) {
-      // A non-blocking pipe that is full: wait for the reader rather than lose the line.
-      if ((error as { code?: unknown }).code === "EAGAIN") continue
-      return false
+      // A non-blocking pipe that is full (a paused pager): wait for the reader, without
+      // spinning, rather than lose the line.
+      if ((error as { code?: unknown }).code !== "EAGAIN") return false
+      sleep(5)
     }
   }
   return true
