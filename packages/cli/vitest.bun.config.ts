@@ -22,6 +22,7 @@ export default defineProject({
       "test/UpstreamScenarios.test.ts",
       "test/Upgrade.test.ts",
       "test/UpgradeSockets.test.ts",
+      "test/UpgradeServiceManagers.test.ts",
       "test/Daemonize.test.ts",
       "test/Container.test.ts",
       "test/Logs.test.ts"

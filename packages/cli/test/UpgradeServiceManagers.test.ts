@@ -15,7 +15,6 @@ import {
   isRunning,
   readIfExists,
   runToExit,
-  skipOnBun,
   startServer,
   tempDir,
   trackPids,
@@ -25,8 +24,6 @@ import {
 import { startLoad } from "./support/Load.js"
 
 const track = trackSupervisors()
-
-const nodeOnly = "these upgrades go through the control socket, which Bun cannot hand over (see Upgrade.test.ts)"
 
 /** Supervisors that are not this process's children (successors, daemons): each test stops its own. */
 const orphans = trackPids()
@@ -86,8 +83,7 @@ describe("start_server upgrade under systemd (Type=notify)", () => {
     return { port, files, server, received }
   }
 
-  it("RELOADING=1 from the old supervisor, then MAINPID=<new pid> and READY=1 from the new one; STOPPING=1 from it at the end", async (ctx) => {
-    skipOnBun(ctx, nodeOnly)
+  it("RELOADING=1 from the old supervisor, then MAINPID=<new pid> and READY=1 from the new one; STOPPING=1 from it at the end", async () => {
     const { port, files, server, received } = await startNotified()
     const before = monotonicUsec()
     const result = await runToExit(["upgrade", `--control-socket=${files.control}`])
@@ -118,8 +114,7 @@ describe("start_server upgrade under systemd (Type=notify)", () => {
     expect(received().slice(3)).toEqual([{ pid, message: "'STOPPING=1'" }])
   }, 60_000)
 
-  it("an upgrade that fails after RELOADING=1 brings the old supervisor back to READY=1", async (ctx) => {
-    skipOnBun(ctx, nodeOnly)
+  it("an upgrade that fails after RELOADING=1 brings the old supervisor back to READY=1", async () => {
     const { files, server, received } = await startNotified()
     const result = await runToExit([
       "upgrade",
@@ -138,8 +133,7 @@ describe("start_server upgrade under systemd (Type=notify)", () => {
     ])
   }, 60_000)
 
-  it("an upgrade that fails before anything starts (the binary is missing) tells systemd nothing", async (ctx) => {
-    skipOnBun(ctx, nodeOnly)
+  it("an upgrade that fails before anything starts (the binary is missing) tells systemd nothing", async () => {
     const { files, server, received } = await startNotified()
     const result = await runToExit(["upgrade", `--control-socket=${files.control}`, "--binary=/nonexistent/bin.js"])
     expect(result.code).toBe(10)
@@ -155,8 +149,7 @@ describe("start_server upgrade under systemd (Type=notify)", () => {
 })
 
 describe("start_server upgrade with --daemonize: the pid file is the truth", () => {
-  it("names the new supervisor, which holds its lock and logs where the daemon did; --restart and --stop through it work", async (ctx) => {
-    skipOnBun(ctx, nodeOnly)
+  it("names the new supervisor, which holds its lock and logs where the daemon did; --restart and --stop through it work", async () => {
     const dir = tempDir()
     const port = await freePort()
     const files = {

@@ -34,7 +34,8 @@ const symbols = {
   s_recvmsg: { args: [i32, ptr, u64, ptr, ptr, i32], returns: i64 },
   s_prctl: { args: [i32, u64], returns: i64 },
   s_waitid: { args: [i32, u32, ptr, i32], returns: i64 },
-  s_waitpid: { args: [i32, i32], returns: i64 }
+  s_waitpid: { args: [i32, i32], returns: i64 },
+  s_monotonic_usec: { args: [], returns: i64 }
 } as const
 
 const load = () => {
@@ -103,7 +104,8 @@ export const syscalls: Libc.Syscalls = {
   },
   prctl: (option, arg) => void check("prctl", c().s_prctl(option, arg)),
   waitid: (idtype, id, info, options) => void check("waitid", c().s_waitid(idtype, id, info, options)),
-  waitpid: (pid, options) => check("waitpid", c().s_waitpid(pid, options))
+  waitpid: (pid, options) => check("waitpid", c().s_waitpid(pid, options)),
+  monotonicMicros: () => BigInt(check("clock_gettime", c().s_monotonic_usec()))
 }
 
 /** For the code that runs before (or without) Effect: the early bind, the clients. */

@@ -16,7 +16,7 @@ export const runtime: StarterServices.Runtime = {
   libc: libcLayer,
   spawner: BunProcessSpawner.layerWith,
   readPipe: BunPipe.readPipe,
-  // Bun cannot listen on a descriptor: its control socket stays where it was bound.
+  // Bun cannot listen on a descriptor: its control socket passes to a new supervisor by rename.
   acceptsOnInheritedSocket: false
 }
 

@@ -23,10 +23,11 @@ export interface Handover {
   readonly listeners: Set<(owned: boolean) => void>
   /** The pid file's descriptor, holding its lock (set by NodePidFile). */
   pidFile: number | undefined
-  /** The control socket: its listening descriptor, and how to stop accepting on it. */
-  control: { readonly fd: number; readonly stopAccepting: () => void } | undefined
-  /** What this process holds that it cannot hand over (then it cannot upgrade), if anything. */
-  unmovable: string | undefined
+  /**
+   * The control socket: its listening descriptor (none where the runtime bound the path
+   * itself: a new supervisor then binds its own), and how to stop accepting on it.
+   */
+  control: { readonly fd: number | undefined; readonly stopAccepting: () => void } | undefined
 }
 
 export const make = (owned: boolean): Handover => {
@@ -42,8 +43,7 @@ export const make = (owned: boolean): Handover => {
       }),
     listeners,
     pidFile: undefined,
-    control: undefined,
-    unmovable: undefined
+    control: undefined
   }
 }
 

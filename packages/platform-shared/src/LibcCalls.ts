@@ -57,6 +57,8 @@ export interface Syscalls {
   readonly waitid: (idtype: number, id: number, info: Uint8Array, options: number) => void
   /** waitpid(2) discarding the status. */
   readonly waitpid: (pid: number, options: number) => number
+  /** CLOCK_MONOTONIC in microseconds (what systemd compares MONOTONIC_USEC with). */
+  readonly monotonicMicros: () => bigint
 }
 
 const SOCK_CLOEXEC = 0o2000000
@@ -164,6 +166,7 @@ export const make = (sys: Syscalls) => {
         // nothing held: nothing to release
       }
     },
+    monotonicMicros: sys.monotonicMicros,
     /** A close-on-exec copy of `fd` at the lowest free descriptor from `min` on (F_DUPFD_CLOEXEC). */
     duplicateAbove: (fd: number, min: number): number => sys.fcntl(fd, F_DUPFD_CLOEXEC, min),
     /** Marks an inherited fd close-on-exec, so it reaches workers only where we place it. */

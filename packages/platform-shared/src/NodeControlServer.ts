@@ -109,21 +109,22 @@ export interface Options {
    */
   readonly idleTimeoutMs: number
   /**
-   * Set where the socket may be handed over (`start_server upgrade`, see Handover): the socket
-   * is then bound here and listened on by descriptor (which a successor can inherit), and only
-   * an owner removes its file. Unset, the runtime binds the path itself (Bun cannot listen on
-   * a descriptor), and this process always owns it.
+   * Who owns the control socket's file (`start_server upgrade`, see Handover); default: this
+   * process. A process that does not own it yet (a new supervisor) starts accepting only once
+   * it does; one that no longer owns it stops, and never removes the file.
    */
   readonly handover?: Handover.Handover | undefined
   /**
-   * Without `handover`, where a runtime cannot accept on an inherited socket (Bun): notes in
-   * it that the control socket cannot move, so that an upgrade is refused, saying why.
+   * Whether this runtime can accept on a socket it did not bind itself (Node can, Bun cannot).
+   * Where it can, the socket is bound here and listened on by descriptor, which a new
+   * supervisor inherits; where not, the runtime binds the path, and a new supervisor binds a
+   * socket of its own beside it and renames it over the path once in charge. Default: true.
    */
-  readonly pinnedIn?: Handover.Handover | undefined
+  readonly acceptsOnInheritedSocket?: boolean | undefined
   /**
-   * A successor's control socket (with `handover`): the old supervisor's listening descriptor,
-   * inherited. It is accepted on only once this process owns the shared files; its file is
-   * never bound again.
+   * A new supervisor's control socket: the old supervisor's listening descriptor, inherited.
+   * It is accepted on only once this process owns the shared files; its file is never bound
+   * again.
    */
   readonly adopted?: number | undefined
 }
@@ -277,82 +278,106 @@ const makeServer = (options: Options, handleLine: HandleLine) =>
 const listenError = (path: string, error: Error) =>
   fail(`failed to listen on ${path}:${strerror(error)}`, errnoOf(error))
 
-/** The runtime binds the path (its close() removes the file). */
-const listenOnPath = (options: Options) => (path: string, handleLine: HandleLine) =>
-  Effect.gen(function* () {
-    if (options.pinnedIn !== undefined) {
-      options.pinnedIn.unmovable = `the control socket ${path}: this runtime cannot accept on a socket it inherited`
+/** Starts `server` accepting on `target` (a path, whose file listen() creates, or a descriptor). */
+const listenOn = (server: net.Server, target: string | { readonly fd: number }, path: string) =>
+  Effect.async<void, ControlServer.ControlServerError>((resume) => {
+    server.once("error", (error) => resume(Effect.fail(listenError(path, error))))
+    // A socket file created inside listen(): a umask makes it 0600 from birth.
+    const umask = process.umask(0o177)
+    try {
+      server.listen(target, () => resume(Effect.void))
+    } finally {
+      process.umask(umask)
     }
-    yield* clearPath(path)
-    const { server, close } = yield* makeServer(options, handleLine)
-    yield* Effect.acquireRelease(
-      Effect.async<void, ControlServer.ControlServerError>((resume) => {
-        server.once("error", (error) => resume(Effect.fail(listenError(path, error))))
-        // The socket file is created inside listen(): a umask makes it 0600 from birth.
-        const umask = process.umask(0o177)
-        try {
-          server.listen(path, () => resume(Effect.void))
-        } finally {
-          process.umask(umask)
-        }
-      }),
-      () => close((closed) => server.close(() => closed()))
-    )
   })
 
-/** Bound here, listened on by descriptor: a socket that can be handed over (see `Options.handover`). */
-const listenOnFd =
+/** The socket file's identity: only while `path` is still that file is it removed at the end. */
+const identityOf = (path: string) => Effect.sync(() => fs.lstatSync(path, { throwIfNoEntry: false }))
+
+const listen =
   (libc: Libc.Service, options: Options, handover: Handover.Handover) => (path: string, handleLine: HandleLine) =>
     Effect.gen(function* () {
-      if (options.adopted === undefined) yield* clearPath(path)
-      const fd = options.adopted ?? (yield* bindUnix(libc, path))
-      const identity = yield* Effect.sync(() => fs.lstatSync(path, { throwIfNoEntry: false }))
+      const byFd = options.acceptsOnInheritedSocket ?? true
       const { server, close } = yield* makeServer(options, handleLine)
-      // The descriptor is ours until Node listens on it; Node's after that (its close closes it).
       let phase: "unused" | "accepting" | "closed" = "unused"
+      let identity: { readonly dev: number; readonly ino: number } | undefined
+      // Makes the socket file at `at`, then accepts. By descriptor where the runtime can: its
+      // close() then unlinks nothing, and the descriptor can be handed over.
+      const bindAndListen = (at: string) =>
+        Effect.gen(function* () {
+          if (!byFd) {
+            handover.control = { fd: undefined, stopAccepting }
+            return yield* listenOn(server, at, path)
+          }
+          const fd = yield* bindUnix(libc, at)
+          handover.control = { fd, stopAccepting }
+          return yield* listenOn(server, { fd }, path)
+        })
+      // Once a new supervisor is in charge: this one accepts no more. Bun cannot stop without
+      // unlinking the path (the new supervisor's file by now): it keeps what is queued.
       const stopAccepting = () => {
-        if (phase !== "accepting") return
+        if (phase !== "accepting" || !byFd) return
         phase = "closed"
         server.close()
       }
-      const start = Effect.async<void, ControlServer.ControlServerError>((resume) => {
-        server.once("error", (error) => resume(Effect.fail(listenError(path, error))))
-        server.listen({ fd }, () => resume(Effect.void))
-        phase = "accepting"
-      })
       yield* Effect.addFinalizer(() =>
         close((closed) => {
           const done = () => {
             if (identity !== undefined && handover.owned()) removeIfOurs(path, identity)
             closed()
           }
-          if (phase === "accepting") server.close(done)
+          if (phase === "accepting" && (byFd || handover.owned())) server.close(done)
           else {
-            // Never listened on (a successor that did not take over): the descriptor is still ours.
-            if (phase === "unused") libc.close(fd)
+            // Never listened on: an inherited descriptor is still ours to close. Handed over
+            // under Bun: its close() would unlink the new supervisor's file.
+            if (phase === "unused" && options.adopted !== undefined) libc.close(options.adopted)
+            if (phase === "accepting") server.unref()
             done()
           }
           phase = "closed"
         })
       )
-      handover.control = { fd, stopAccepting }
-      // A successor accepts only once it is in charge; until then the old supervisor answers.
-      if (options.adopted === undefined) yield* start
-      else {
-        const runtime = yield* Effect.runtime<never>()
-        yield* Handover.subscribe(handover, (owned) => {
-          if (owned && phase === "unused") Runtime.runFork(runtime)(Effect.ignoreLogged(start))
-        })
+      if (handover.owned()) {
+        yield* clearPath(path)
+        yield* bindAndListen(path)
+        phase = "accepting"
+        identity = yield* identityOf(path)
+        return
       }
+      // A new supervisor accepts only once it is in charge; until then the old one answers. On
+      // the descriptor it inherited, or (where it cannot accept on that one, or got none) on a
+      // socket of its own, renamed over the path: clients reach one or the other, never none.
+      const takeOver =
+        options.adopted !== undefined && byFd
+          ? Effect.gen(function* () {
+              const fd = options.adopted!
+              handover.control = { fd, stopAccepting }
+              yield* listenOn(server, { fd }, path)
+              phase = "accepting"
+              identity = yield* identityOf(path)
+            })
+          : Effect.gen(function* () {
+              const beside = `${path}.${process.pid}`
+              yield* clearPath(beside)
+              yield* bindAndListen(beside)
+              phase = "accepting"
+              yield* Effect.try({
+                try: () => fs.renameSync(beside, path),
+                catch: (error) => fail(`failed to move ${beside} to ${path}:${strerror(error)}`, errnoOf(error))
+              })
+              identity = yield* identityOf(path)
+            })
+      const runtime = yield* Effect.runtime<never>()
+      yield* Handover.subscribe(handover, (owned) => {
+        if (owned && phase === "unused") Runtime.runFork(runtime)(Effect.ignoreLogged(takeOver))
+      })
     })
 
 export const layerWith = (options: Options): Layer.Layer<ControlServer.ControlServer, never, Libc.Libc> =>
   Layer.effect(
     ControlServer.ControlServer,
     Effect.map(Libc.Libc, (libc) =>
-      ControlServer.ControlServer.of({
-        listen: options.handover === undefined ? listenOnPath(options) : listenOnFd(libc, options, options.handover)
-      })
+      ControlServer.ControlServer.of({ listen: listen(libc, options, options.handover ?? Handover.owner()) })
     )
   )
 

@@ -104,7 +104,7 @@ export const layer = (options: Options): Layer.Layer<StatusObserver.StatusObserv
               metrics = Metrics.update(metrics, event, yield* Clock.currentTimeMillis)
             }
             if (!handover.owned()) return
-            const message = notifySocket === undefined ? undefined : SystemdNotify.messageFor(event, status)
+            const message = notifySocket === undefined ? undefined : SystemdNotify.messageFor(libc, event, status)
             if (notifySocket !== undefined && message !== undefined)
               yield* SystemdNotify.notify(libc, notifySocket, message)
             yield* writeFiles(status)

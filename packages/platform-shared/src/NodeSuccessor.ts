@@ -54,9 +54,6 @@ const failure = (message: string) => (error: unknown) =>
 const launch =
   (libc: Libc.Service, readPipe: ReadPipe, options: SuccessorOptions) => (request: Successor.LaunchRequest) =>
     Effect.gen(function* () {
-      if (options.handover.unmovable !== undefined) {
-        return yield* new Successor.SuccessorError({ message: `cannot hand over ${options.handover.unmovable}` })
-      }
       // PID 1's exit ends its PID namespace, the new supervisor and its workers with it.
       if (process.pid === 1) {
         return yield* new Successor.SuccessorError({
@@ -100,7 +97,7 @@ const launch =
         commandsRead,
         reportsWrite,
         ...(handover.pidFile === undefined ? [] : [handover.pidFile]),
-        ...(handover.control === undefined ? [] : [handover.control.fd]),
+        ...(handover.control?.fd === undefined ? [] : [handover.control.fd]),
         ...request.sockets.map((s) => s.fd)
       ]
       // Each descriptor goes to its slot (3, 4, …) in the new process. Bun's spawn fills the
@@ -122,7 +119,7 @@ const launch =
       const sources = inherited.map((fd, i) => copies[i] ?? fd)
       const layout = Takeover.layout({
         pidFile: handover.pidFile !== undefined,
-        control: handover.control !== undefined,
+        control: handover.control?.fd !== undefined,
         sockets: request.sockets.length
       })
       const reports = yield* Queue.unbounded<Successor.Report>()
@@ -176,7 +173,7 @@ const launch =
         })
       )
       if (options.notifySocket !== undefined)
-        yield* SystemdNotify.notify(libc, options.notifySocket, SystemdNotify.reloading())
+        yield* SystemdNotify.notify(libc, options.notifySocket, SystemdNotify.reloading(libc))
       yield* Effect.logInfo(`started the new supervisor (pid:${child.pid ?? "?"}): ${[file, ...args].join(" ")}`)
       return {
         pid: child.pid ?? 0,

@@ -37,9 +37,8 @@ export interface Runtime {
   /** Reads a pipe on the runtime's event loop: the two sides of an upgrade speak through pipes. */
   readonly readPipe: ReadPipe
   /**
-   * Whether it can accept on a listening socket it inherited (Node can, Bun cannot): only
-   * then is the control socket handed to a new supervisor; where not, a supervisor with a
-   * control socket cannot upgrade.
+   * Whether it can accept on a listening socket it did not bind itself (Node can, Bun cannot):
+   * how the control socket passes to a new supervisor (see NodeControlServer).
    */
   readonly acceptsOnInheritedSocket: boolean
 }
@@ -177,11 +176,10 @@ export const layer = (
     options.reapOrphans === true ? OrphanReaper.layer : Layer.empty,
     statusStore(options.statusFile, handover),
     NodeWorkerEnvironment.layer({ envdir: options.envdir }),
-    // Only a runtime that can hand its control socket over binds it itself (see NodeControlServer).
     NodeControlServer.layerWith({
       idleTimeoutMs: 60_000,
-      handover: runtime.acceptsOnInheritedSocket ? handover : undefined,
-      pinnedIn: runtime.acceptsOnInheritedSocket ? undefined : handover,
+      handover,
+      acceptsOnInheritedSocket: runtime.acceptsOnInheritedSocket,
       adopted: options.adoptedControlSocket
     }),
     NodeStatusObserver.layer({

@@ -15,15 +15,17 @@ export const takeNotifySocket = (): string | undefined => {
   return socket === "" ? undefined : socket
 }
 
-const monotonicUsec = () => String(process.hrtime.bigint() / 1000n)
-
 /** The sd_notify message for a lifecycle event, if systemd cares about it. */
-export const messageFor = (event: Lifecycle.Lifecycle | undefined, status: StatusSnapshot.StatusSnapshot) => {
+export const messageFor = (
+  libc: Libc.Service,
+  event: Lifecycle.Lifecycle | undefined,
+  status: StatusSnapshot.StatusSnapshot
+) => {
   if (event === undefined) return undefined
   const summary = `STATUS=generation ${status.generation}, ${status.workers.length} workers`
   switch (event._tag) {
     case "RolloutStarted":
-      return event.epoch > 1 ? `RELOADING=1\nMONOTONIC_USEC=${monotonicUsec()}\nSTATUS=restarting` : undefined
+      return event.epoch > 1 ? `RELOADING=1\nMONOTONIC_USEC=${libc.monotonicMicros()}\nSTATUS=restarting` : undefined
     case "RolloutCompleted":
     case "RolloutAbandoned":
     case "RolloutSuperseded":
@@ -43,7 +45,8 @@ export const takenOver = (pid: number, status: StatusSnapshot.StatusSnapshot): s
   `MAINPID=${pid}\nREADY=1\nSTATUS=generation ${status.generation}, ${status.workers.length} workers`
 
 /** An upgrade begins (`start_server upgrade`): systemd shows the service as reloading. */
-export const reloading = (): string => `RELOADING=1\nMONOTONIC_USEC=${monotonicUsec()}\nSTATUS=upgrading`
+export const reloading = (libc: Libc.Service): string =>
+  `RELOADING=1\nMONOTONIC_USEC=${libc.monotonicMicros()}\nSTATUS=upgrading`
 
 /** The upgrade failed: the reload is over, this supervisor serves on (and the status says so, not "upgrading"). */
 export const upgradeFailed = (): string => "READY=1\nSTATUS=upgrade failed, serving as before"

@@ -26,6 +26,8 @@ extern long recvmsg(int, void *, int);
 extern int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long);
 extern int waitid(int, unsigned int, void *, int);
 extern int waitpid(int, int *, int);
+struct s_timespec { long seconds; long nanoseconds; };
+extern int clock_gettime(int, struct s_timespec *);
 
 #define RESULT(call) { long r = (call); return r < 0 ? -(long)*__errno_location() : r; }
 
@@ -64,3 +66,9 @@ long s_recvmsg(int fd, void *data, unsigned long length, void *control, unsigned
 long s_prctl(int option, unsigned long arg) RESULT(prctl(option, arg, 0, 0, 0))
 long s_waitid(int idtype, unsigned int id, void *info, int options) RESULT(waitid(idtype, id, info, options))
 long s_waitpid(int pid, int options) RESULT(waitpid(pid, NULL, options))
+/* CLOCK_MONOTONIC (1) in microseconds: Bun's process.hrtime counts from the process's start. */
+long s_monotonic_usec(void) {
+  struct s_timespec now;
+  if (clock_gettime(1, &now) < 0) return -(long)*__errno_location();
+  return now.seconds * 1000000L + now.nanoseconds / 1000L;
+}

@@ -131,7 +131,9 @@ export const syscalls: Syscalls = {
     check("prctl", ffi().c.prctl(option, ulong, arg, ulong, 0, ulong, 0, ulong, 0))
   },
   waitid: (idtype, id, info, options) => void check("waitid", ffi().c.waitid(idtype, id, info, options)),
-  waitpid: (pid, options) => check("waitpid", ffi().c.waitpid(pid, null, options))
+  waitpid: (pid, options) => check("waitpid", ffi().c.waitpid(pid, null, options)),
+  // libuv's hrtime is CLOCK_MONOTONIC: no FFI call needed.
+  monotonicMicros: () => process.hrtime.bigint() / 1000n
 }
 
 // ---------------------------------------------------------------------------------------
