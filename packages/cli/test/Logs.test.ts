@@ -8,7 +8,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Either from "effect/Either"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, onTestFinished } from "vitest"
 import { getopt } from "../src/Getopt.js"
 import {
   fixtures,
@@ -198,6 +198,30 @@ describe("worker output", () => {
     expect(Number(noted.exec(note)?.[1])).toBeGreaterThan(1000)
     await waitFor("the line after the note", () => (/\] mark \d+\n/.test(stuck.server.stdout()) ? true : undefined))
     await stopped(stuck.server)
+  })
+
+  it('a logger that reads nothing (--log-file="| cmd") never holds the exit: a write to it waits, it does not block', async () => {
+    const dir = tempDir()
+    const pid = path.join(dir, "logger.pid")
+    // The logger never reads: its pipe (64 KiB) is full long before the worker's burst is read.
+    const { server, cli } = boot(["--log-worker-tags", `--log-file=| sh -c 'echo $$ > ${pid}; exec sleep 1000'`], {
+      env: { LOG_BURST: "100000" }
+    })
+    const logger = Number(await waitFor("the logger", () => readIfExists(pid)?.trim() || undefined))
+    onTestFinished(() => {
+      try {
+        process.kill(logger, "SIGKILL")
+      } catch {
+        // gone already
+      }
+    })
+    const last = async () => JSON.parse((await cli("logs", "-n", "1", "--json")).stdout || "{}") as Entry
+    const deadline = Date.now() + 30_000
+    while (!/burst 100000$/.test((await last()).line ?? "")) {
+      if (Date.now() > deadline) throw new Error(`the worker's lines stopped at ${(await last()).line}`)
+    }
+    // Before, a write blocked in the thread pool held the exit for as long as the logger lived.
+    await stopped(server)
   })
 })
 

@@ -73,6 +73,8 @@ const LOCK_EX = 2
 const LOCK_NB = 4
 const LOCK_UN = 8
 const F_SETFD = 2
+const F_GETFL = 3
+const F_SETFL = 4
 const F_DUPFD_CLOEXEC = 1030
 const FD_CLOEXEC = 1
 export const EINTR = 4
@@ -167,6 +169,8 @@ export const make = (sys: Syscalls) => {
       }
     },
     monotonicMicros: sys.monotonicMicros,
+    /** Makes writes to `fd` answer EAGAIN rather than block (O_NONBLOCK, on the open file: its copies too). */
+    setNonBlocking: (fd: number): void => void sys.fcntl(fd, F_SETFL, sys.fcntl(fd, F_GETFL, 0) | O_NONBLOCK),
     /** A close-on-exec copy of `fd` at the lowest free descriptor from `min` on (F_DUPFD_CLOEXEC). */
     duplicateAbove: (fd: number, min: number): number => sys.fcntl(fd, F_DUPFD_CLOEXEC, min),
     /** Marks an inherited fd close-on-exec, so it reaches workers only where we place it. */

@@ -195,6 +195,16 @@ export const make = (options: Options): NodeLogs => {
     ),
     workerOutput,
     redirectOutput: (log) =>
-      Effect.zipRight(flush, Effect.provideService(LogFile.redirectOutput(log), Libc.Libc, options.libc))
+      Effect.zipRight(
+        flush,
+        Effect.sync(() => {
+          // Tagged, only this process writes to a `| cmd` logger's pipe (workers write to pipes
+          // of ours): non-blocking, a stalled logger makes the writer wait and drop, never hang
+          // the exit in a write blocked in the thread pool. Untagged, workers share it: not so.
+          if (tagged && options.logFile !== undefined && LogFile.pipeCommand(options.logFile) !== undefined) {
+            options.libc.setNonBlocking(log.fd)
+          }
+        }).pipe(Effect.zipRight(Effect.provideService(LogFile.redirectOutput(log), Libc.Libc, options.libc)))
+      )
   }
 }
