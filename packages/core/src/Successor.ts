@@ -4,7 +4,8 @@
  * locked descriptor, and a pipe each way. The old supervisor keeps all of them (and keeps
  * serving) until the new one has confirmed that it took over.
  *
- * The pipes speak lines. Old → new: the state (one JSON line, first), then `commit`.
+ * The pipes speak lines. Old → new: the state (one JSON line, first), then `commit` (and
+ * `abort` if the new one's confirmation comes too late).
  * New → old: `ready <json>` once its first generation serves, or `failed <json>`; then
  * `committed` once it has taken the pid file, the status files and the control socket.
  */
@@ -39,6 +40,8 @@ export type Report = Data.TaggedEnum<{
 export const Report = Data.taggedEnum<Report>()
 
 export const commitLine = "commit"
+/** After `commit`: the old supervisor gave up waiting for `committed` and is in charge again. */
+export const abortLine = "abort"
 
 /** The line for a report (`Exited` is not sent: the pipe's end says it). */
 export const encodeReport = (report: Exclude<Report, { readonly _tag: "Exited" }>): string => {

@@ -22,6 +22,8 @@ import * as Takeover from "./Takeover.js"
 
 /** How long an aborted successor has between TERM and KILL. */
 const abortGraceMs = 10_000
+/** How long a successor told `abort` after `commit` has to give its files back and stop, before TERM. */
+const abortLineGraceMs = 5_000
 
 const describeExit = (code: number | null, signal: NodeJS.Signals | null): string =>
   signal !== null ? `was killed by ${signal}` : `exited with status ${code ?? 0}`
@@ -156,6 +158,16 @@ const launch =
       const gone = Effect.map(exited.await, (exit) =>
         Successor.Report.Exited({ description: exit._tag === "Success" ? exit.value : "exited" })
       )
+      /** A command line to it; false once it is gone. */
+      const send = (line: string): boolean => {
+        try {
+          fs.writeSync(commandsWrite, `${line}\n`)
+          return true
+        } catch {
+          return false // it is gone: its next report says so
+        }
+      }
+      let committed = false
       const runFork = yield* Effect.runtime<never>().pipe(Effect.map((runtime) => Runtime.runFork(runtime)))
       const reading = readLines(
         readPipe,
@@ -179,16 +191,17 @@ const launch =
         pid: child.pid ?? 0,
         next: Queue.take(reports),
         commit: Effect.sync(() => {
-          try {
-            fs.writeSync(commandsWrite, `${Successor.commitLine}\n`)
-          } catch {
-            // it is gone: its next report says so
-          }
+          committed = send(Successor.commitLine)
         }),
         hangUp: Effect.sync(() => void child.kill("SIGHUP")),
         abort: Effect.gen(function* () {
           if (options.notifySocket !== undefined)
             yield* SystemdNotify.notify(libc, options.notifySocket, SystemdNotify.upgradeFailed())
+          // Told to commit, it may have taken the files: it gives them back before it stops
+          // (a TERM alone would have it remove them at its exit).
+          if (committed && send(Successor.abortLine)) {
+            yield* Effect.timeoutOption(exited.await, abortLineGraceMs)
+          }
           yield* stop(child, exited.await)
         })
       } satisfies Successor.SuccessorProcess

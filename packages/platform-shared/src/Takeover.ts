@@ -177,6 +177,13 @@ export const run = (
     yield* handover.setOwned(true)
     yield* Effect.logInfo(`start_server (pid:${process.pid}) took over from start_server (pid:${old})`)
     yield* report(takeover, Successor.Report.Committed())
+    // The old supervisor exits in time (its end of the pipe closes); should this confirmation
+    // have come too late, it says `abort`: it is in charge again, and its files are its own.
+    if ((yield* next) === Successor.abortLine) {
+      yield* handover.setOwned(false)
+      yield* Effect.logError(`start_server (pid:${old}) stayed in charge (it had given up waiting); stopping`)
+      yield* supervisor.shutdown("TERM", "control")
+    }
   }).pipe(Effect.scoped)
 
 /** `take`, as `StarterLive` needs it (`StarterServices.Takeover`), reading the pipe on the runtime's reader. */
