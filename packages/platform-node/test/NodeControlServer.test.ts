@@ -49,16 +49,16 @@ const eventually = (check: () => boolean) =>
 describe("NodeControlServer", () => {
   // Bound by the runtime (as under Bun), and bound here to be listened on by descriptor (a socket that can be handed over).
   it.scopedLive.each([
-    ["bound by the runtime", undefined],
-    ["listened on by descriptor", Handover.owner()]
+    ["bound by the runtime", false],
+    ["listened on by descriptor", true]
   ] as const)(
     "closes a connection that does nothing for the idle timeout, never one with a request in progress (%s)",
-    ([, handover]) =>
+    ([, byFd]) =>
       Effect.gen(function* () {
         const socketPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "control-")), "c.sock")
         const server = yield* Effect.provide(
           ControlServer.ControlServer,
-          NodeControlServer.layerWith({ idleTimeoutMs: 200, handover }).pipe(
+          NodeControlServer.layerWith({ idleTimeoutMs: 200, acceptsOnInheritedSocket: byFd }).pipe(
             Layer.provide(NodeStarterServices.libcLayer)
           )
         )
@@ -84,20 +84,22 @@ describe("NodeControlServer", () => {
 })
 
 describe("NodeControlServer, closing", () => {
-  const serverLayer = (handover: Handover.Handover | undefined) =>
-    NodeControlServer.layerWith({ idleTimeoutMs: 60_000, handover }).pipe(Layer.provide(NodeStarterServices.libcLayer))
+  const serverLayer = (byFd = true) =>
+    NodeControlServer.layerWith({ idleTimeoutMs: 60_000, acceptsOnInheritedSocket: byFd }).pipe(
+      Layer.provide(NodeStarterServices.libcLayer)
+    )
 
   // A subscription's last events are queued for it in the same step that ends the supervisor:
   // its connection must not end before they are written.
   it.live.each([
-    ["bound by the runtime", undefined],
-    ["listened on by descriptor", Handover.owner()]
-  ] as const)("a reply stream in progress gets out what it holds before its connection ends (%s)", ([, handover]) =>
+    ["bound by the runtime", false],
+    ["listened on by descriptor", true]
+  ] as const)("a reply stream in progress gets out what it holds before its connection ends (%s)", ([, byFd]) =>
     Effect.gen(function* () {
       const socketPath = socketPathIn()
       const queue = yield* Queue.unbounded<string>()
       const scope = yield* Scope.make()
-      const server = yield* Effect.provide(ControlServer.ControlServer, serverLayer(handover))
+      const server = yield* Effect.provide(ControlServer.ControlServer, serverLayer(byFd))
       yield* Scope.extend(
         server.listen(socketPath, () => Stream.takeWhile(Stream.fromQueue(queue), (line) => line !== "end")),
         scope
@@ -119,7 +121,7 @@ describe("NodeControlServer, closing", () => {
     Effect.gen(function* () {
       const socketPath = socketPathIn()
       const scope = yield* Scope.make()
-      const server = yield* Effect.provide(ControlServer.ControlServer, serverLayer(undefined))
+      const server = yield* Effect.provide(ControlServer.ControlServer, serverLayer())
       yield* Scope.extend(
         server.listen(socketPath, (_, closing) =>
           Stream.concat(Stream.make("following"), Stream.fromEffect(Effect.as(closing, "closing")))
@@ -140,7 +142,7 @@ describe("NodeControlServer, closing", () => {
     Effect.gen(function* () {
       const socketPath = socketPathIn()
       const scope = yield* Scope.make()
-      const server = yield* Effect.provide(ControlServer.ControlServer, serverLayer(undefined))
+      const server = yield* Effect.provide(ControlServer.ControlServer, serverLayer())
       yield* Scope.extend(
         server.listen(socketPath, () => Stream.repeatValue("x".repeat(1024))),
         scope
@@ -156,5 +158,51 @@ describe("NodeControlServer, closing", () => {
       expect(closed._tag).toBe("Some")
       client.socket.destroy()
     })
+  )
+})
+
+describe("NodeControlServer, handed over (start_server upgrade)", () => {
+  const layerFor = (handover: Handover.Handover, byFd: boolean, adopted?: number) =>
+    NodeControlServer.layerWith({ idleTimeoutMs: 60_000, handover, acceptsOnInheritedSocket: byFd, adopted }).pipe(
+      Layer.provide(NodeStarterServices.libcLayer)
+    )
+  const answering = (who: string) => () => Stream.make(who)
+  const ask = (socketPath: string) =>
+    Effect.gen(function* () {
+      const client = yield* connect(socketPath)
+      client.socket.write("who\n")
+      yield* eventually(() => client.lines().length > 0)
+      client.socket.destroy()
+      return client.lines()[0]
+    })
+
+  // Bun's way (a runtime that cannot accept on a socket it did not bind), and Node's when the
+  // old supervisor passed no descriptor: the new one binds beside the path and renames.
+  it.live(
+    "a new supervisor that cannot accept on the old one's socket renames its own over the path once in charge; the old one then removes nothing",
+    () =>
+      Effect.gen(function* () {
+        const socketPath = socketPathIn()
+        const oldHandover = Handover.owner()
+        const newHandover = Handover.make(false)
+        const oldScope = yield* Scope.make()
+        const newScope = yield* Scope.make()
+        const oldServer = yield* Effect.provide(ControlServer.ControlServer, layerFor(oldHandover, false))
+        yield* Scope.extend(oldServer.listen(socketPath, answering("old")), oldScope)
+        const newServer = yield* Effect.provide(ControlServer.ControlServer, layerFor(newHandover, false))
+        yield* Scope.extend(newServer.listen(socketPath, answering("new")), newScope)
+        // Until it is in charge, the old one answers, and nothing was bound beside the path.
+        expect(yield* ask(socketPath)).toBe("old")
+        expect(fs.readdirSync(path.dirname(socketPath))).toEqual(["c.sock"])
+        yield* oldHandover.setOwned(false)
+        yield* newHandover.setOwned(true)
+        yield* eventually(() => fs.readdirSync(path.dirname(socketPath)).length === 1)
+        expect(yield* ask(socketPath)).toBe("new")
+        // The old one's end (Bun's close() would unlink the path) leaves the new one's file.
+        yield* Scope.close(oldScope, Exit.void)
+        expect(yield* ask(socketPath)).toBe("new")
+        yield* Scope.close(newScope, Exit.void)
+        expect(fs.existsSync(socketPath)).toBe(false)
+      })
   )
 })
