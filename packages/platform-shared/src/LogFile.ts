@@ -119,7 +119,8 @@ const isWritable = (fd: number): boolean => {
  * must follow fds 1 and 2 to the log, or a daemon holds its foreground's pipe open forever.
  */
 const copiesOfOutput = (except: number): ReadonlyArray<number> => {
-  const targets = new Set([linkOf(1), linkOf(2)].filter((link) => link !== undefined))
+  // /dev/null holds nothing open, and the runtime may keep one of its own (Bun's "ignore" slots).
+  const targets = new Set([linkOf(1), linkOf(2)].filter((link) => link !== undefined && link !== "/dev/null"))
   let names: ReadonlyArray<string>
   try {
     names = fs.readdirSync("/proc/self/fd")

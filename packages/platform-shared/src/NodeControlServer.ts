@@ -301,6 +301,12 @@ const listen =
       const { server, close } = yield* makeServer(options, handleLine)
       let phase: "unused" | "accepting" | "closed" = "unused"
       let identity: { readonly dev: number; readonly ino: number } | undefined
+      // An inherited descriptor is ours until listened on (or given up): closed once at most.
+      let adopted = options.adopted
+      const closeAdopted = () => {
+        if (adopted !== undefined) libc.close(adopted)
+        adopted = undefined
+      }
       // Makes the socket file at `at`, then accepts. By descriptor where the runtime can: its
       // close() then unlinks nothing, and the descriptor can be handed over.
       const bindAndListen = (at: string) =>
@@ -330,7 +336,7 @@ const listen =
           else {
             // Never listened on: an inherited descriptor is still ours to close. Handed over
             // under Bun: its close() would unlink the new supervisor's file.
-            if (phase === "unused" && options.adopted !== undefined) libc.close(options.adopted)
+            if (phase === "unused") closeAdopted()
             if (phase === "accepting") server.unref()
             done()
           }
@@ -348,15 +354,18 @@ const listen =
       // the descriptor it inherited, or (where it cannot accept on that one, or got none) on a
       // socket of its own, renamed over the path: clients reach one or the other, never none.
       const takeOver =
-        options.adopted !== undefined && byFd
+        adopted !== undefined && byFd
           ? Effect.gen(function* () {
-              const fd = options.adopted!
+              const fd = adopted!
+              adopted = undefined
               handover.control = { fd, stopAccepting }
               yield* listenOn(server, { fd }, path)
               phase = "accepting"
               identity = yield* identityOf(path)
             })
           : Effect.gen(function* () {
+              // An inherited descriptor this runtime cannot accept on is of no use here.
+              closeAdopted()
               const beside = `${path}.${process.pid}`
               yield* clearPath(beside)
               yield* bindAndListen(beside)
