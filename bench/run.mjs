@@ -102,9 +102,25 @@ const launch = async (command, args, env = {}) => {
   return { child, status, pidFile, port, dir }
 }
 
+/**
+ * TERM, and the exit. A supervisor still there 15 s later (Perl's start_server once missed a
+ * TERM here, and stopped only at a later HUP) is killed with its workers, saying so.
+ */
 const stop = async ({ child }) => {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise((resolve) => child.once("exit", () => resolve("exited")))
   child.kill("SIGTERM")
-  await new Promise((resolve) => (child.exitCode === null ? child.once("exit", resolve) : resolve()))
+  const late = new Promise((resolve) => setTimeout(() => resolve("late"), 15_000).unref())
+  if ((await Promise.race([exited, late])) === "exited") return
+  process.stderr.write(`pid ${child.pid} did not stop within 15 s of TERM: killing it and its workers\n`)
+  for (const pid of tree(child.pid)) {
+    try {
+      process.kill(pid, "SIGKILL")
+    } catch {
+      // gone already
+    }
+  }
+  await exited
 }
 
 const now = () => performance.timeOrigin + performance.now()
