@@ -137,7 +137,12 @@ const serveWith = (
       return 255
     }
     const takeover = taken?.right
-    const handoff = NodeDaemon.takeHandoff(Runtime.libc)
+    const handedOff = NodeDaemon.takeHandoff(Runtime.libc)
+    if (handedOff !== undefined && Either.isLeft(handedOff)) {
+      yield* printError(handedOff.left)
+      return 255
+    }
+    const handoff = handedOff?.right
     // The old supervisor took systemd's socket out of its environment: it hands it over.
     const notifySocket = SystemdNotify.takeNotifySocket() ?? takeover?.state.notifySocket
     const systemdFds = SocketActivation.take(Runtime.libc)

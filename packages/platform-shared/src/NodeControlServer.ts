@@ -366,7 +366,9 @@ const listen =
           : Effect.gen(function* () {
               // An inherited descriptor this runtime cannot accept on is of no use here.
               closeAdopted()
-              const beside = `${path}.${process.pid}`
+              // Beside the path (the same directory, for rename); shorter where the path is near the limit.
+              const candidates = [`${path}.${process.pid}`, nodePath.join(nodePath.dirname(path), `.${process.pid}`)]
+              const beside = candidates.find((c) => Buffer.byteLength(c) <= maxUnixPath) ?? candidates[0]!
               yield* clearPath(beside)
               yield* bindAndListen(beside)
               phase = "accepting"

@@ -10,6 +10,8 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import type { ListenSockets } from "@starter/core"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
 import * as Libc from "./Libc.js"
 import type * as LogFile from "./LogFile.js"
 import { writeStderr } from "./Stderr.js"
@@ -17,24 +19,35 @@ import { writeStderr } from "./Stderr.js"
 const handoffVariable = "STARTER_DAEMON_HANDOFF"
 
 /** What the foreground hands to the daemon: fds in the daemon. */
-export interface Handoff {
-  readonly report: number
-  readonly sockets: ReadonlyArray<number>
+const Handoff = Schema.Struct({
+  report: Schema.Int,
+  sockets: Schema.Array(Schema.Int),
   /** The `--log-file` the foreground opened (Perl's child inherits it the same way). */
-  readonly log: number | undefined
-}
+  log: Schema.optional(Schema.Int)
+})
+export type Handoff = typeof Handoff.Type
 
-/** In the daemon: the handoff, if this process is one (and removed from the workers' env). */
-export const takeHandoff = (libc: Libc.Service): Handoff | undefined => {
+/**
+ * In the daemon: the handoff, if this process is one (and removed from the workers' env);
+ * `Left` when what it was handed cannot be read.
+ */
+export const takeHandoff = (libc: Libc.Service): Either.Either<Handoff, string> | undefined => {
   const raw = process.env[handoffVariable]
   if (raw === undefined) return undefined
   delete process.env[handoffVariable]
-  const handoff = JSON.parse(raw) as Handoff
-  // Inherited fds are not close-on-exec; workers must get them only where they are placed.
-  for (const fd of [handoff.report, ...handoff.sockets, ...(handoff.log === undefined ? [] : [handoff.log])]) {
-    libc.setCloexec(fd)
-  }
-  return handoff
+  return Either.map(
+    Either.mapLeft(
+      Schema.decodeUnknownEither(Schema.parseJson(Handoff))(raw),
+      (e) => `${handoffVariable}: ${e.message}`
+    ),
+    (handoff) => {
+      // Inherited fds are not close-on-exec; workers must get them only where they are placed.
+      for (const fd of [handoff.report, ...handoff.sockets, ...(handoff.log === undefined ? [] : [handoff.log])]) {
+        libc.setCloexec(fd)
+      }
+      return handoff
+    }
+  )
 }
 
 /** In the daemon: tell the foreground how start-up went (`undefined` = running). */
