@@ -6,9 +6,9 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import * as esbuild from "esbuild"
 import { afterAll, describe, expect, it } from "vitest"
 import { usage } from "../src/Usage.js"
+import { bundleProgram } from "./support/Bundle.js"
 import {
   fixtures,
   freePort,
@@ -31,21 +31,7 @@ const buildDir = path.join(repoRoot, "packages/cli/node_modules/.cache", `embed-
 afterAll(() => fs.rmSync(buildDir, { recursive: true, force: true }))
 
 /** The program as JavaScript that node runs, our packages from their sources (as the tests run them). */
-const bundle = async (): Promise<string> => {
-  const outfile = path.join(buildDir, "main.mjs")
-  await esbuild.build({
-    entryPoints: [program],
-    outfile,
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "node20.19",
-    conditions: ["@starter/source"],
-    external: ["koffi"],
-    logLevel: "warning"
-  })
-  return outfile
-}
+const bundle = (): Promise<string> => bundleProgram(program, path.join(buildDir, "main.mjs"))
 
 /** Worker pids by generation, from the lines examples/http-worker.mjs prints once serving. */
 const workers = (lines: ReadonlyArray<string>, generation: number): ReadonlyArray<number> =>

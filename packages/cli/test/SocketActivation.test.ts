@@ -4,13 +4,13 @@
  */
 import * as dgram from "node:dgram"
 import * as fs from "node:fs"
-import * as http from "node:http"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import {
   connects,
   freePort,
   get,
+  getUnix,
   type Running,
   readIfExists,
   repoRoot,
@@ -27,20 +27,6 @@ const socketActivate = "/usr/bin/systemd-socket-activate"
 
 /** `systemd-socket-activate ARGS…`, tracked: it becomes start_server (same pid) once activated. */
 const activate = (args: ReadonlyArray<string>): Running => track(startServer(args, { bin: socketActivate }))
-
-/** One GET over a unix socket. */
-const getUnix = (socketPath: string): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const req = http.get({ socketPath, path: "/", agent: false, timeout: 10_000 }, (res) => {
-      let body = ""
-      res.on("data", (chunk: Buffer) => {
-        body += chunk.toString()
-      })
-      res.on("end", () => resolve(body))
-    })
-    req.on("error", reject)
-    req.on("timeout", () => req.destroy(new Error("timeout")))
-  })
 
 describe.skipIf(!fs.existsSync(socketActivate))(
   "socket activation (needs systemd-socket-activate, Debian's systemd)",

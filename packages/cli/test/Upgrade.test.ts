@@ -11,6 +11,7 @@ import {
   commandFor,
   fixtures,
   freePort,
+  generationsIn,
   get,
   isRunning,
   readIfExists,
@@ -19,6 +20,7 @@ import {
   runtime,
   startServer,
   startServerBin,
+  statusLines,
   tempDir,
   trackPids,
   trackSupervisors,
@@ -45,9 +47,6 @@ beforeAll(() => {
 
 /** New supervisors are nobody's child here: each test stops the ones it made. */
 const successors = trackPids()
-
-const statusLines = (file: string) => (readIfExists(file) ?? "").split("\n").filter(Boolean)
-const generationsIn = (file: string) => new Set(statusLines(file).map((line) => Number(line.split(":")[0])))
 
 const startService = async (extra: ReadonlyArray<string> = [], env: Record<string, string> = {}) => {
   const dir = tempDir()

@@ -6,17 +6,19 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import * as esbuild from "esbuild"
 import { afterAll, describe, expect, it } from "vitest"
+import { bundleProgram } from "./support/Bundle.js"
 import {
   fixtures,
   freePort,
+  generationsIn,
   get,
   isRunning,
   readIfExists,
   repoRoot,
   skipOnBun,
   startServer,
+  statusLines,
   tempDir,
   trackPids,
   trackSupervisors,
@@ -31,27 +33,12 @@ const buildDir = path.join(repoRoot, "packages/cli/node_modules/.cache", `upgrad
 afterAll(() => fs.rmSync(buildDir, { recursive: true, force: true }))
 
 /** The host program as JavaScript that node runs, our packages from their sources. */
-const bundle = async (): Promise<string> => {
-  const outfile = path.join(buildDir, "host.mjs")
-  await esbuild.build({
-    entryPoints: [path.join(fixtures, "upgrade-host.ts")],
-    outfile,
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "node20.19",
-    conditions: ["@starter/source"],
-    external: ["koffi"],
-    logLevel: "warning"
-  })
-  return outfile
-}
+const bundle = (): Promise<string> =>
+  bundleProgram(path.join(fixtures, "upgrade-host.ts"), path.join(buildDir, "host.mjs"))
 
 /** The new host is not this process's child: each test stops the ones it made. */
 const successors = trackPids()
 
-const statusLines = (file: string) => (readIfExists(file) ?? "").split("\n").filter(Boolean)
-const generationsIn = (file: string) => new Set(statusLines(file).map((line) => Number(line.split(":")[0])))
 const parentOf = (pid: number) => {
   const stat = readIfExists(`/proc/${pid}/stat`) ?? ""
   return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])

@@ -11,11 +11,13 @@ import { describe, expect, it, onTestFinished } from "vitest"
 import {
   fixtures,
   freePort,
+  generationsIn,
   get,
   isRunning,
   readIfExists,
   runToExit,
   startServer,
+  statusLines,
   tempDir,
   trackPids,
   trackSupervisors,
@@ -29,8 +31,6 @@ const track = trackSupervisors()
 const orphans = trackPids()
 
 const worker = path.join(fixtures, "upgrade-worker.mjs")
-const statusLines = (file: string) => (readIfExists(file) ?? "").split("\n").filter(Boolean)
-const generationsIn = (file: string) => new Set(statusLines(file).map((line) => Number(line.split(":")[0])))
 const pidIn = (file: string) => Number(readIfExists(file) ?? "0")
 const monotonicUsec = () => process.hrtime.bigint() / 1000n
 

@@ -5,7 +5,6 @@
  */
 import * as dgram from "node:dgram"
 import * as fs from "node:fs"
-import * as http from "node:http"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import {
@@ -13,6 +12,7 @@ import {
   fixtures,
   freePort,
   get,
+  getUnix,
   isRunning,
   type Running,
   readIfExists,
@@ -31,19 +31,6 @@ const successors = trackPids()
 
 const worker = path.join(fixtures, "every-socket-worker.mjs")
 const socketActivate = "/usr/bin/systemd-socket-activate"
-
-const getUnix = (socketPath: string): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const req = http.get({ socketPath, path: "/", agent: false, timeout: 10_000 }, (res) => {
-      let body = ""
-      res.on("data", (chunk: Buffer) => {
-        body += chunk.toString()
-      })
-      res.on("end", () => resolve(body))
-    })
-    req.on("error", reject)
-    req.on("timeout", () => req.destroy(new Error("timeout")))
-  })
 
 /** One datagram to `port`, and the answer. */
 const askUdp = (port: number): Promise<string> =>

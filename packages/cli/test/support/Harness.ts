@@ -149,8 +149,14 @@ export const runToExit = async (
 
 /** One HTTP GET on a fresh connection; answers the body. */
 export const get = (port: number, pathname = "/"): Promise<string> =>
+  getFrom({ host: "127.0.0.1", port, path: pathname })
+
+/** One GET over the unix socket at `socketPath`, on a fresh connection. */
+export const getUnix = (socketPath: string, pathname = "/"): Promise<string> => getFrom({ socketPath, path: pathname })
+
+const getFrom = (target: http.RequestOptions): Promise<string> =>
   new Promise((resolve, reject) => {
-    const req = http.get({ host: "127.0.0.1", port, path: pathname, agent: false, timeout: 10_000 }, (res) => {
+    const req = http.get({ ...target, agent: false, timeout: 10_000 }, (res) => {
       let body = ""
       res.on("data", (chunk: Buffer) => {
         body += chunk.toString()
@@ -203,6 +209,14 @@ export const trackPids = (): Set<number> => {
   })
   return pids
 }
+
+/** The lines of a `--status-file` (`generation:pid`), none while it is missing. */
+export const statusLines = (file: string): ReadonlyArray<string> =>
+  (readIfExists(file) ?? "").split("\n").filter(Boolean)
+
+/** The generations a `--status-file` names. */
+export const generationsIn = (file: string): ReadonlySet<number> =>
+  new Set(statusLines(file).map((line) => Number(line.split(":")[0])))
 
 /** Whether `pid` runs (a zombie waiting to be reaped does not). */
 export const isRunning = (pid: number): boolean => {
