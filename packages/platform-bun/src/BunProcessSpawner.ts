@@ -8,6 +8,7 @@
  */
 import type { ExitStatus, ProcessSpawner } from "@starter/core"
 import * as ByteEnv from "@starter/platform-shared/ByteEnv"
+import * as FdSlots from "@starter/platform-shared/FdSlots"
 import type * as NotifySockets from "@starter/platform-shared/NotifySockets"
 import * as OrphanReaper from "@starter/platform-shared/OrphanReaper"
 import type * as PipeLines from "@starter/platform-shared/PipeLines"
@@ -68,29 +69,38 @@ const spawnWorker = (
     )
     const launch = ByteEnv.spawnable(request.argv, env)
     let notify: PipeLines.PipeReading | undefined
-    const proc = yield* Effect.try({
-      try: () =>
-        Bun.api().spawn(launch.argv, {
-          cwd: request.cwd,
-          env: launch.env,
-          stdio: slots,
-          detached: request.processGroup,
-          ...(ipc
-            ? {
-                serialization: "json" as const,
-                ipc: (message: unknown) => {
-                  if (WorkerProtocol.isReadyMessage(message)) WorkerSpawn.markReady(state)
-                }
+    const spawn = (stdio: ReadonlyArray<Bun.StdioSlot>) =>
+      Bun.api().spawn(launch.argv, {
+        cwd: request.cwd,
+        env: launch.env,
+        stdio,
+        detached: request.processGroup,
+        ...(ipc
+          ? {
+              serialization: "json" as const,
+              ipc: (message: unknown) => {
+                if (WorkerProtocol.isReadyMessage(message)) WorkerSpawn.markReady(state)
               }
-            : {}),
-          onExit: (child, code, signal) => {
-            OrphanReaper.disown(child.pid)
-            notify?.destroy()
-            if (ipc) child.disconnect()
-            release()
-            Deferred.unsafeDone(exit, Exit.succeed(WorkerSpawn.toExitStatus(code, signal)))
-          }
-        }),
+            }
+          : {}),
+        onExit: (child, code, signal) => {
+          OrphanReaper.disown(child.pid)
+          notify?.destroy()
+          if (ipc) child.disconnect()
+          release()
+          Deferred.unsafeDone(exit, Exit.succeed(WorkerSpawn.toExitStatus(code, signal)))
+        }
+      })
+    const proc = yield* Effect.try({
+      // Bun fills the fd slots in order: sources that are earlier slots go as copies (FdSlots).
+      try: () => {
+        const placed = FdSlots.placeable(libc, slots)
+        try {
+          return spawn(placed.stdio)
+        } finally {
+          placed.release()
+        }
+      },
       catch: (error) => {
         release()
         for (const { read } of output) libc.close(read)

@@ -12,6 +12,7 @@ import type { ListenSockets } from "@starter/core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
+import * as FdSlots from "./FdSlots.js"
 import * as Libc from "./Libc.js"
 import type * as LogFile from "./LogFile.js"
 import { writeStderr } from "./Stderr.js"
@@ -80,19 +81,21 @@ export const spawnDaemon = (
         log: log === undefined ? undefined : first + sockets.length
       }
       const script = process.argv[1] ?? ""
+      // stdin is /dev/null (Perl reopens it); the daemon re-points 1 and 2 at --log-file itself.
+      const placed = FdSlots.placeable(libc, [
+        "ignore",
+        "inherit",
+        "inherit",
+        write,
+        ...sockets.map((s) => s.fd),
+        ...(log === undefined ? [] : [log.fd])
+      ] as const)
       const daemon = spawn(process.execPath, [...process.execArgv, script, ...argv], {
         detached: true,
-        // stdin is /dev/null (Perl reopens it); the daemon re-points 1 and 2 at --log-file itself.
-        stdio: [
-          "ignore",
-          "inherit",
-          "inherit",
-          write,
-          ...sockets.map((s) => s.fd),
-          ...(log === undefined ? [] : [log.fd])
-        ],
+        stdio: [...placed.stdio],
         env: { ...process.env, [handoffVariable]: JSON.stringify(handoff) }
       })
+      placed.release()
       daemon.on("error", (error) => {
         writeStderr(`failed to start the daemon: ${error.message}\n`)
         resume(Effect.succeed(255))

@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Runtime from "effect/Runtime"
+import * as FdSlots from "./FdSlots.js"
 import * as Libc from "./Libc.js"
 import * as OrphanReaper from "./OrphanReaper.js"
 import { type ReadPipe, readLines } from "./PipeLines.js"
@@ -102,23 +103,14 @@ const launch =
         ...(handover.control?.fd === undefined ? [] : [handover.control.fd]),
         ...request.sockets.map((s) => s.fd)
       ]
-      // Each descriptor goes to its slot (3, 4, …) in the new process. Bun's spawn fills the
-      // slots one after the other, so a source that is itself a slot (systemd's sockets are at 3
-      // and 4) would be overwritten before it is placed: such sources go as copies above them.
-      const slots = 3 + inherited.length
-      const copies: Array<number | undefined> = []
-      yield* Effect.try({
-        try: () => {
-          for (const fd of inherited) copies.push(fd < slots ? libc.duplicateAbove(fd, slots) : undefined)
-        },
+      // Each descriptor goes to its slot (3, 4, …) in the new process.
+      const placed = yield* Effect.try({
+        try: () => FdSlots.placeable(libc, ["ignore", "inherit", "inherit", ...inherited] as const),
         catch: (error) => {
-          for (const fd of [commandsRead, commandsWrite, reportsRead, reportsWrite, ...copies]) {
-            if (fd !== undefined) libc.close(fd)
-          }
+          for (const fd of [commandsRead, commandsWrite, reportsRead, reportsWrite]) libc.close(fd)
           return failure("cannot place the descriptors")(error)
         }
       })
-      const sources = inherited.map((fd, i) => copies[i] ?? fd)
       const layout = Takeover.layout({
         pidFile: handover.pidFile !== undefined,
         control: handover.control?.fd !== undefined,
@@ -130,7 +122,7 @@ const launch =
         try: () =>
           spawn(file, [...args], {
             // Its own output is ours (a terminal, --log-file), as are its workers'.
-            stdio: ["ignore", "inherit", "inherit", ...sources],
+            stdio: [...placed.stdio],
             env: { ...process.env, [Takeover.variable]: JSON.stringify(layout) }
           }),
         catch: (error) => new Successor.SuccessorError({ message: `cannot start ${binary}: ${strerror(error)}` })
@@ -139,7 +131,7 @@ const launch =
           Effect.sync(() => {
             libc.close(commandsRead)
             libc.close(reportsWrite)
-            for (const copy of copies) if (copy !== undefined) libc.close(copy)
+            placed.release()
           })
         ),
         Effect.tapError(() =>
