@@ -106,12 +106,15 @@ export const startServer = (
   child.stdout?.on("data", (chunk: Buffer) => {
     stdout += chunk.toString()
   })
-  // 'exit', then the rest of stderr: waiting for 'close' would hang on workers that
-  // outlive a killed supervisor while holding the same pipe.
-  const stderrDone = new Promise<void>((resolve) => child.stderr?.once("end", resolve))
+  // 'exit', then the rest of stderr and stdout (what the process wrote last can still be in
+  // the pipes when 'exit' comes): waiting for 'close' would hang on workers that outlive a
+  // killed supervisor while holding the same pipes.
+  const ended = (stream: NodeJS.ReadableStream | null) =>
+    new Promise<void>((resolve) => (stream === null ? resolve() : stream.once("end", resolve)))
+  const outputDone = Promise.all([ended(child.stderr), ended(child.stdout)])
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("exit", (code, signal) => {
-      void Promise.race([stderrDone, sleep(500)]).then(() => resolve({ code, signal }))
+      void Promise.race([outputDone, sleep(500)]).then(() => resolve({ code, signal }))
     })
   )
   const lines = () => stderr.split("\n").filter((l) => l !== "")
