@@ -12,6 +12,7 @@ import {
   freePort,
   get,
   isRunning,
+  nodeExecutable,
   readIfExists,
   runToExit,
   startServer,
@@ -56,7 +57,7 @@ describe("chaos", () => {
   it("a worker that ignores TERM is killed after --kill-timeout, at a restart and at shutdown", async () => {
     const port = await freePort()
     const server = launch(
-      [`--port=127.0.0.1:${port}`, "--interval=0", "--kill-timeout=300ms", "--", process.execPath, worker],
+      [`--port=127.0.0.1:${port}`, "--interval=0", "--kill-timeout=300ms", "--", nodeExecutable, worker],
       { IGNORE_TERM: "1" }
     )
     await server.waitForLine(/^starting new worker/)
@@ -81,7 +82,7 @@ describe("chaos", () => {
     const status = path.join(dir, "status")
     // Ready on the notify fd unless the flag file exists.
     // The node worker itself must not answer on the notify fd: the shell decides.
-    const script = `[ -e ${flag} ] || (sleep 0.1; echo READY=1 >&$STARTER_NOTIFY_FD) & exec env -u STARTER_NOTIFY_FD ${process.execPath} ${worker}`
+    const script = `[ -e ${flag} ] || (sleep 0.1; echo READY=1 >&$STARTER_NOTIFY_FD) & exec env -u STARTER_NOTIFY_FD ${nodeExecutable} ${worker}`
     const server = launch([
       `--port=127.0.0.1:${port}`,
       `--status-file=${status}`,
@@ -113,7 +114,7 @@ describe("chaos", () => {
       `--status-file=${status}`,
       "--interval=1",
       "--",
-      process.execPath,
+      nodeExecutable,
       worker
     ])
     await waitFor("generation 1", () => (generationsIn(status).length === 1 ? true : undefined))
@@ -148,7 +149,7 @@ describe("chaos", () => {
     const dir = tempDir()
     const port = await freePort()
     const files = [`--pid-file=${dir}/pid`, `--status-file=${dir}/status`, `--path=${dir}/app.sock`]
-    const first = launch([`--port=127.0.0.1:${port}`, ...files, "--interval=0", "--", process.execPath, worker])
+    const first = launch([`--port=127.0.0.1:${port}`, ...files, "--interval=0", "--", nodeExecutable, worker])
     await waitFor("status", () => readIfExists(`${dir}/status`))
     const orphan = Number(readIfExists(`${dir}/status`)?.split(":")[1])
     first.kill("SIGKILL")
@@ -163,7 +164,7 @@ describe("chaos", () => {
         return true
       }
     })
-    const second = launch([`--port=127.0.0.1:${port}`, ...files, "--interval=0", "--", process.execPath, worker])
+    const second = launch([`--port=127.0.0.1:${port}`, ...files, "--interval=0", "--", nodeExecutable, worker])
     await second.waitForLine(/^removing existing socket file:/)
     await waitFor("the new generation", () => (readIfExists(`${dir}/pid`) === `${second.pid}\n` ? true : undefined))
     expect(await get(port)).toMatch(/^hello from generation 1,/)
@@ -180,7 +181,7 @@ describe("chaos", () => {
       `--status-file=${status}`,
       "--interval=0",
       "--",
-      process.execPath,
+      nodeExecutable,
       worker
     ])
     await server.waitForLine(/^failed to create temporary file:.*No such file or directory$/)
@@ -204,7 +205,7 @@ describe("chaos", () => {
         `--status-file=${path.join(dir, "status")}`,
         "--interval=0",
         "--",
-        process.execPath,
+        nodeExecutable,
         worker
       ])
       await server.waitForLine(message)

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest"
 import {
   freePort,
   get,
+  nodeExecutable,
   readIfExists,
   repoRoot,
   startServer,
@@ -36,7 +37,7 @@ const startExample = async (file: string, ready: string) => {
       `--status-file=${status}`,
       `--ready=${ready}`,
       "--",
-      process.execPath,
+      nodeExecutable,
       path.join(repoRoot, "examples", file)
     ])
   )

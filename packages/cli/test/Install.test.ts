@@ -9,6 +9,7 @@ import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   freePort,
+  nodeExecutable,
   readIfExists,
   repoRoot,
   runToExit,
@@ -26,7 +27,7 @@ const bin = path.join(app, "node_modules/.bin/start_server")
 
 beforeAll(() => {
   const tarballs: Record<string, string> = JSON.parse(
-    execFileSync(process.execPath, [path.join(repoRoot, "scripts/pack.mjs"), path.join(dir, "packs")], {
+    execFileSync(nodeExecutable, [path.join(repoRoot, "scripts/pack.mjs"), path.join(dir, "packs")], {
       encoding: "utf8"
     })
   )
@@ -72,7 +73,7 @@ describe("the packed packages, installed with npm", () => {
           `--control-socket=${control}`,
           "--ready=notify-fd",
           "--",
-          process.execPath,
+          nodeExecutable,
           "worker.mjs"
         ],
         { bin, cwd: app }

@@ -13,6 +13,7 @@ import { getopt } from "../src/Getopt.js"
 import {
   fixtures,
   freePort,
+  nodeExecutable,
   type Running,
   readIfExists,
   runToExit,
@@ -53,7 +54,7 @@ const boot = (
   options: ReadonlyArray<string>,
   {
     env = {},
-    program = [process.execPath, worker]
+    program = [nodeExecutable, worker]
   }: { env?: Record<string, string>; program?: ReadonlyArray<string> } = {}
 ) => {
   const dir = tempDir()

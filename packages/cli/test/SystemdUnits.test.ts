@@ -12,6 +12,7 @@ import {
   connects,
   freePort,
   get,
+  nodeExecutable,
   repoRoot,
   runToExit,
   sleep,
@@ -95,7 +96,7 @@ const commandLine = (line: string, dirs: { app: string; run: string }, port: num
   const [program, ...args] = line
     .replaceAll("/opt/app", dirs.app)
     .replaceAll("/run/app", dirs.run)
-    .replaceAll("/usr/bin/node", process.execPath)
+    .replaceAll("/usr/bin/node", nodeExecutable)
     .replaceAll("127.0.0.1:8080", `127.0.0.1:${port}`)
     .split(/\s+/)
   return { program: program!, args }

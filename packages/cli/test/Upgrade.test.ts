@@ -14,6 +14,7 @@ import {
   generationsIn,
   get,
   isRunning,
+  nodeExecutable,
   readIfExists,
   repoRoot,
   runToExit,
@@ -36,7 +37,7 @@ let nextBinary = ""
 /** The second build: the same sources, another version string. */
 beforeAll(() => {
   const out = path.join(tempDir(), "next")
-  execFileSync(process.execPath, [path.join(repoRoot, "packages/cli/scripts/bundle.mjs")], {
+  execFileSync(nodeExecutable, [path.join(repoRoot, "packages/cli/scripts/bundle.mjs")], {
     env: { ...process.env, STARTER_VERSION: nextVersion, STARTER_BUNDLE_OUTDIR: out },
     stdio: "inherit"
   })
@@ -73,7 +74,7 @@ const startService = async (extra: ReadonlyArray<string> = [], env: Record<strin
         "--ready-timeout=3",
         ...extra,
         "--",
-        process.execPath,
+        nodeExecutable,
         path.join(fixtures, "upgrade-worker.mjs")
       ],
       {
@@ -186,7 +187,7 @@ describe("start_server upgrade", () => {
     expect(server.lines()).toContain(`start_server (pid:${pid}) version 0.1.0 took over, serving generation 2`)
     expect(cmdline(pid)).toContain("start_server")
     // On the runtime the old one ran on (the program's #! line names node: not that).
-    const runtimeExecutable = runtime === "bun" ? commandFor(startServerBin, [])[0] : process.execPath
+    const runtimeExecutable = runtime === "bun" ? commandFor(startServerBin, [])[0] : nodeExecutable
     expect(fs.realpathSync(`/proc/${pid}/exe`)).toBe(fs.realpathSync(runtimeExecutable))
     expect(await get(port)).toMatch(/^hello from generation 2/)
   }, 60_000)
