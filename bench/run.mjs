@@ -523,7 +523,7 @@ const nodeLines = async () => {
       "-e",
       `require("http").createServer((q, r) => r.end("ok")).listen(${port}, "127.0.0.1")`
     ])
-    serving.push({ ours: ours.responding, alone: alone.responding })
+    serving.push({ accepting: ours.accepting, ours: ours.responding, alone: alone.responding })
   }
   // The idle processes side by side, at the same time.
   const idle = await Promise.all(
@@ -541,7 +541,7 @@ const nodeLines = async () => {
     const ms = (value) => `${value.toFixed(1)} ms`
     const mib = (value) => `${value.toFixed(1)} MiB`
     nodeLineRows.push(
-      `| ${name}: ${version} | ${ms(serving[i].ours)} | ${ms(serving[i].alone)} | ${mib(ours.rss[1])} | ${mib(bare.rss[1])} | ${(ours.rss[1] / bare.rss[1]).toFixed(2)}× | ${mib(ours.hwm)} |`
+      `| ${name}: ${version} | ${ms(serving[i].accepting)} | ${ms(serving[i].ours)} | ${ms(serving[i].alone)} | ${mib(ours.rss[1])} | ${mib(bare.rss[1])} | ${(ours.rss[1] / bare.rss[1]).toFixed(2)}× | ${mib(ours.hwm)} |`
     )
     console.log(nodeLineRows.at(-1))
   })
@@ -812,8 +812,8 @@ beside a script that only binds the port and serves, on that line (medians of ${
 RSS ${marks[1]} s after start with one idle worker beside bare Node of that line, in the same run;
 VmHWM by ${marks[2]} s.
 
-| Node | exec → first response | a bare node server | RSS idle, ${marks[1]} s | bare node | ours ÷ node | VmHWM |
-| --- | --- | --- | --- | --- | --- | --- |
+| Node | exec → the port accepts | exec → first response | a bare node server | RSS idle, ${marks[1]} s | bare node | ours ÷ node | VmHWM |
+| --- | --- | --- | --- | --- | --- | --- | --- |
 ${nodeLineRows.join("\n")}
 
 Throughput: requests per second to one worker process, binding the port itself (no
