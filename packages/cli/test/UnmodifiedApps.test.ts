@@ -181,6 +181,13 @@ describe("an unmodified app under `node --import @starter/worker/register`", () 
         )
       )
       await waitFor("generation 1", alone(status, 1), 20_000)
+      // One socket on the port, start_server's: the app bound none of its own (Fastify's
+      // second binding for `localhost`, on ::1, included).
+      expect(
+        execFileSync("ss", ["-ltnH", `sport = :${port}`], { encoding: "utf8" })
+          .trim()
+          .split("\n")
+      ).toHaveLength(1)
       const clients = clientsFor(app.client, port)
       const load = startLoad(port, {
         clients: 2,
@@ -234,13 +241,21 @@ describe("what @starter/worker/register leaves alone", () => {
     const dir = tempDir()
     const [held, own, busy] = [await freePort(), await freePort(), await freePort()]
     const status = path.join(dir, "status")
+    const unused = path.join(dir, "unused.sock")
     // Something else holds `busy`: the app's listen there fails as it would anywhere.
     const other = net.createServer()
     await new Promise<void>((resolve) => other.listen(busy, "127.0.0.1", resolve))
     try {
       const server = track(
         startServer(
-          [`--port=127.0.0.1:${held}`, `--status-file=${status}`, "--ready=notify-fd", "--", ...hook("own-ports.mjs")],
+          [
+            `--port=127.0.0.1:${held}`,
+            `--path=${unused}`,
+            `--status-file=${status}`,
+            "--ready=notify-fd",
+            "--",
+            ...hook("own-ports.mjs")
+          ],
           { cwd, env: { PORT: String(held), OWN_PORT: String(own), BUSY_PORT: String(busy) } }
         )
       )
@@ -261,6 +276,10 @@ describe("what @starter/worker/register leaves alone", () => {
       expect(listeners(held)).toEqual(expect.arrayContaining([server.pid, pid]))
       expect(listeners(own)).toEqual([pid])
       expect(listeners(ephemeral)).toEqual([pid])
+      // The app serves one of start_server's two sockets: ready all the same, and it says so.
+      expect(server.lines()).toContain(
+        `@starter/worker/register: ready, but nothing listens on ${unused} (from start_server)`
+      )
     } finally {
       other.close()
     }

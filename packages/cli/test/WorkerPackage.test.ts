@@ -73,6 +73,7 @@ describe("@starter/worker, packed and installed alone with npm", () => {
     const script = [
       'const w = await import("@starter/worker")',
       'const p = await import("@starter/worker/Protocol")',
+      'await import("@starter/worker/register")',
       "console.log([typeof w.listen, typeof w.ready, typeof w.gracefulShutdown, p.notifyFdVariable].join(' '))"
     ].join("\n")
     expect(runNode(["--input-type=module", "-e", script])).toBe("function function function STARTER_NOTIFY_FD\n")
