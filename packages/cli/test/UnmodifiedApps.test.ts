@@ -15,6 +15,7 @@ import {
   fixtures,
   freePort,
   get,
+  getUnix,
   isRunning,
   repoRoot,
   startServer,
@@ -235,6 +236,27 @@ const listeners = (port: number): ReadonlyArray<number> =>
 const workerPid = (status: string): number => Number(statusLines(status)[0]?.split(":")[1])
 
 const hook = (app: string) => [process.execPath, "--import", "@starter/worker/register", path.join(apps, app)]
+
+describe("@starter/worker/register on a unix socket", () => {
+  it("a listen on the path start_server bound (--path) uses its socket, through a restart", async () => {
+    const dir = tempDir()
+    const socket = path.join(dir, "app.sock")
+    const status = path.join(dir, "status")
+    const server = track(
+      startServer([`--path=${socket}`, `--status-file=${status}`, "--ready=notify-fd", "--", ...hook("unix.mjs")], {
+        cwd,
+        env: { SOCKET: socket }
+      })
+    )
+    await waitFor("generation 1", alone(status, 1), 20_000)
+    expect(await getUnix(socket)).toBe(`unix generation 1 address ${JSON.stringify(socket)}\n`)
+    server.kill("SIGHUP")
+    await waitFor("generation 2 alone", alone(status, 2), 20_000)
+    expect(await getUnix(socket)).toBe(`unix generation 2 address ${JSON.stringify(socket)}\n`)
+    server.kill("SIGTERM")
+    expect((await server.exited).code).toBe(0)
+  })
+})
 
 describe("what @starter/worker/register leaves alone", () => {
   it("a listen on a port start_server does not hold is the app's own, as without the loader", async () => {

@@ -6,6 +6,7 @@
  * Any other listen (another port, port 0, an fd, a handle) is passed to Node untouched.
  */
 import * as net from "node:net"
+import * as os from "node:os"
 import type { HeldSocket, HeldSockets } from "./HeldSockets.js"
 import * as ListenRequest from "./ListenRequest.js"
 
@@ -27,11 +28,11 @@ const taken = (target: ListenRequest.ListenTarget): NodeJS.ErrnoException =>
     new Error(
       `listen EADDRINUSE: address already in use ${describe(target)} (start_server's socket there is served by another server of this process)`
     ),
-    { code: "EADDRINUSE", errno: -98, syscall: "listen" }
+    { code: "EADDRINUSE", errno: -os.constants.errno.EADDRINUSE, syscall: "listen" }
   )
 
-/** Patches `net.Server.prototype.listen`; answers a function that puts Node's back. */
-export const install = (held: HeldSockets, redirect: Redirect): (() => void) => {
+/** Patches `net.Server.prototype.listen`, for the life of the process. */
+export const install = (held: HeldSockets, redirect: Redirect): void => {
   const original = net.Server.prototype.listen
   // Node's `listen(handle, backlog, callback)` form, which `{ fd }` takes.
   const onFd = original as (this: net.Server, handle: object, backlog: number, callback?: () => void) => net.Server
@@ -64,7 +65,4 @@ export const install = (held: HeldSockets, redirect: Redirect): (() => void) => 
       : onFd.call(this, options, backlog, request.callback)
   }
   net.Server.prototype.listen = listen as typeof original
-  return () => {
-    net.Server.prototype.listen = original
-  }
 }
