@@ -5,7 +5,7 @@
  * signal: 20 HUPs under load lose no request. A listen on anything start_server does not hold
  * is the app's own, as without the loader.
  */
-import { execFileSync, spawn } from "node:child_process"
+import { execFileSync, spawn, spawnSync } from "node:child_process"
 import * as http2 from "node:http2"
 import * as https from "node:https"
 import * as net from "node:net"
@@ -320,6 +320,22 @@ describe("what @starter/worker/register leaves alone", () => {
     } finally {
       child.kill("SIGKILL")
     }
+  })
+})
+
+describe("@starter/worker/register and bad input", () => {
+  it("a SERVER_STARTER_PORT that does not parse: one line and exit 1, before the app runs", () => {
+    const [node, ...args] = hook("http.mjs")
+    const run = spawnSync(node ?? "", args, {
+      cwd,
+      env: { ...process.env, SERVER_STARTER_PORT: "3000=x", PORT: "1" },
+      encoding: "utf8",
+      timeout: 10_000
+    })
+    expect({ status: run.status, stderr: run.stderr }).toEqual({
+      status: 1,
+      stderr: '@starter/worker/register: invalid SERVER_STARTER_PORT entry: "3000=x" (expected KEY=FD)\n'
+    })
   })
 })
 

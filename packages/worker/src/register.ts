@@ -71,4 +71,12 @@ const register = (env: NodeJS.ProcessEnv) => {
   })
 }
 
-if (process.env.SERVER_STARTER_PORT !== undefined) register(process.env)
+if (process.env.SERVER_STARTER_PORT !== undefined) {
+  try {
+    register(process.env)
+  } catch (error) {
+    // A SERVER_STARTER_PORT that does not parse: one line, before the app runs.
+    console.error(`${prefix} ${error instanceof Error ? error.message : String(error)}`)
+    process.exit(1)
+  }
+}
