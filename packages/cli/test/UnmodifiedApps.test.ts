@@ -204,7 +204,12 @@ describe("an unmodified app under `node --import @starter/worker/register`", () 
           server.kill("SIGHUP")
           await waitFor(`generation ${g} ready`, () => (retired() === g - 1 ? true : undefined), 20_000)
         }
-        await waitFor(`generation ${restarts + 1} alone`, alone(status, restarts + 1), 20_000)
+        await waitFor(
+          () =>
+            `generation ${restarts + 1} alone (status: ${JSON.stringify(statusLines(status))}, log: ${JSON.stringify(server.lines().slice(-6))})`,
+          alone(status, restarts + 1),
+          20_000
+        )
         const before = load.ok()
         await waitFor("answers from the last generation", () => (load.ok() >= before + 8 ? true : undefined))
       } finally {
