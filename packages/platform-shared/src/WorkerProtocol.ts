@@ -1,33 +1,20 @@
 /**
- * What start_server and its workers agree on, in one place: the variables naming the worker's
- * fds, the readiness messages, and where each fd sits in a new worker. Every runtime's spawner
- * lays workers out with `layout`, and @starter/worker reads the same names. No runtime imports
- * here: @starter/worker loads this module alone.
+ * The supervisor's side of what start_server and its workers agree on: reading the notify
+ * fd, and where each fd sits in a new worker (every runtime's spawner lays workers out with
+ * `layout`). The names and messages themselves live in `@starter/worker/Protocol`, which a
+ * worker installs without the supervisor's packages; they are re-exported here.
  */
 import type { ProcessSpawner } from "@starter/core"
+import { lifelineFdVariable, notifyFdVariable, readyLine } from "@starter/worker/Protocol"
 import type { StreamName } from "./WorkerOutput.js"
 
-/** The variable that tells a `notify-fd` worker where to write `READY=1`. */
-export const notifyFdVariable = "STARTER_NOTIFY_FD"
-
-/**
- * The variable naming the worker's end of the lifeline: a pipe whose other end only the
- * supervisor holds, so reading it reaches EOF when the supervisor dies (even by SIGKILL).
- */
-export const lifelineFdVariable = "STARTER_SUPERVISOR_FD"
-
-/** The line a worker writes on its notify fd (and sends on NOTIFY_SOCKET) once it serves. */
-export const readyLine = "READY=1"
-
-/** What a worker sends on the IPC channel once it serves (objects `{ ready: true }` and `{ type: "ready" }` count too). */
-export const readyMessage = "ready"
-
-export const isReadyMessage = (message: unknown): boolean => {
-  if (message === readyMessage) return true
-  if (typeof message !== "object" || message === null) return false
-  const { ready, type } = message as { ready?: unknown; type?: unknown }
-  return ready === true || type === "ready"
-}
+export {
+  isReadyMessage,
+  lifelineFdVariable,
+  notifyFdVariable,
+  readyLine,
+  readyMessage
+} from "@starter/worker/Protocol"
 
 /** A line longer than any notify message is noise: no more of it is kept. */
 const maxNotifyLine = 4096
