@@ -11,11 +11,13 @@ import { describe, expect, it, onTestFinished } from "vitest"
 import {
   commandFor,
   ensureStopped,
+  fixtures,
   freePort,
   get,
   type Running,
   readIfExists,
   repoRoot,
+  runToExit,
   runtime,
   startServer,
   startServerBin,
@@ -218,6 +220,56 @@ while :; do sleep 0.05; done`
       expect(unshare.lines()).toContain(`received TERM, sending TERM to all workers:${inNamespace}`)
       expect(stat(worker)).toBeUndefined()
     })
+
+    it("start_server upgrade: the old supervisor hands over and stands in as init; HUP and TERM reach the new one", async () => {
+      const port = await freePort()
+      const control = path.join(tempDir(), "control.sock")
+      const { unshare, supervisor } = await startAsPid1([
+        startServerBin,
+        `--port=127.0.0.1:${port}`,
+        `--control-socket=${control}`,
+        "--ready=notify-fd",
+        "--",
+        process.execPath,
+        path.join(fixtures, "http-worker.mjs")
+      ])
+      // A connection waits in the backlog until the worker accepts it.
+      await unshare.waitForLine(/^starting new worker \d+$/)
+      /** A client inside the namespace, as `kubectl exec` or `docker exec` runs one. */
+      const inside = (args: ReadonlyArray<string>) => {
+        const [program, programArgs] = commandFor(startServerBin, args)
+        return runToExit(["--target", String(supervisor), "--pid", "--mount", "--", program, ...programArgs], {
+          bin: "nsenter"
+        })
+      }
+      const status = async () => {
+        const shown = await inside(["status", `--control-socket=${control}`, "--json"])
+        return JSON.parse(shown.stdout) as { servingGeneration: number; supervisor: { pid: number } }
+      }
+      expect(await get(port)).toMatch(/^hello from generation 1, /)
+
+      const upgraded = await inside(["upgrade", `--control-socket=${control}`])
+      expect({ code: upgraded.code, stderr: upgraded.stderr }).toEqual({ code: 0, stderr: "" })
+      expect(upgraded.stdout).toMatch(
+        /^upgrade: start_server \S+ \(pid \d+\) serves generation 2; start_server \(pid 1\) has retired its workers and stands in as init\n$/
+      )
+      expect(await get(port)).toMatch(/^hello from generation 2, /)
+      await unshare.waitForLine(
+        /^start_server \(pid:1\) stands in as init: it forwards signals to the new supervisor and exits after it$/
+      )
+      // PID 1 is still the first supervisor; its one child is the new one, which answers.
+      const successor = await onlyChild("the new supervisor", supervisor)
+      expect((await status()).supervisor.pid).toBe(Number(nsPid(successor)))
+
+      // The kubelet's or an operator's signals go to PID 1: it forwards them.
+      process.kill(supervisor, "SIGHUP")
+      await unshare.waitForLine(/^received HUP, spawning a new worker$/)
+      await unshare.waitForLine(/^old worker \d+ died, status:0$/, 20_000)
+      expect((await status()).servingGeneration).toBe(3)
+      process.kill(supervisor, "SIGTERM")
+      expect((await unshare.exited).code).toBe(0)
+      expect(stat(successor)).toBeUndefined()
+    }, 60_000)
 
     it("INT stops everything", async () => {
       const { unshare, supervisor } = await startAsPid1([startServerBin, "--", "sleep", "999"])
