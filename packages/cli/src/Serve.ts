@@ -104,7 +104,10 @@ const supervise = (
     const watching = yield* Effect.fork(
       Stream.runForEach(yield* supervisor.subscribe, (event) =>
         Effect.sync(() => {
-          if (event._tag === "ShutdownStarted" && event.signal === "handover") handedOver = true
+          if (event._tag === "ShutdownStarted" && event.signal === "handover") {
+            handedOver = true
+            Pid1StandIn.rememberStopSignals()
+          }
         })
       )
     )

@@ -273,6 +273,37 @@ while :; do sleep 0.05; done`
       expect(stat(successor)).toBeUndefined()
     }, 60_000)
 
+    it("a TERM while the old supervisor still retires its workers after an upgrade reaches the new one", async () => {
+      const port = await freePort()
+      const control = path.join(tempDir(), "control.sock")
+      // Each worker takes 2 s to exit after TERM: the old generation retires slowly.
+      const { unshare, supervisor } = await startAsPid1(
+        [
+          startServerBin,
+          `--port=127.0.0.1:${port}`,
+          `--control-socket=${control}`,
+          "--ready=notify-fd",
+          "--",
+          process.execPath,
+          path.join(fixtures, "http-worker.mjs")
+        ],
+        { env: { EXIT_DELAY_MS: "2000" } }
+      )
+      await unshare.waitForLine(/^starting new worker \d+$/)
+      expect(await get(port)).toMatch(/^hello from generation 1, /)
+      const [program, args] = commandFor(startServerBin, ["upgrade", `--control-socket=${control}`])
+      const upgrading = runToExit(["--target", String(supervisor), "--pid", "--mount", "--", program, ...args], {
+        bin: "nsenter"
+      })
+      await unshare.waitForLine(/^the new supervisor is serving, sending TERM to this supervisor's workers:\d+$/)
+      // The kubelet's one TERM, to PID 1, which is stopping already.
+      process.kill(supervisor, "SIGTERM")
+      expect((await upgrading).code).toBe(0)
+      await unshare.waitForLine(/^start_server \(pid:1\) stands in as init/)
+      expect((await unshare.exited).code).toBe(0)
+      expect(unshare.lines().some((l) => /^received TERM, sending TERM to all workers:\d+$/.test(l))).toBe(true)
+    }, 60_000)
+
     it("INT stops everything", async () => {
       const { unshare, supervisor } = await startAsPid1([startServerBin, "--", "sleep", "999"])
       await unshare.waitForLine(/^starting new worker \d+$/)

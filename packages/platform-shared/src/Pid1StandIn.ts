@@ -40,6 +40,23 @@ export const children = (pid: number | "self" = "self"): ReadonlyArray<number> =
 /** Whether this process must stand in after handing over (it is PID 1), rather than exit. */
 export const needed = (): boolean => process.pid === 1
 
+/**
+ * A stop signal that arrives while the old supervisor retires its workers after the handover:
+ * the old one ignores it (it is stopping already), so the stand-in passes it on when it starts.
+ * (The kubelet sends TERM once.)
+ */
+let pendingStop: NodeJS.Signals | undefined
+
+/** From the handover on, remembers the last TERM, INT or QUIT for the stand-in. */
+export const rememberStopSignals = (): void => {
+  if (!needed()) return
+  for (const signal of ["SIGTERM", "SIGINT", "SIGQUIT"] as const) {
+    process.on(signal, () => {
+      pendingStop = signal
+    })
+  }
+}
+
 /** How often the children are looked at besides SIGCHLD (one a runtime reaps sends none to us). */
 const pollMs = 1000
 
@@ -55,21 +72,25 @@ export const standIn = (libc: Libc.Service): Effect.Effect<number> =>
     wait(libc)
   )
 
+/** Sends `signal` to every child. */
+const forward = (signal: NodeJS.Signals) => () => {
+  for (const pid of children()) {
+    try {
+      process.kill(pid, signal)
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
 const wait = (libc: Libc.Service): Effect.Effect<number> =>
   Effect.async<number>((resume) => {
     const forwarders = forwarded.map((signal) => {
-      const forward = () => {
-        for (const pid of children()) {
-          try {
-            process.kill(pid, signal)
-          } catch {
-            // gone meanwhile
-          }
-        }
-      }
-      process.on(signal, forward)
-      return [signal, forward] as const
+      const listener = forward(signal)
+      process.on(signal, listener)
+      return [signal, listener] as const
     })
+    if (pendingStop !== undefined) forward(pendingStop)()
     const check = () => {
       for (;;) {
         const pid = libc.peekExitedChild()
@@ -84,7 +105,7 @@ const wait = (libc: Libc.Service): Effect.Effect<number> =>
     const done = () => {
       clearInterval(timer)
       process.off("SIGCHLD", check)
-      for (const [signal, forward] of forwarders) process.off(signal, forward)
+      for (const [signal, listener] of forwarders) process.off(signal, listener)
       resume(Effect.succeed(0))
     }
     check()
