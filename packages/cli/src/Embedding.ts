@@ -8,7 +8,7 @@ import { Starter } from "@starter/core"
 import { StarterLive } from "@starter/platform-node/StarterLive"
 import * as NodeLogger from "@starter/platform-shared/NodeLogger"
 import * as Cause from "effect/Cause"
-import * as Deferred from "effect/Deferred"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -72,16 +72,15 @@ export const start: typeof Api.start = async (options, embed = {}) => {
     await run(Scope.close(scope, built))
     throw starterError(built.cause)
   }
-  const supervisor: Starter.Running = built.value.unsafeMap.get(Starter.Starter.key)
-  const closed = Effect.runSync(Deferred.make<void>())
+  const supervisor = Context.get(built.value, Starter.Starter)
   let closing: Promise<void> | undefined
   const stop = (): Promise<void> => {
-    closing ??= run(Effect.asVoid(Effect.zipRight(Scope.close(scope, Exit.void), Deferred.succeed(closed, undefined))))
+    closing ??= run(Scope.close(scope, Exit.void))
     return closing
   }
   /** Once stopped, a call is refused with a reason rather than left waiting. */
   const unlessStopped = async <A>(effect: Effect.Effect<A>): Promise<A> => {
-    if (closing !== undefined || Effect.runSync(Deferred.isDone(closed))) {
+    if (closing !== undefined) {
       throw new StarterError("start_server has stopped", { reason: "Stopped" })
     }
     return run(effect)
