@@ -17,11 +17,14 @@ import {
   SocketActivation,
   SystemdNotify
 } from "@starter/platform-node"
+import * as Pid1StandIn from "@starter/platform-shared/Pid1StandIn"
 import type * as StarterServices from "@starter/platform-shared/StarterServices"
 import * as Takeover from "@starter/platform-shared/Takeover"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type { CliOptions } from "./CliOptions.js"
 import * as Runtime from "./Runtime.js"
 import * as RuntimeServices from "./RuntimeServices.js"
@@ -81,6 +84,8 @@ const supervise = (
 ) => {
   // A new supervisor owns none of the shared files until the old one hands them over.
   const handover = Handover.make(takeover === undefined)
+  /** Whether this supervisor handed over to a new one (`start_server upgrade`) and retired. */
+  let handedOver = false
   return Effect.gen(function* () {
     const redirect = log === undefined ? Effect.void : logs.redirectOutput(log)
     const supervisor = yield* Starter.start(config, redirect).pipe(
@@ -95,10 +100,24 @@ const supervise = (
       yield* Effect.forkScoped(Takeover.run(RuntimeServices.runtime.readPipe, takeover, supervisor, handover, version))
     // Once it runs: a start refused for another reason is not warned about first.
     for (const warning of warnings(options)) yield* Effect.logWarning(warning)
-    return yield* supervisor.exitCode
+    // Subscribed now; the stream ends after the supervisor's last event.
+    const watching = yield* Effect.fork(
+      Stream.runForEach(yield* supervisor.subscribe, (event) =>
+        Effect.sync(() => {
+          if (event._tag === "ShutdownStarted" && event.signal === "handover") {
+            handedOver = true
+            Pid1StandIn.rememberStopSignals()
+          }
+        })
+      )
+    )
+    const code = yield* supervisor.exitCode
+    yield* Fiber.join(watching)
+    return code
   }).pipe(
     Effect.scoped,
     Effect.catchAll((error) => Effect.as(printError(error.message), exitCodeOf(error))),
+
     Effect.provide(
       RuntimeServices.layer({
         statusFile: options.statusFile,
@@ -118,6 +137,11 @@ const supervise = (
         earlySockets: early,
         workerOutput: logs.workerOutput
       })
+    ),
+    // As PID 1, the new supervisor lives only as long as this process does (see Pid1StandIn):
+    // with every service of this one released, it stands in as init.
+    Effect.flatMap((code) =>
+      handedOver && Pid1StandIn.needed() ? Pid1StandIn.standIn(Runtime.libc) : Effect.succeed(code)
     )
   )
 }
@@ -225,7 +249,8 @@ const serveWith = (
       paths: listen.paths,
       // systemd made them: their files are its own, under every supervisor that inherits them.
       removePaths: takeover?.state.removePaths ?? activated.right === undefined,
-      notifySocket
+      notifySocket,
+      pid1StandIn: true
     }
     return yield* supervise(config, starterOptions, { handoff, takeover, early, logs, successor }, log, {
       notifySocket,
