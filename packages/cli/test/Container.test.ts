@@ -15,6 +15,7 @@ import {
   fixtures,
   freePort,
   get,
+  nodeExecutable,
   type Running,
   readIfExists,
   repoRoot,
@@ -232,7 +233,7 @@ while :; do sleep 0.05; done`
         `--control-socket=${control}`,
         "--ready=notify-fd",
         "--",
-        process.execPath,
+        nodeExecutable,
         path.join(fixtures, "http-worker.mjs")
       ])
       // A connection waits in the backlog until the worker accepts it.
@@ -284,7 +285,7 @@ while :; do sleep 0.05; done`
           `--control-socket=${control}`,
           "--ready=notify-fd",
           "--",
-          process.execPath,
+          nodeExecutable,
           path.join(fixtures, "http-worker.mjs")
         ],
         { env: { EXIT_DELAY_MS: "2000" } }

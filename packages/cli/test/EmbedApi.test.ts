@@ -10,6 +10,7 @@ import {
   freePort,
   get,
   isRunning,
+  nodeExecutable,
   runtime,
   startServer,
   trackSupervisors,
@@ -28,7 +29,7 @@ const printed = (stdout: string): ReadonlyArray<Record<string, unknown>> =>
 
 describe.skipIf(runtime === "bun")('import { start } from "@starter/cli"', () => {
   it("rejects bad options with a StarterError: the one-line reason, its kind and its field; nothing runs", async () => {
-    const run = track(startServer([program, "invalid"], { bin: process.execPath }))
+    const run = track(startServer([program, "invalid"], { bin: nodeExecutable }))
     expect(await run.exited).toEqual({ code: 0, signal: null })
     expect(printed(run.stdout())).toEqual([
       {
@@ -42,7 +43,7 @@ describe.skipIf(runtime === "bun")('import { start } from "@starter/cli"', () =>
 
   it("with handleSignals: HUP restarts, TERM stops; then stopped resolves, events end, calls are refused, the program ends", async () => {
     const port = await freePort()
-    const run = track(startServer([program, String(port)], { bin: process.execPath }))
+    const run = track(startServer([program, String(port)], { bin: nodeExecutable }))
     const events = () => printed(run.stdout()).filter((line) => line.event !== undefined)
     const completed = () => events().filter((e) => e.event === "RolloutCompleted")
     await waitFor("the first rollout", () => (completed().length === 1 ? true : undefined))

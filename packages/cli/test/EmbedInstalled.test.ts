@@ -19,6 +19,7 @@ import {
   freePort,
   get,
   isRunning,
+  nodeExecutable,
   repoRoot,
   runToExit,
   runtime,
@@ -84,7 +85,7 @@ const project = async (
 /** `tsc` in the project; its diagnostics are the failure's message. */
 const compile = async (cwd: string) => {
   try {
-    await run(process.execPath, [tsc, "-p", cwd], { cwd })
+    await run(nodeExecutable, [tsc, "-p", cwd], { cwd })
   } catch (error) {
     const { stdout, stderr } = error as { stdout: string; stderr: string }
     throw new Error(`tsc failed:\n${stdout}${stderr}`)
@@ -116,7 +117,7 @@ const effectVersions = (cwd: string): ReadonlyArray<string> => {
 /** The program serves with two workers, restarts on HUP, logs its events and ends by itself on TERM. */
 const servesRestartsAndStops = async (cwd: string, { stopEvents }: { readonly stopEvents: boolean }) => {
   const port = await freePort()
-  const program = track(startServer(["main.js"], { bin: process.execPath, cwd, env: { PORT: String(port) } }))
+  const program = track(startServer(["main.js"], { bin: nodeExecutable, cwd, env: { PORT: String(port) } }))
   const printed = (line: string) => program.stdout().split("\n").includes(line)
   await waitFor("the first rollout", () => (printed("event: RolloutCompleted") ? true : undefined))
   const first = await get(port)
@@ -159,13 +160,13 @@ const refusesABusyPort = async (cwd: string) => {
   const holder = net.createServer()
   await new Promise<void>((resolve) => holder.listen(port, "127.0.0.1", resolve))
   try {
-    const cli = await runToExit([`--port=127.0.0.1:${port}`, "--", process.execPath, "server.mjs"], {
+    const cli = await runToExit([`--port=127.0.0.1:${port}`, "--", nodeExecutable, "server.mjs"], {
       bin: path.join(cwd, "node_modules/.bin/start_server"),
       cwd
     })
     const line = cli.stderr.split("\n").at(-1)
     expect(line).toBe(`failed to bind to 127.0.0.1:${port}:Address already in use`)
-    const refused = await runToExit(["main.js"], { bin: process.execPath, cwd, env: { PORT: String(port) } })
+    const refused = await runToExit(["main.js"], { bin: nodeExecutable, cwd, env: { PORT: String(port) } })
     expect({ code: refused.code, stderr: refused.stderr, stdout: refused.stdout }).toEqual({
       code: 1,
       stderr: line,
@@ -179,7 +180,7 @@ const refusesABusyPort = async (cwd: string) => {
 // The library is for Node programs; the cli-bun project runs the binary's tests under Bun.
 describe.skipIf(runtime === "bun")("embedding, from the packed packages installed with npm", () => {
   beforeAll(async () => {
-    const packed = await run(process.execPath, [
+    const packed = await run(nodeExecutable, [
       path.join(repoRoot, "scripts/pack.mjs"),
       path.join(dir, "packs"),
       "cli",

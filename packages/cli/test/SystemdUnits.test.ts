@@ -74,7 +74,7 @@ const globalDir = tempDir()
 const prefix = path.join(globalDir, "usr-local")
 
 beforeAll(async () => {
-  const packed = await run(process.execPath, [
+  const packed = await run(nodeExecutable, [
     path.join(repoRoot, "scripts/pack.mjs"),
     path.join(globalDir, "packs"),
     "cli"

@@ -17,6 +17,7 @@ import {
   get,
   getUnix,
   isRunning,
+  nodeExecutable,
   repoRoot,
   startServer,
   statusLines,
@@ -173,7 +174,7 @@ describe("an unmodified app under `node --import @starter/worker/register`", () 
             `--status-file=${status}`,
             `--ready=${app.ready}`,
             "--",
-            process.execPath,
+            nodeExecutable,
             app.preload,
             "@starter/worker/register",
             path.join(apps, app.file)
@@ -240,7 +241,7 @@ const listeners = (port: number): ReadonlyArray<number> =>
 
 const workerPid = (status: string): number => Number(statusLines(status)[0]?.split(":")[1])
 
-const hook = (app: string) => [process.execPath, "--import", "@starter/worker/register", path.join(apps, app)]
+const hook = (app: string) => [nodeExecutable, "--import", "@starter/worker/register", path.join(apps, app)]
 
 describe("@starter/worker/register on a unix socket", () => {
   it("a listen on the path start_server bound (--path) uses its socket, through a restart", async () => {
@@ -356,7 +357,7 @@ describe("@starter/worker/register and the supervisor", () => {
           `--status-file=${status}`,
           "--ready=notify-fd",
           "--",
-          process.execPath,
+          nodeExecutable,
           "--import",
           "@starter/worker/register",
           "register-app.mjs"

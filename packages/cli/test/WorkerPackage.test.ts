@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { repoRoot, tempDir } from "./support/Harness.js"
+import { nodeExecutable, repoRoot, tempDir } from "./support/Harness.js"
 
 const dir = tempDir()
 const app = path.join(dir, "app")
@@ -16,7 +16,7 @@ const modules = path.join(app, "node_modules")
 
 beforeAll(() => {
   const tarballs: Record<string, string> = JSON.parse(
-    execFileSync(process.execPath, [path.join(repoRoot, "scripts/pack.mjs"), path.join(dir, "packs")], {
+    execFileSync(nodeExecutable, [path.join(repoRoot, "scripts/pack.mjs"), path.join(dir, "packs")], {
       encoding: "utf8"
     })
   )
@@ -52,7 +52,7 @@ const bytesUnder = (root: string): number =>
     .reduce((sum, entry) => sum + fs.statSync(path.join(entry.parentPath, entry.name)).size, 0)
 
 const runNode = (args: ReadonlyArray<string>) =>
-  execFileSync(process.execPath, args, { cwd: app, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" } })
+  execFileSync(nodeExecutable, args, { cwd: app, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" } })
 
 describe("@starter/worker, packed and installed alone with npm", () => {
   it("is one package of under 200 KB, with no dependencies", () => {
@@ -81,14 +81,10 @@ describe("@starter/worker, packed and installed alone with npm", () => {
 
   it("leaves the Effect integration to its optional peers, and says which one is missing", () => {
     expect(() =>
-      execFileSync(
-        process.execPath,
-        ["--input-type=module", "-e", 'await import("@starter/worker/StarterHttpServer")'],
-        {
-          cwd: app,
-          stdio: "pipe"
-        }
-      )
+      execFileSync(nodeExecutable, ["--input-type=module", "-e", 'await import("@starter/worker/StarterHttpServer")'], {
+        cwd: app,
+        stdio: "pipe"
+      })
     ).toThrow(/Cannot find package '@effect\/platform'|Cannot find package 'effect'/)
   })
 })
