@@ -15,7 +15,7 @@ const root = path.dirname(fileURLToPath(import.meta.url))
 /**
  * The binary end to end on each line: start, readiness, the control socket, Perl's behaviour,
  * daemonizing, upgrading (koffi's prebuilt binary and the bundle are loaded by every one of
- * them), the worker library and the examples.
+ * them), the worker library (unmodified apps under its register hook included) and the examples.
  */
 const files = [
   "NodeLines",
@@ -26,6 +26,7 @@ const files = [
   "Daemonize",
   "Upgrade",
   "WorkerLibrary",
+  "UnmodifiedApps",
   "Examples"
 ]
 
