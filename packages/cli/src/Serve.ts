@@ -17,6 +17,7 @@ import {
   SocketActivation,
   SystemdNotify
 } from "@starter/platform-node"
+import * as ExitDeadline from "@starter/platform-shared/ExitDeadline"
 import type * as StarterServices from "@starter/platform-shared/StarterServices"
 import * as Takeover from "@starter/platform-shared/Takeover"
 import * as Effect from "effect/Effect"
@@ -95,7 +96,10 @@ const supervise = (
       yield* Effect.forkScoped(Takeover.run(RuntimeServices.runtime.readPipe, takeover, supervisor, handover, version))
     // Once it runs: a start refused for another reason is not warned about first.
     for (const warning of warnings(options)) yield* Effect.logWarning(warning)
-    return yield* supervisor.exitCode
+    const code = yield* supervisor.exitCode
+    // Every worker is gone: what is left to close must not hold the exit.
+    yield* ExitDeadline.arm(code)
+    return code
   }).pipe(
     Effect.scoped,
     Effect.catchAll((error) => Effect.as(printError(error.message), exitCodeOf(error))),

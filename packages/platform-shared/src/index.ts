@@ -6,6 +6,7 @@
 export * as ByteEnv from "./ByteEnv.js"
 export * as EarlyListen from "./EarlyListen.js"
 export * as Envdir from "./Envdir.js"
+export * as ExitDeadline from "./ExitDeadline.js"
 export * as FdSlots from "./FdSlots.js"
 export type * as FdWatcher from "./FdWatcher.js"
 export * as Handover from "./Handover.js"

@@ -1,0 +1,81 @@
+/**
+ * TERM always ends the supervisor within `--kill-timeout` plus a second, whatever else is
+ * happening (issue #23): control clients that hold their sockets, a start that fails in a
+ * loop. Each test starts the real binary, sends TERM while the trouble lasts and waits for
+ * the exit with a bound; under Node and Bun.
+ */
+import * as net from "node:net"
+import * as path from "node:path"
+import { describe, expect, it, onTestFinished } from "vitest"
+import {
+  fixtures,
+  freePort,
+  type Running,
+  runToExit,
+  sleep,
+  startServer,
+  tempDir,
+  trackSupervisors,
+  waitFor
+} from "./support/Harness.js"
+
+const worker = path.join(fixtures, "http-worker.mjs")
+const track = trackSupervisors()
+
+/** The exit, or `undefined` when it has not come within `ms`. */
+const exitWithin = (server: Running, ms: number) => Promise.race([server.exited, sleep(ms).then(() => undefined)])
+
+/** A raw unix client that never closes its side by itself (as a script's socket does not). */
+const hold = (socketPath: string) =>
+  new Promise<net.Socket>((resolve, reject) => {
+    const socket = net.connect({ path: socketPath, allowHalfOpen: true })
+    socket.once("connect", () => resolve(socket))
+    socket.once("error", reject)
+  })
+
+describe("TERM always ends the supervisor", () => {
+  it("after clients were refused past the control connection limit", async () => {
+    const dir = tempDir()
+    const control = path.join(dir, "c.sock")
+    const server = track(
+      startServer([
+        `--port=127.0.0.1:${await freePort()}`,
+        `--control-socket=${control}`,
+        "--",
+        process.execPath,
+        worker
+      ])
+    )
+    await server.waitForLine(/^starting new worker \d+$/)
+    const held: Array<net.Socket> = []
+    onTestFinished(() => {
+      for (const socket of held) socket.destroy()
+    })
+    for (let i = 0; i < 256; i++) held.push(await hold(control))
+    // Three more, each refused (told why, or under Bun cut off: EPIPE); they go away as `status` does.
+    for (let i = 0; i < 3; i++) {
+      const refused = await runToExit(["status", `--control-socket=${control}`])
+      expect(refused.code).not.toBe(0)
+    }
+    for (const socket of held.splice(0)) socket.destroy()
+    await sleep(200)
+    server.kill("SIGTERM")
+    const exit = await exitWithin(server, 3000)
+    expect(exit).toEqual({ code: 0, signal: null })
+  }, 30_000)
+
+  it("with --interval=0 and a program that cannot be executed: no spin, and TERM is acted on", async () => {
+    const server = track(
+      startServer([`--port=127.0.0.1:${await freePort()}`, "--interval=0", "--", path.join(tempDir(), "nonexistent")])
+    )
+    await server.waitForLine(/^failed to exec /)
+    await sleep(1000)
+    // A retry at most every 100 ms or so; before the minimum backoff, thousands a second.
+    const failures = server.lines().filter((l) => l.startsWith("failed to exec")).length
+    expect(failures).toBeLessThan(30)
+    server.kill("SIGTERM")
+    const exit = await exitWithin(server, 2000)
+    expect(exit).toEqual({ code: 0, signal: null })
+    await waitFor("the exit line", () => server.lines().find((l) => l === "exiting"), 1000)
+  }, 30_000)
+})
