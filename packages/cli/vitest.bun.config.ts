@@ -26,7 +26,8 @@ export default defineProject({
       "test/Daemonize.test.ts",
       "test/Container.test.ts",
       "test/Logs.test.ts",
-      "test/Stopping.test.ts"
+      "test/Stopping.test.ts",
+      "test/Hostile.test.ts"
     ]
   }
 })

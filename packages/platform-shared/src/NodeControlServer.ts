@@ -19,19 +19,9 @@ import * as Handover from "./Handover.js"
 import * as Libc from "./Libc.js"
 import { AF_UNIX, maxUnixPath, SOCK_STREAM, sockaddrUn } from "./Sockaddr.js"
 import { errnoOf, strerror } from "./SystemError.js"
+import { answers } from "./UnixProbe.js"
 
 const fail = (message: string, errno?: number) => new ControlServer.ControlServerError({ message, errno })
-
-/** Whether something accepts connections on the unix socket at `path`. */
-const answers = (path: string): Effect.Effect<boolean> =>
-  Effect.async<boolean>((resume) => {
-    const probe = net.connect(path)
-    probe.once("connect", () => {
-      probe.destroy()
-      resume(Effect.succeed(true))
-    })
-    probe.once("error", () => resume(Effect.succeed(false)))
-  })
 
 /**
  * A socket left by a killed supervisor is replaced. One that a running start_server still

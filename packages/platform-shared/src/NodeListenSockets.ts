@@ -12,6 +12,7 @@ import type { EarlySockets } from "./EarlyListen.js"
 import * as inetSocket from "./InetSocket.js"
 import * as Libc from "./Libc.js"
 import * as Sockaddr from "./Sockaddr.js"
+import { answers } from "./UnixProbe.js"
 
 /** SOMAXCONN as the kernel reports it: the default backlog. */
 export const kernelSomaxconn = inetSocket.kernelSomaxconn
@@ -66,12 +67,19 @@ const isSocket = (path: string): boolean => {
   }
 }
 
-/** Perl removes a stale socket file; a path that is anything else is refused (Perl deletes it). */
+/**
+ * Perl removes a stale socket file; a path that is anything else is refused (Perl deletes it),
+ * and so is a socket something still listens on (Perl deletes that too: a second instance
+ * that then fails took the running one's socket file with it).
+ */
 const clearPath = (path: string) =>
   Effect.gen(function* () {
     const stat = yield* Effect.sync(() => fs.lstatSync(path, { throwIfNoEntry: false }))
     if (stat === undefined) return
     if (!stat.isSocket()) return yield* Effect.fail(fail(`refusing to replace ${path}: not a socket`))
+    if (yield* answers(path)) {
+      return yield* Effect.fail(fail(`failed to listen to file ${path}:Address already in use`, 98 /* EADDRINUSE */))
+    }
     yield* Effect.logWarning(`removing existing socket file:${path}`)
     yield* Effect.try({
       try: () => fs.unlinkSync(path),
