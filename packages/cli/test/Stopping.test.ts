@@ -62,6 +62,8 @@ describe("TERM always ends the supervisor", () => {
     server.kill("SIGTERM")
     const exit = await exitWithin(server, 3000)
     expect(exit).toEqual({ code: 0, signal: null })
+    // Closed in its own time, not cut short by the exit deadline (the backstop).
+    expect(server.lines().filter((l) => l.includes("did not finish"))).toEqual([])
   }, 30_000)
 
   it("with --interval=0 and a program that cannot be executed: no spin, and TERM is acted on", async () => {
