@@ -4,8 +4,19 @@
  * one line or passed through unchanged. Under Node and Bun.
  */
 import * as path from "node:path"
-import { describe, expect, it } from "vitest"
-import { fixtures, getUnix, runToExit, startServer, tempDir, trackSupervisors } from "./support/Harness.js"
+import { describe, expect, it, onTestFinished } from "vitest"
+import {
+  fixtures,
+  freePort,
+  getUnix,
+  readIfExists,
+  runToExit,
+  startServer,
+  statusLines,
+  tempDir,
+  trackSupervisors,
+  waitFor
+} from "./support/Harness.js"
 
 const worker = path.join(fixtures, "http-worker.mjs")
 const track = trackSupervisors()
@@ -28,4 +39,33 @@ describe("a second instance", () => {
     expect(second.stderr).not.toMatch(/removing existing socket file/)
     expect(await getUnix(socket)).toMatch(/generation 1/)
   }, 30_000)
+})
+
+describe("--ready=ipc", () => {
+  const rssMiB = (pid: number) =>
+    Number(/VmRSS:\s+(\d+)/.exec(readIfExists(`/proc/${pid}/status`) ?? "")?.[1] ?? 0) / 1024
+
+  it("a worker sending 4 messages of 100 MB does not grow the supervisor's memory; its ready after them counts", async () => {
+    const dir = tempDir()
+    const status = path.join(dir, "status")
+    const server = track(
+      startServer([
+        `--port=127.0.0.1:${await freePort()}`,
+        `--status-file=${status}`,
+        "--ready=ipc",
+        "--",
+        process.execPath,
+        path.join(fixtures, "ipc-flood-worker.mjs")
+      ])
+    )
+    let peak = 0
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, rssMiB(server.pid))
+    }, 20)
+    onTestFinished(() => clearInterval(sampler))
+    await waitFor("generation 1 ready", () => (statusLines(status).length === 1 ? true : undefined), 30_000)
+    clearInterval(sampler)
+    // Node's and Bun's own IPC readers held each message whole (1.7 GB for 4 × 200 MB).
+    expect(peak).toBeLessThan(250)
+  }, 60_000)
 })
