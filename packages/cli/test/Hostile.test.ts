@@ -3,6 +3,7 @@
  * start_server (issue #23): none of it harms the running instance, and each is refused in
  * one line or passed through unchanged. Under Node and Bun.
  */
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it, onTestFinished } from "vitest"
 import {
@@ -11,6 +12,7 @@ import {
   getUnix,
   readIfExists,
   runToExit,
+  sleep,
   startServer,
   statusLines,
   tempDir,
@@ -68,4 +70,43 @@ describe("--ready=ipc", () => {
     // Node's and Bun's own IPC readers held each message whole (1.7 GB for 4 × 200 MB).
     expect(peak).toBeLessThan(250)
   }, 60_000)
+})
+
+describe("a pid file someone else owns", () => {
+  const root = process.getuid?.() === 0
+
+  it.skipIf(!root)(
+    "is refused in one line (exit 255), and left as it is",
+    async () => {
+      const dir = tempDir()
+      const pidFile = path.join(dir, "app.pid")
+      // Planted by another user, writable by all: that user could rewrite it while we run.
+      fs.writeFileSync(pidFile, "1\n", { mode: 0o666 })
+      fs.chmodSync(pidFile, 0o666)
+      fs.chownSync(pidFile, 65534, 65534)
+      const server = track(
+        startServer([`--pid-file=${pidFile}`, `--port=127.0.0.1:${await freePort()}`, "--", process.execPath, worker])
+      )
+      const exit = await Promise.race([server.exited, sleep(10_000).then(() => undefined)])
+      expect({ code: exit?.code, last: server.lines().at(-1) }).toEqual({
+        code: 255,
+        last: `pid file ${pidFile} is owned by another user (uid 65534); refusing to use it`
+      })
+      expect(fs.readFileSync(pidFile, "utf8")).toBe("1\n")
+    },
+    30_000
+  )
+
+  it("one of ours that others may write loses those bits", async () => {
+    const dir = tempDir()
+    const pidFile = path.join(dir, "app.pid")
+    fs.writeFileSync(pidFile, "")
+    fs.chmodSync(pidFile, 0o666)
+    const server = track(
+      startServer([`--pid-file=${pidFile}`, `--port=127.0.0.1:${await freePort()}`, "--", process.execPath, worker])
+    )
+    await server.waitForLine(/^starting new worker \d+$/)
+    expect(fs.statSync(pidFile).mode & 0o777).toBe(0o644)
+    expect(fs.readFileSync(pidFile, "utf8")).toBe(`${server.pid}\n`)
+  }, 30_000)
 })

@@ -34,6 +34,20 @@ const lockedMessage = (path: string) => {
 export const checkUnlocked = (path: string): Effect.Effect<void, PidFile.PidFileError, Libc.Libc> =>
   Effect.flatMap(Libc.Libc, (libc) => (isLocked(libc, path) ? Effect.fail(fail(lockedMessage(path))) : Effect.void))
 
+/**
+ * A pid file someone else owns (planted in a shared directory) could be rewritten by them
+ * while we run, and `--stop` would signal whatever pid they put there: refused. One of ours
+ * that others may write (a umask of 002, or planted with our uid by root) loses those bits.
+ */
+const checkOwner = (fd: number, path: string) => {
+  const stat = fs.fstatSync(fd)
+  const uid = process.getuid?.()
+  if (uid !== undefined && stat.uid !== uid) {
+    throw fail(`pid file ${path} is owned by another user (uid ${stat.uid}); refusing to use it`)
+  }
+  if ((stat.mode & 0o022) !== 0) fs.fchmodSync(fd, stat.mode & 0o7755)
+}
+
 const writePid = (fd: number, pid: number) => {
   fs.ftruncateSync(fd, 0)
   fs.writeSync(fd, `${pid}\n`, 0)
@@ -86,6 +100,12 @@ const acquire = (libc: Libc.Service, handover: Handover.Handover) => (path: stri
         if (!libc.tryLockExclusive(fd)) {
           fs.closeSync(fd)
           throw fail(lockedMessage(path))
+        }
+        try {
+          checkOwner(fd, path)
+        } catch (error) {
+          fs.closeSync(fd)
+          throw error
         }
         try {
           writePid(fd, pid)
