@@ -80,4 +80,32 @@ describe("TERM always ends the supervisor", () => {
     expect(exit).toEqual({ code: 0, signal: null })
     await waitFor("the exit line", () => server.lines().find((l) => l === "exiting"), 1000)
   }, 30_000)
+
+  it("during an upgrade: the upgrade client says so and exits 12, as documented", async () => {
+    const dir = tempDir()
+    const control = path.join(dir, "c.sock")
+    const server = track(
+      startServer([
+        `--port=127.0.0.1:${await freePort()}`,
+        `--control-socket=${control}`,
+        "--interval=2",
+        "--",
+        process.execPath,
+        worker
+      ])
+    )
+    await server.waitForLine(/^starting new worker \d+$/)
+    await sleep(2500)
+    const upgrade = track(startServer(["upgrade", `--control-socket=${control}`]))
+    // The new supervisor is on its way (its worker's --interval takes 2 s).
+    await server.waitForLine(/^upgrading: starting /)
+    await sleep(300)
+    server.kill("SIGTERM")
+    const exit = await exitWithin(upgrade, 10_000)
+    expect({ exit, last: upgrade.lines().at(-1) }).toEqual({
+      exit: { code: 12, signal: null },
+      last: "upgrade interrupted: start_server is stopping"
+    })
+    expect(await exitWithin(server, 5000)).toEqual({ code: 0, signal: null })
+  }, 30_000)
 })
