@@ -3,6 +3,7 @@
  * start_server (issue #23): none of it harms the running instance, and each is refused in
  * one line or passed through unchanged. Under Node and Bun.
  */
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it, onTestFinished } from "vitest"
@@ -108,5 +109,23 @@ describe("a pid file someone else owns", () => {
     await server.waitForLine(/^starting new worker \d+$/)
     expect(fs.statSync(pidFile).mode & 0o777).toBe(0o644)
     expect(fs.readFileSync(pidFile, "utf8")).toBe(`${server.pid}\n`)
+  }, 30_000)
+})
+
+describe("--envdir", () => {
+  it("a FIFO there (or any file that is not a regular one) is skipped, never waited on", async () => {
+    const dir = tempDir()
+    const envdir = path.join(dir, "env")
+    fs.mkdirSync(envdir)
+    execFileSync("mkfifo", [path.join(envdir, "BLOCKS")])
+    fs.writeFileSync(path.join(envdir, "FOO"), "bar\n")
+    const server = track(
+      startServer([`--envdir=${envdir}`, `--port=127.0.0.1:${await freePort()}`, "--", process.execPath, worker])
+    )
+    await server.waitForLine(/^starting new worker \d+$/, 5000)
+    // The loop re-reads the envdir at a signal (Perl's wake): TERM must still be acted on.
+    server.kill("SIGTERM")
+    const exit = await Promise.race([server.exited, sleep(5000).then(() => undefined)])
+    expect(exit).toEqual({ code: 0, signal: null })
   }, 30_000)
 })
