@@ -17,6 +17,7 @@ import {
   SocketActivation,
   SystemdNotify
 } from "@starter/platform-node"
+import * as DistinctFiles from "@starter/platform-shared/DistinctFiles"
 import * as ExitDeadline from "@starter/platform-shared/ExitDeadline"
 import type * as StarterServices from "@starter/platform-shared/StarterServices"
 import * as Takeover from "@starter/platform-shared/Takeover"
@@ -193,6 +194,13 @@ const serveWith = (
             }
           }
     const pathProblem = [
+      DistinctFiles.problem([
+        ["pid-file", starterOptions.pidFile],
+        ["status-file", starterOptions.statusFile],
+        ["json-status-file", starterOptions.jsonStatusFile],
+        ["metrics-file", starterOptions.metricsFile],
+        ["control-socket", starterOptions.controlSocket]
+      ]),
       NodeStatusObserver.pathProblem("json-status-file", starterOptions.jsonStatusFile),
       NodeStatusObserver.pathProblem("metrics-file", starterOptions.metricsFile)
     ].find((problem) => problem !== undefined)

@@ -129,3 +129,26 @@ describe("--envdir", () => {
     expect(exit).toEqual({ code: 0, signal: null })
   }, 30_000)
 })
+
+describe("files that must be distinct", () => {
+  it("--pid-file equal to --status-file is refused at start in one line (exit 255), touching nothing", async () => {
+    const dir = tempDir()
+    const file = path.join(dir, "app")
+    const server = track(
+      startServer([
+        `--pid-file=${file}`,
+        `--status-file=${path.join(dir, ".", "app")}`,
+        `--port=127.0.0.1:${await freePort()}`,
+        "--",
+        process.execPath,
+        worker
+      ])
+    )
+    const exit = await Promise.race([server.exited, sleep(10_000).then(() => undefined)])
+    expect({ code: exit?.code, last: server.lines().at(-1) }).toEqual({
+      code: 255,
+      last: `--pid-file and --status-file name the same file (${path.join(dir, ".", "app")}); give each its own`
+    })
+    expect(fs.existsSync(file)).toBe(false)
+  }, 30_000)
+})

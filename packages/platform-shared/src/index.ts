@@ -4,6 +4,7 @@
  * and Bun both implement (the `Node…` modules, as in Effect's platform-node-shared).
  */
 export * as ByteEnv from "./ByteEnv.js"
+export * as DistinctFiles from "./DistinctFiles.js"
 export * as EarlyListen from "./EarlyListen.js"
 export * as Envdir from "./Envdir.js"
 export * as ExitDeadline from "./ExitDeadline.js"
