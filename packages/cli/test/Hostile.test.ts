@@ -8,6 +8,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it, onTestFinished } from "vitest"
 import {
+  commandFor,
   fixtures,
   freePort,
   getUnix,
@@ -15,6 +16,7 @@ import {
   runToExit,
   sleep,
   startServer,
+  startServerBin,
   statusLines,
   tempDir,
   trackSupervisors,
@@ -150,5 +152,62 @@ describe("files that must be distinct", () => {
       last: `--pid-file and --status-file name the same file (${path.join(dir, ".", "app")}); give each its own`
     })
     expect(fs.existsSync(file)).toBe(false)
+  }, 30_000)
+})
+
+describe("bytes that are not UTF-8", () => {
+  /** `bytes` as printf's format: octal escapes only. */
+  const octal = (bytes: Buffer) => [...bytes].map((b) => `\\${b.toString(8).padStart(3, "0")}`).join("")
+
+  it("in the worker's arguments, --pid-file, --path and --status-file reach the worker and the file system unchanged", async () => {
+    const dir = tempDir()
+    const latin1 = (text: string) => Buffer.from(text, "latin1")
+    const bytes = {
+      pid: Buffer.concat([Buffer.from(`${dir}/`), latin1("pid-\xe9")]),
+      status: Buffer.concat([Buffer.from(`${dir}/`), latin1("status-\xe9")]),
+      socket: Buffer.concat([Buffer.from(`${dir}/`), latin1("s\xe9.sock")]),
+      arg: latin1("caf\xe9")
+    }
+    const out = path.join(dir, "out")
+    const script = path.join(dir, "worker.sh")
+    // What the worker received: its first argument, a NUL, then SERVER_STARTER_PORT.
+    fs.writeFileSync(
+      script,
+      `#!/bin/sh\nprintf '%s\\0%s' "$1" "$SERVER_STARTER_PORT" > "$2.tmp"\nmv "$2.tmp" "$2"\nexec sleep 60\n`
+    )
+    fs.chmodSync(script, 0o755)
+    // Node passes arguments to a child as UTF-8: the shell makes the bytes, then execs start_server.
+    const [command, commandArgs] = commandFor(startServerBin, [])
+    const server = track(
+      startServer(
+        [
+          "-c",
+          'exec "$@" --pid-file="$(printf "$PID")" --status-file="$(printf "$STATUS")" --path="$(printf "$SOCKET")" -- "$WORKER" "$(printf "$ARG")" "$OUT"',
+          "sh",
+          command,
+          ...commandArgs
+        ],
+        {
+          bin: "/bin/sh",
+          env: {
+            PID: octal(bytes.pid),
+            STATUS: octal(bytes.status),
+            SOCKET: octal(bytes.socket),
+            ARG: octal(bytes.arg),
+            WORKER: script,
+            OUT: out
+          }
+        }
+      )
+    )
+    const received = await waitFor("the worker's report", () => (fs.existsSync(out) ? fs.readFileSync(out) : undefined))
+    expect(received).toEqual(Buffer.concat([bytes.arg, Buffer.from([0]), bytes.socket, Buffer.from("=3")]))
+    await waitFor("the status file", () => (fs.existsSync(bytes.status) ? true : undefined))
+    expect(fs.readFileSync(bytes.pid, "utf8")).toBe(`${server.pid}\n`)
+    expect(fs.lstatSync(bytes.socket).isSocket()).toBe(true)
+    server.kill("SIGTERM")
+    expect(await Promise.race([server.exited, sleep(5000).then(() => undefined)])).toEqual({ code: 0, signal: null })
+    // Each removed at exit by its own name: nothing left but the test's files.
+    expect(fs.readdirSync(dir).sort()).toEqual(["out", "worker.sh"])
   }, 30_000)
 })

@@ -5,9 +5,10 @@
  */
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
+import { fsPath } from "./ByteEnv.js"
 
 const identity = (file: string): string => {
-  const stat = fs.statSync(file, { throwIfNoEntry: false })
+  const stat = fs.statSync(fsPath(file), { throwIfNoEntry: false })
   // The same file by another name (a symlink, a hard link) too, when it exists.
   return stat === undefined ? nodePath.resolve(file) : `${stat.dev}:${stat.ino}`
 }

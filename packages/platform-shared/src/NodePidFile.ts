@@ -7,6 +7,7 @@ import * as fs from "node:fs"
 import { PidFile } from "@starter/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { fsPath } from "./ByteEnv.js"
 import * as Handover from "./Handover.js"
 import * as Libc from "./Libc.js"
 import { isLocked } from "./PidFileLock.js"
@@ -20,7 +21,7 @@ const sameFile = (a: fs.Stats, b: fs.Stats | undefined) => b !== undefined && a.
 const lockedMessage = (path: string) => {
   let holder = ""
   try {
-    holder = fs.readFileSync(path, "utf8").trim()
+    holder = fs.readFileSync(fsPath(path), "utf8").trim()
   } catch {
     // gone meanwhile: the message names no pid
   }
@@ -57,8 +58,8 @@ const writePid = (fd: number, pid: number) => {
 /** Removes the file only while this process owns it and it is still the one locked. */
 const release = (handover: Handover.Handover, path: string, fd: number, stat: fs.Stats) =>
   Effect.gen(function* () {
-    if (handover.owned() && sameFile(stat, fs.statSync(path, { throwIfNoEntry: false }))) {
-      yield* Effect.try(() => fs.unlinkSync(path)).pipe(
+    if (handover.owned() && sameFile(stat, fs.statSync(fsPath(path), { throwIfNoEntry: false }))) {
+      yield* Effect.try(() => fs.unlinkSync(fsPath(path))).pipe(
         Effect.catchAll((error) => Effect.logWarning(`failed to unlink file:${path}:${strerror(error.error)}`))
       )
     }
@@ -96,7 +97,11 @@ const acquire = (libc: Libc.Service, handover: Handover.Handover) => (path: stri
       try: () => {
         // O_CLOEXEC is Node's default for opened files: workers never hold the lock.
         // Never through a symlink: its target (anything the supervisor may write) would be clobbered.
-        const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o644)
+        const fd = fs.openSync(
+          fsPath(path),
+          fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW,
+          0o644
+        )
         if (!libc.tryLockExclusive(fd)) {
           fs.closeSync(fd)
           throw fail(lockedMessage(path))
@@ -111,7 +116,7 @@ const acquire = (libc: Libc.Service, handover: Handover.Handover) => (path: stri
           writePid(fd, pid)
         } catch (error) {
           // A full disk: leave no empty pid file behind. The lock is ours, so the file is too.
-          fs.rmSync(path, { force: true })
+          fs.rmSync(fsPath(path), { force: true })
           fs.closeSync(fd)
           throw error
         }
