@@ -66,6 +66,23 @@ describe("TERM always ends the supervisor", () => {
     expect(server.lines().filter((l) => l.includes("did not finish"))).toEqual([])
   }, 30_000)
 
+  it("within --kill-timeout plus a second when a worker ignores TERM", async () => {
+    const server = track(
+      startServer([`--port=127.0.0.1:${await freePort()}`, "--kill-timeout=1", "--", process.execPath, worker], {
+        env: { IGNORE_TERM: "1" }
+      })
+    )
+    await server.waitForLine(/^starting new worker \d+$/)
+    await sleep(1200)
+    server.kill("SIGTERM")
+    // 1 s of --kill-timeout, at most 1 s more, and slack for a loaded machine.
+    const exit = await exitWithin(server, 3500)
+    expect(exit).toEqual({ code: 0, signal: null })
+    expect(server.lines()).toContainEqual(
+      expect.stringMatching(/^worker \d+ did not exit 1 secs after being signalled, sending KILL$/)
+    )
+  }, 30_000)
+
   it("with --interval=0 and a program that cannot be executed: no spin, and TERM is acted on", async () => {
     const server = track(
       startServer([`--port=127.0.0.1:${await freePort()}`, "--interval=0", "--", path.join(tempDir(), "nonexistent")])
