@@ -7,6 +7,7 @@
 import * as net from "node:net"
 import * as path from "node:path"
 import { describe, expect, it, onTestFinished } from "vitest"
+import { bundleProgram } from "./support/Bundle.js"
 import {
   fixtures,
   freePort,
@@ -124,5 +125,15 @@ describe("TERM always ends the supervisor", () => {
       last: "upgrade interrupted: start_server is stopping"
     })
     expect(await exitWithin(server, 5000)).toEqual({ code: 0, signal: null })
+  }, 30_000)
+
+  it("the exit deadline ends a teardown that never finishes, with the exit code it was given", async () => {
+    const program = await bundleProgram(path.join(fixtures, "exit-deadline.ts"), path.join(tempDir(), "main.mjs"))
+    const run = track(startServer([program], { bin: process.execPath, env: { DEADLINE_MS: "300" } }))
+    const exit = await exitWithin(run, 5000)
+    expect({ exit, lines: run.lines() }).toEqual({
+      exit: { code: 7, signal: null },
+      lines: ["shutdown did not finish within 0.3 s of the last worker's exit; exiting now"]
+    })
   }, 30_000)
 })
