@@ -19,12 +19,14 @@ import {
   startServerBin,
   statusLines,
   tempDir,
+  trackPids,
   trackSupervisors,
   waitFor
 } from "./support/Harness.js"
 
 const worker = path.join(fixtures, "http-worker.mjs")
 const track = trackSupervisors()
+const daemons = trackPids()
 
 describe("a second instance", () => {
   it("never removes the --path socket a running start_server listens on (exit 98, the file still served)", async () => {
@@ -209,5 +211,53 @@ describe("bytes that are not UTF-8", () => {
     expect(await Promise.race([server.exited, sleep(5000).then(() => undefined)])).toEqual({ code: 0, signal: null })
     // Each removed at exit by its own name: nothing left but the test's files.
     expect(fs.readdirSync(dir).sort()).toEqual(["out", "worker.sh"])
+  }, 30_000)
+
+  it("a daemon (--daemonize) gets them too", async () => {
+    const dir = tempDir()
+    const pidFile = Buffer.concat([Buffer.from(`${dir}/`), Buffer.from("pid-\xe9", "latin1")])
+    const arg = Buffer.from("caf\xe9", "latin1")
+    const out = path.join(dir, "out")
+    const script = path.join(dir, "worker.sh")
+    fs.writeFileSync(script, `#!/bin/sh\nprintf '%s' "$1" > "$2.tmp"\nmv "$2.tmp" "$2"\nexec sleep 60\n`)
+    fs.chmodSync(script, 0o755)
+    const [command, commandArgs] = commandFor(startServerBin, [])
+    const foreground = await runToExit(
+      [
+        "-c",
+        'exec "$@" --daemonize --log-file="$LOG" --port="$PORT" --pid-file="$(printf "$PID")" -- "$WORKER" "$(printf "$ARG")" "$OUT"',
+        "sh",
+        command,
+        ...commandArgs
+      ],
+      {
+        bin: "/bin/sh",
+        env: {
+          LOG: path.join(dir, "log"),
+          PORT: `127.0.0.1:${await freePort()}`,
+          PID: octal(pidFile),
+          ARG: octal(arg),
+          WORKER: script,
+          OUT: out
+        }
+      }
+    )
+    expect(foreground.code).toBe(0)
+    // Whatever its pid file is called (U+FFFD in place of the byte, before the fix), the daemon stops.
+    onTestFinished(() => {
+      for (const name of fs.readdirSync(dir, { encoding: "buffer" })) {
+        if (!name.toString("latin1").startsWith("pid-")) continue
+        const pid = Number(fs.readFileSync(Buffer.concat([Buffer.from(`${dir}/`), name]), "utf8"))
+        if (Number.isInteger(pid) && pid > 1) daemons.add(pid)
+      }
+    })
+    // Named by its bytes: a name with U+FFFD in their place would not be found.
+    await waitFor(
+      "the pid file",
+      () => (fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8") !== "") || undefined
+    )
+    expect(await waitFor("the worker's report", () => (fs.existsSync(out) ? fs.readFileSync(out) : undefined))).toEqual(
+      arg
+    )
   }, 30_000)
 })

@@ -70,6 +70,10 @@ export const encode = (value: string): Buffer => {
   return Buffer.concat(parts)
 }
 
+/** `env` without its unset names (`process.env`'s type allows them). */
+export const definedOnly = (env: Readonly<Record<string, string | undefined>>): Record<string, string> =>
+  Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined))
+
 /** A file name as the file system takes it: its bytes when it holds escapes. */
 export const fsPath = (path: string): string | Buffer => (hasEscapes(path) ? encode(path) : path)
 
