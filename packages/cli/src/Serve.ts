@@ -99,7 +99,7 @@ const supervise = (
     for (const warning of warnings(options)) yield* Effect.logWarning(warning)
     const code = yield* supervisor.exitCode
     // Every worker is gone: what is left to close must not hold the exit.
-    yield* ExitDeadline.arm(code)
+    yield* ExitDeadline.arm(code, Runtime.libc)
     return code
   }).pipe(
     Effect.scoped,

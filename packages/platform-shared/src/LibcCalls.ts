@@ -173,6 +173,8 @@ export const make = (sys: Syscalls) => {
     monotonicMicros: sys.monotonicMicros,
     /** Makes writes to `fd` answer EAGAIN rather than block (O_NONBLOCK, on the open file: its copies too). */
     setNonBlocking: (fd: number): void => void sys.fcntl(fd, F_SETFL, sys.fcntl(fd, F_GETFL, 0) | O_NONBLOCK),
+    /** Whether writes to `fd` answer EAGAIN rather than block. */
+    isNonBlocking: (fd: number): boolean => (sys.fcntl(fd, F_GETFL, 0) & O_NONBLOCK) !== 0,
     /** A close-on-exec copy of `fd` at the lowest free descriptor from `min` on (F_DUPFD_CLOEXEC). */
     duplicateAbove: (fd: number, min: number): number => sys.fcntl(fd, F_DUPFD_CLOEXEC, min),
     /** Marks an inherited fd close-on-exec, so it reaches workers only where we place it. */
