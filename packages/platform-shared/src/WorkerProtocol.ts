@@ -120,7 +120,7 @@ export const notifyLines = (onReady: () => void): NotifyLines => {
   }
 }
 
-/** One fd of the new worker: kept from the supervisor, closed, a new pipe, Node's IPC, or one of ours. */
+/** One fd of the new worker: kept from the supervisor, closed, a new pipe, the IPC channel (a socket pair the spawner makes), or one of ours. */
 export type Slot = "inherit" | "ignore" | "pipe" | "ipc" | number
 
 export interface Layout {
