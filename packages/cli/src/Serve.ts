@@ -17,6 +17,8 @@ import {
   SocketActivation,
   SystemdNotify
 } from "@starter/platform-node"
+import * as DistinctFiles from "@starter/platform-shared/DistinctFiles"
+import * as ExitDeadline from "@starter/platform-shared/ExitDeadline"
 import * as Pid1StandIn from "@starter/platform-shared/Pid1StandIn"
 import type * as StarterServices from "@starter/platform-shared/StarterServices"
 import * as Takeover from "@starter/platform-shared/Takeover"
@@ -113,6 +115,9 @@ const supervise = (
     )
     const code = yield* supervisor.exitCode
     yield* Fiber.join(watching)
+    // Every worker is gone: what is left to close must not hold the exit. (A PID 1 that handed
+    // over lives on as the new supervisor's init: no deadline for it.)
+    if (!(handedOver && Pid1StandIn.needed())) yield* ExitDeadline.arm(code, Runtime.libc)
     return code
   }).pipe(
     Effect.scoped,
@@ -213,6 +218,13 @@ const serveWith = (
             }
           }
     const pathProblem = [
+      DistinctFiles.problem([
+        ["pid-file", starterOptions.pidFile],
+        ["status-file", starterOptions.statusFile],
+        ["json-status-file", starterOptions.jsonStatusFile],
+        ["metrics-file", starterOptions.metricsFile],
+        ["control-socket", starterOptions.controlSocket]
+      ]),
       NodeStatusObserver.pathProblem("json-status-file", starterOptions.jsonStatusFile),
       NodeStatusObserver.pathProblem("metrics-file", starterOptions.metricsFile)
     ].find((problem) => problem !== undefined)

@@ -18,6 +18,11 @@ import { waitUntil } from "./Wait.js"
 /** Exit statuses, as `--help` lists them. */
 export const exitCodes = { completed: 0, failed: 10, busy: 11, stopping: 12, timeout: 124 } as const
 
+const interrupted = new WrapperError({
+  message: "upgrade interrupted: start_server is stopping",
+  exitCode: exitCodes.stopping
+})
+
 /** What the supervisor may spend beyond the readiness wait: the confirmation, stopping a failed one. */
 const slackMs = Upgrade.commitTimeoutMs + 30_000
 
@@ -45,7 +50,8 @@ export const upgradeCommand = (
         (e) => e.message.endsWith("closed the connection without answering"),
         (error) =>
           Effect.flatMap(
-            supervisorPid,
+            // Nobody answers any more: the supervisor stopped (TERM) with the upgrade under way.
+            Effect.catchAll(supervisorPid, () => Effect.fail(interrupted)),
             (after): Effect.Effect<Reply, WrapperError> =>
               after.pid === undefined || after.pid === before.pid
                 ? Effect.fail(error)

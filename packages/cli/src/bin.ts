@@ -1,12 +1,24 @@
 #!/usr/bin/env node
 /** The `start_server` binary: this process is the supervisor (its pid goes in --pid-file). */
+import * as fs from "node:fs"
+import { withArgumentBytes } from "@starter/platform-shared/ByteEnv"
 import type * as EarlyListen from "@starter/platform-shared/EarlyListen"
 import * as Either from "effect/Either"
 import { isClientCommand } from "./CommandNames.js"
 import { getopt, type Parsed } from "./Getopt.js"
 import { usage, version } from "./Usage.js"
 
-const argv = process.argv.slice(2)
+/** What execve received (Linux), for the bytes the runtime's argv lost. */
+const cmdline = (): Buffer | undefined => {
+  try {
+    return fs.readFileSync("/proc/self/cmdline")
+  } catch {
+    return undefined
+  }
+}
+
+// Arguments that are not UTF-8 keep their bytes (escaped, see ByteEnv), as under Perl.
+const argv = withArgumentBytes(process.argv.slice(2), cmdline())
 
 // pnpm's bin shim prepends its store to NODE_PATH; workers must not inherit that.
 const nodePath = process.env.NODE_PATH?.split(":").filter((dir) => !dir.endsWith("/node_modules/.pnpm/node_modules"))

@@ -3,8 +3,8 @@
  * command lines. Each scenario asserts that nothing is lost, and that the supervisor keeps
  * running or exits cleanly with a clear message.
  */
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import {
@@ -237,13 +237,12 @@ describe("chaos", () => {
   it("a stale unix socket is replaced; a regular file at --path is refused and kept", async () => {
     const dir = tempDir()
     const stale = path.join(dir, "stale.sock")
-    const server0 = net.createServer().listen(stale)
-    await new Promise((r) => server0.once("listening", r))
+    // Left behind: bound by a process that is gone, nothing listens there.
+    execFileSync("python3", ["-c", "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", stale])
     const replaced = launch([`--path=${stale}`, "--interval=0", "--", "sleep", "30"])
     await replaced.waitForLine(new RegExp(`^removing existing socket file:${stale}$`))
     replaced.kill("SIGTERM")
     expect((await replaced.exited).code).toBe(0)
-    server0.close()
 
     const precious = path.join(dir, "notes.txt")
     fs.writeFileSync(precious, "keep me")

@@ -380,6 +380,13 @@ const startAttemptLimit = (s: State): number | undefined =>
   s.config.maxStartAttempts ??
   (isInterval(s.config.readiness) || outdatedWorkers(s).length === 0 ? undefined : defaultRestartAttempts)
 
+/**
+ * Without a readiness channel, the least time between two attempts to start a worker: Perl
+ * retries once per `--interval`, and with `--interval=0` a program that cannot start would
+ * be retried in a tight loop (thousands of log lines a second, signals waiting behind it).
+ */
+export const minStartRetryMs = 100
+
 /** A new worker did not make it. Perl retries at once; with readiness, after a backoff. */
 const failStart = (t: Transition, w: WorkerRecord, failure: RolloutFailure): void => {
   if (failure._tag === "ReadyTimeout") {
@@ -400,6 +407,7 @@ const failStart = (t: Transition, w: WorkerRecord, failure: RolloutFailure): voi
   const limit = startAttemptLimit(t.state)
   if (limit !== undefined && attempt >= limit) return giveUp(t, attempt, failure)
   if (!isInterval(t.config.readiness)) t.holdSpawning(t.backoffDelay(attempt))
+  else t.holdSpawning(minStartRetryMs - (t.clock.now - w.spawnedAt))
   // A restart requested meanwhile need not wait for this rollout: the retry runs the program
   // from disk anyway, so it becomes the queued rollout, and this one is superseded.
   if (m._tag === "RollingOut" && m.queued !== undefined) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Exit, Fiber, Scope, Stream } from "effect"
+import * as Machine from "../src/Machine.js"
 import { Readiness } from "../src/Readiness.js"
 import { advance, config, layer, makeWorld, pids, start, type World } from "./support/Simulation.js"
 
@@ -890,4 +891,31 @@ describe("Supervisor (shutdown while a start is failing)", () => {
       })
     )
   })
+})
+
+describe("Supervisor (--interval=0 and a start that keeps failing)", () => {
+  it.scoped.each(["exits at once", "cannot be executed"])(
+    "retries at most every minStartRetryMs, not in a loop, and TERM ends it (the worker %s)",
+    (fate) => {
+      const world = makeWorld()
+      return inWorld(
+        world,
+        Effect.gen(function* () {
+          for (let i = 0; i < 50; i++) world.plan.push(fate === "exits at once" ? "exit-at-once" : "exec-fails")
+          const sup = yield* start(config({ intervalMs: 0 }))
+          yield* advance(0)
+          const failures = () => world.logs.filter((l) => l.includes("seems to have failed to start")).length
+          expect(failures()).toBe(1)
+          yield* advance(Machine.minStartRetryMs - 1)
+          expect(failures()).toBe(1)
+          yield* advance(1)
+          expect(failures()).toBe(2)
+          yield* sup.shutdown("TERM")
+          yield* advance(0)
+          expect((yield* sup.state).mode._tag).toBe("Finished")
+          expect(yield* sup.exitCode).toBe(0)
+        })
+      )
+    }
+  )
 })

@@ -3,8 +3,8 @@
  * every runtime shares (`WorkerProtocol.layout`). Where Bun differs from Node's spawn:
  * - a slot that carries nothing ("ignore", fds between 3 and the highest socket) is /dev/null
  *   in the worker, where Node leaves it closed;
- * - the IPC channel (`--ready=ipc`) goes after every other fd, where Bun places it (Node JSON
- *   serialization, so a Node worker's `process.send` reaches us); its own slot is /dev/null.
+ * - the IPC channel (`--ready=ipc`) is a socket pair of ours at the channel's fd, as under
+ *   Node (Bun's own IPC would keep any message however long, see WorkerProtocol.ipcMessages).
  */
 import type { ExitStatus, ProcessSpawner } from "@starter/core"
 import * as ByteEnv from "@starter/platform-shared/ByteEnv"
@@ -59,34 +59,43 @@ const spawnWorker = (
             }
           })
         : undefined
+    const ipcPair =
+      channelFd !== undefined && ipc
+        ? yield* Effect.try({
+            try: libc.socketPair,
+            catch: (error) => {
+              release()
+              for (const { read, write } of output) {
+                libc.close(read)
+                libc.close(write)
+              }
+              return WorkerSpawn.execError(argv0 ?? "", error)
+            }
+          })
+        : undefined
     const slots = stdio.map(
       (slot, fd): Bun.StdioSlot =>
         notifyPipe !== undefined && fd === channelFd
           ? notifyPipe[1]
-          : slot === "ipc" || slot === undefined
-            ? "ignore"
-            : slot
+          : ipcPair !== undefined && fd === channelFd
+            ? ipcPair[1]
+            : slot === "ipc" || slot === undefined
+              ? "ignore"
+              : slot
     )
     const launch = ByteEnv.spawnable(request.argv, env)
     let notify: PipeLines.PipeReading | undefined
+    let ipcReading: PipeLines.PipeReading | undefined
     const spawn = (stdio: ReadonlyArray<Bun.StdioSlot>) =>
       Bun.api().spawn(launch.argv, {
         cwd: request.cwd,
         env: launch.env,
         stdio,
         detached: request.processGroup,
-        ...(ipc
-          ? {
-              serialization: "json" as const,
-              ipc: (message: unknown) => {
-                if (WorkerProtocol.isReadyMessage(message)) WorkerSpawn.markReady(state)
-              }
-            }
-          : {}),
         onExit: (child, code, signal) => {
           OrphanReaper.disown(child.pid)
           notify?.destroy()
-          if (ipc) child.disconnect()
+          ipcReading?.destroy()
           release()
           Deferred.unsafeDone(exit, Exit.succeed(WorkerSpawn.toExitStatus(code, signal)))
         }
@@ -105,6 +114,7 @@ const spawnWorker = (
         release()
         for (const { read } of output) libc.close(read)
         if (notifyPipe !== undefined) libc.close(notifyPipe[0])
+        if (ipcPair !== undefined) libc.close(ipcPair[0])
         return WorkerSpawn.execError(argv0 ?? "", error)
       }
     }).pipe(
@@ -113,6 +123,7 @@ const spawnWorker = (
         Effect.sync(() => {
           for (const { write } of output) libc.close(write)
           if (notifyPipe !== undefined) libc.close(notifyPipe[1])
+          if (ipcPair !== undefined) libc.close(ipcPair[1])
         })
       )
     )
@@ -126,6 +137,12 @@ const spawnWorker = (
         (chunk) => lines.push(decoder.decode(chunk, { stream: true })),
         lines.end
       )
+    }
+    if (ipcPair !== undefined) {
+      const messages = WorkerProtocol.ipcMessages((message) => {
+        if (WorkerProtocol.isReadyMessage(message)) WorkerSpawn.markReady(state)
+      })
+      ipcReading = BunPipe.readPipe(ipcPair[0], messages.push, () => {})
     }
     if (sink !== undefined) {
       WorkerOutput.readPipes(BunPipe.readPipe, output, { pid: proc.pid, generation: request.generation }, sink)

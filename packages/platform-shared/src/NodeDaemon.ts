@@ -12,6 +12,7 @@ import type { ListenSockets } from "@starter/core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
+import * as ByteEnv from "./ByteEnv.js"
 import * as FdSlots from "./FdSlots.js"
 import * as Libc from "./Libc.js"
 import type * as LogFile from "./LogFile.js"
@@ -90,11 +91,13 @@ export const spawnDaemon = (
         ...sockets.map((s) => s.fd),
         ...(log === undefined ? [] : [log.fd])
       ] as const)
-      const daemon = spawn(process.execPath, [...process.execArgv, script, ...argv], {
-        detached: true,
-        stdio: [...placed.stdio],
-        env: { ...process.env, [handoffVariable]: JSON.stringify(handoff) }
+      // Arguments that are not UTF-8 keep their bytes (through /bin/sh, see ByteEnv).
+      const launch = ByteEnv.spawnable([process.execPath, ...process.execArgv, script, ...argv], {
+        ...ByteEnv.definedOnly(process.env),
+        [handoffVariable]: JSON.stringify(handoff)
       })
+      const [file, ...args] = launch.argv
+      const daemon = spawn(file, args, { detached: true, stdio: [...placed.stdio], env: launch.env })
       placed.release()
       daemon.on("error", (error) => {
         writeStderr(`failed to start the daemon: ${error.message}\n`)

@@ -4,8 +4,10 @@
  * and Bun both implement (the `Node…` modules, as in Effect's platform-node-shared).
  */
 export * as ByteEnv from "./ByteEnv.js"
+export * as DistinctFiles from "./DistinctFiles.js"
 export * as EarlyListen from "./EarlyListen.js"
 export * as Envdir from "./Envdir.js"
+export * as ExitDeadline from "./ExitDeadline.js"
 export * as FdSlots from "./FdSlots.js"
 export type * as FdWatcher from "./FdWatcher.js"
 export * as Handover from "./Handover.js"
@@ -42,6 +44,7 @@ export * as Stderr from "./Stderr.js"
 export * as SystemdNotify from "./SystemdNotify.js"
 export * as SystemError from "./SystemError.js"
 export * as Takeover from "./Takeover.js"
+export * as UnixProbe from "./UnixProbe.js"
 export * as WorkerOutput from "./WorkerOutput.js"
 export * as WorkerProtocol from "./WorkerProtocol.js"
 export * as WorkerSpawn from "./WorkerSpawn.js"
