@@ -12,6 +12,7 @@ import {
   fixtures,
   freePort,
   getUnix,
+  nodeExecutable,
   readIfExists,
   runToExit,
   sleep,
@@ -33,12 +34,10 @@ describe("a second instance", () => {
     const dir = tempDir()
     const socket = path.join(dir, "app.sock")
     const control = path.join(dir, "c.sock")
-    const first = track(
-      startServer([`--path=${socket}`, `--control-socket=${control}`, "--", process.execPath, worker])
-    )
+    const first = track(startServer([`--path=${socket}`, `--control-socket=${control}`, "--", nodeExecutable, worker]))
     await first.waitForLine(/^starting new worker \d+$/)
     await getUnix(socket)
-    const second = await runToExit([`--path=${socket}`, `--control-socket=${control}`, "--", process.execPath, worker])
+    const second = await runToExit([`--path=${socket}`, `--control-socket=${control}`, "--", nodeExecutable, worker])
     expect({ code: second.code, last: second.stderr.split("\n").at(-1) }).toEqual({
       code: 98,
       last: `failed to listen to file ${socket}:Address already in use`
@@ -61,7 +60,7 @@ describe("--ready=ipc", () => {
         `--status-file=${status}`,
         "--ready=ipc",
         "--",
-        process.execPath,
+        nodeExecutable,
         path.join(fixtures, "ipc-flood-worker.mjs")
       ])
     )
@@ -90,7 +89,7 @@ describe("a pid file someone else owns", () => {
       fs.chmodSync(pidFile, 0o666)
       fs.chownSync(pidFile, 65534, 65534)
       const server = track(
-        startServer([`--pid-file=${pidFile}`, `--port=127.0.0.1:${await freePort()}`, "--", process.execPath, worker])
+        startServer([`--pid-file=${pidFile}`, `--port=127.0.0.1:${await freePort()}`, "--", nodeExecutable, worker])
       )
       const exit = await Promise.race([server.exited, sleep(10_000).then(() => undefined)])
       expect({ code: exit?.code, last: server.lines().at(-1) }).toEqual({
@@ -108,7 +107,7 @@ describe("a pid file someone else owns", () => {
     fs.writeFileSync(pidFile, "")
     fs.chmodSync(pidFile, 0o666)
     const server = track(
-      startServer([`--pid-file=${pidFile}`, `--port=127.0.0.1:${await freePort()}`, "--", process.execPath, worker])
+      startServer([`--pid-file=${pidFile}`, `--port=127.0.0.1:${await freePort()}`, "--", nodeExecutable, worker])
     )
     await server.waitForLine(/^starting new worker \d+$/)
     expect(fs.statSync(pidFile).mode & 0o777).toBe(0o644)
@@ -124,7 +123,7 @@ describe("--envdir", () => {
     execFileSync("mkfifo", [path.join(envdir, "BLOCKS")])
     fs.writeFileSync(path.join(envdir, "FOO"), "bar\n")
     const server = track(
-      startServer([`--envdir=${envdir}`, `--port=127.0.0.1:${await freePort()}`, "--", process.execPath, worker])
+      startServer([`--envdir=${envdir}`, `--port=127.0.0.1:${await freePort()}`, "--", nodeExecutable, worker])
     )
     await server.waitForLine(/^starting new worker \d+$/, 5000)
     // The loop re-reads the envdir at a signal (Perl's wake): TERM must still be acted on.
@@ -144,7 +143,7 @@ describe("files that must be distinct", () => {
         `--status-file=${path.join(dir, ".", "app")}`,
         `--port=127.0.0.1:${await freePort()}`,
         "--",
-        process.execPath,
+        nodeExecutable,
         worker
       ])
     )

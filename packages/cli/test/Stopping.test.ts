@@ -11,6 +11,7 @@ import { bundleProgram } from "./support/Bundle.js"
 import {
   fixtures,
   freePort,
+  nodeExecutable,
   type Running,
   runToExit,
   sleep,
@@ -39,13 +40,7 @@ describe("TERM always ends the supervisor", () => {
     const dir = tempDir()
     const control = path.join(dir, "c.sock")
     const server = track(
-      startServer([
-        `--port=127.0.0.1:${await freePort()}`,
-        `--control-socket=${control}`,
-        "--",
-        process.execPath,
-        worker
-      ])
+      startServer([`--port=127.0.0.1:${await freePort()}`, `--control-socket=${control}`, "--", nodeExecutable, worker])
     )
     await server.waitForLine(/^starting new worker \d+$/)
     const held: Array<net.Socket> = []
@@ -69,7 +64,7 @@ describe("TERM always ends the supervisor", () => {
 
   it("within --kill-timeout plus a second when a worker ignores TERM", async () => {
     const server = track(
-      startServer([`--port=127.0.0.1:${await freePort()}`, "--kill-timeout=1", "--", process.execPath, worker], {
+      startServer([`--port=127.0.0.1:${await freePort()}`, "--kill-timeout=1", "--", nodeExecutable, worker], {
         env: { IGNORE_TERM: "1" }
       })
     )
@@ -108,7 +103,7 @@ describe("TERM always ends the supervisor", () => {
         `--control-socket=${control}`,
         "--interval=2",
         "--",
-        process.execPath,
+        nodeExecutable,
         worker
       ])
     )
@@ -129,7 +124,7 @@ describe("TERM always ends the supervisor", () => {
 
   it("the exit deadline ends a teardown that never finishes, with the exit code it was given", async () => {
     const program = await bundleProgram(path.join(fixtures, "exit-deadline.ts"), path.join(tempDir(), "main.mjs"))
-    const run = track(startServer([program], { bin: process.execPath, env: { DEADLINE_MS: "300" } }))
+    const run = track(startServer([program], { bin: nodeExecutable, env: { DEADLINE_MS: "300" } }))
     const exit = await exitWithin(run, 5000)
     expect({ exit, lines: run.lines() }).toEqual({
       exit: { code: 7, signal: null },
