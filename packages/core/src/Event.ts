@@ -4,6 +4,7 @@
  */
 import * as Data from "effect/Data"
 import type { ExitStatus } from "./ExitStatus.js"
+import type { Unexecutable } from "./ProcessSpawner.js"
 import type { Tunables } from "./Tunables.js"
 
 export type RestartReason = "hup" | "auto" | "control"
@@ -20,7 +21,14 @@ export type Event = Data.TaggedEnum<{
    */
   ShutdownRequested: { readonly signal: "TERM" | "INT"; readonly origin?: ShutdownOrigin | undefined }
   Spawned: { readonly id: number; readonly pid: number }
-  SpawnFailed: { readonly id: number; readonly message: string; readonly exitCode: number }
+  SpawnFailed: {
+    readonly id: number
+    readonly message: string
+    readonly exitCode: number
+    /** For people: `exec failed: nodee: No such file or directory`. */
+    readonly reason: string
+    readonly unexecutable?: Unexecutable | undefined
+  }
   Exited: { readonly id: number; readonly status: ExitStatus }
   Ready: { readonly id: number }
   /**

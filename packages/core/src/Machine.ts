@@ -23,10 +23,11 @@ import * as Data from "effect/Data"
 import type { Action, LogLevel } from "./Action.js"
 import { Action as A } from "./Action.js"
 import { Event, type Event as EventT, type RestartReason, type ShutdownOrigin } from "./Event.js"
-import { type ExitStatus, exited } from "./ExitStatus.js"
+import type { ExitStatus } from "./ExitStatus.js"
 import * as History from "./History.js"
 import { describeFailure, Lifecycle, RolloutFailure } from "./Lifecycle.js"
 import * as Text from "./PerlText.js"
+import type { Unexecutable } from "./ProcessSpawner.js"
 import { isInterval } from "./Readiness.js"
 import type { SupervisorConfig } from "./SupervisorConfig.js"
 import type { Tunables } from "./Tunables.js"
@@ -44,8 +45,8 @@ export interface WorkerRecord {
   readonly phase: Phase
   readonly spawnedAt: number
   readonly readyAt: number | undefined
-  /** Interval mode: the worker died before its alive check; reported when the check is due. */
-  readonly diedEarly: ExitStatus | undefined
+  /** Interval mode: the worker died (or never ran) before its alive check; reported when the check is due. */
+  readonly diedEarly: RolloutFailure | undefined
   /** Draining: whether the stop signal has been sent (it waits for `--kill-old-delay`). */
   readonly signalled: boolean
 }
@@ -68,9 +69,13 @@ export type Mode = Data.TaggedEnum<{
   Serving: { readonly failures: number }
   /**
    * Every worker was signalled; `give-up`: no worker could be started (exit code 1);
+   * `cannot-run`: the program cannot be executed at the first start (126 or 127);
    * `handover`: a new supervisor took over, the workers retire as in a restart (exit code 0).
    */
-  ShuttingDown: { readonly signal: "TERM" | "INT" | "give-up" | "handover" }
+  ShuttingDown: {
+    readonly signal: "TERM" | "INT" | "give-up" | "cannot-run" | "handover"
+    readonly exitCode: number
+  }
   /** Every worker is gone and the exit was asked for: no event changes anything any more. */
   Finished: {}
 }>
@@ -102,6 +107,8 @@ export interface State {
   readonly status: string
   /** The newest restart's outcome, recent exits, spawns per index: what status reports. */
   readonly history: History.History
+  /** Some worker has become ready: the first start is over. */
+  readonly everReady: boolean
 }
 
 export interface Clock {
@@ -125,7 +132,8 @@ export const initial = (config: SupervisorConfig): State => ({
   autoRestartTimer: 0,
   // Perl writes nothing until the first worker is up: the empty file is never written first.
   status: "",
-  history: History.empty
+  history: History.empty,
+  everReady: false
 })
 
 // ---------------------------------------------------------------------------------------
@@ -363,7 +371,7 @@ const beginEpoch = (t: Transition, reason: RestartReason | "boot", holdUntil = 0
 
 const becomeReady = (t: Transition, w: WorkerRecord): void => {
   t.update(w.id, { phase: "serving", readyAt: t.clock.now })
-  t.set({ mode: withFailures(t.mode, 0) })
+  t.set({ mode: withFailures(t.mode, 0), everReady: true })
   if (w.pid !== undefined) {
     t.publish(Lifecycle.WorkerReady({ pid: w.pid, generation: w.generation, latencyMs: t.clock.now - w.spawnedAt }))
   }
@@ -417,13 +425,23 @@ const giveUp = (t: Transition, attempts: number, failure: RolloutFailure): void 
   const keep = outdatedWorkers(t.state)
   if (keep.length === 0) {
     t.log(Text.gaveUp(attempts), undefined, "error")
-    t.set({ mode: Mode.ShuttingDown({ signal: "give-up" }) })
-    // The supervisor exits: the workers that did become ready must not be left behind.
-    for (const w of t.state.workers) if (w.phase !== "draining") t.stop(w, { signal: "TERM", label: "TERM" })
-    return finishIfIdle(t)
+    return exitNow(t, "give-up", 1)
   }
-  t.log(Text.gaveUpRestart(attempts, keep), undefined, "error")
-  for (const w of keep) t.update(w.id, { epoch: s.epoch })
+  keepOldWorkers(t, Text.gaveUpRestart(attempts, keep))
+}
+
+/** The supervisor exits: the workers that did become ready must not be left behind. */
+const exitNow = (t: Transition, signal: "give-up" | "cannot-run", exitCode: number): void => {
+  t.set({ mode: Mode.ShuttingDown({ signal, exitCode }) })
+  for (const w of t.state.workers) if (w.phase !== "draining") t.stop(w, { signal: "TERM", label: "TERM" })
+  finishIfIdle(t)
+}
+
+/** The abandoned rollout's outdated workers serve on as the current epoch; `line` says so. */
+const keepOldWorkers = (t: Transition, line: string): void => {
+  const s = t.state
+  t.log(line, undefined, "error")
+  for (const w of outdatedWorkers(s)) t.update(w.id, { epoch: s.epoch })
   // Abandoned, not completed: nothing new serves, and the auto-restart clock keeps its time.
   // A restart queued meanwhile is dropped with it.
   t.set({ mode: Mode.Serving({ failures: 0 }) })
@@ -460,9 +478,10 @@ const finishIfIdle = (t: Transition): void => {
   t.writeStatus()
   const m = t.mode
   if (m._tag !== "ShuttingDown" || t.state.workers.length > 0) return
-  t.log(Text.exiting)
+  // A program that cannot run says so in its one line.
+  if (m.signal !== "cannot-run") t.log(Text.exiting)
   t.set({ mode: Mode.Finished() })
-  t.actions.push(A.Exit({ code: m.signal === "give-up" ? 1 : 0 }))
+  t.actions.push(A.Exit({ code: m.exitCode }))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -484,7 +503,7 @@ const queueRestart = (t: Transition, reason: RestartReason): void => {
 const shutDown = (t: Transition, signal: "TERM" | "INT", origin: ShutdownOrigin): void => {
   // Perl: INT always sends TERM; only TERM uses --signal-on-term.
   const sent = signal === "TERM" ? t.config.signalOnTerm : { signal: "TERM" as const, label: "TERM" }
-  t.set({ mode: Mode.ShuttingDown({ signal }) })
+  t.set({ mode: Mode.ShuttingDown({ signal, exitCode: 0 }) })
   t.publish(Lifecycle.ShutdownStarted({ signal }))
   // Workers that already died before their alive check are gone: nothing to wait for.
   for (const w of t.state.workers) if (w.diedEarly !== undefined) t.remove(w.id)
@@ -499,7 +518,7 @@ const shutDown = (t: Transition, signal: "TERM" | "INT", origin: ShutdownOrigin)
  * started again, and the supervisor exits once they are gone.
  */
 const handOver = (t: Transition): void => {
-  t.set({ mode: Mode.ShuttingDown({ signal: "handover" }) })
+  t.set({ mode: Mode.ShuttingDown({ signal: "handover", exitCode: 0 }) })
   t.publish(Lifecycle.ShutdownStarted({ signal: "handover" }))
   for (const w of t.state.workers) if (w.diedEarly !== undefined) t.remove(w.id)
   const leaving = t.state.workers.filter((w) => w.phase !== "draining")
@@ -541,26 +560,65 @@ const onSpawned = (t: Transition, id: number, pid: number): void => {
 /** A worker that never existed is gone: a shutdown has nothing more to wait for. */
 const onSpawnFailedWhileStopping = (t: Transition, id: number, message: string): void => {
   if (t.find(id) === undefined) return
-  t.log(message, undefined, "warn")
+  // The other workers of a program that cannot run fail alike: its one line said it.
+  if (!(t.mode._tag === "ShuttingDown" && t.mode.signal === "cannot-run")) t.log(message, undefined, "warn")
   t.remove(id)
   finishIfIdle(t)
 }
 
-const onSpawnFailed = (t: Transition, id: number, message: string, exitCode: number): void => {
+type SpawnFailedEvent = Extract<EventT, { readonly _tag: "SpawnFailed" }>
+
+const onSpawnFailed = (t: Transition, event: SpawnFailedEvent): void => {
+  const { id, message, exitCode, reason, unexecutable } = event
   const w = t.find(id)
   if (w === undefined) return
-  t.log(message, undefined, "warn")
   if (w.phase === "draining") {
+    t.log(message, undefined, "warn")
     t.remove(id)
     return finishIfIdle(t)
   }
+  const failure = RolloutFailure.SpawnFailed({ message, reason, exitCode, unexecutable })
+  if (unexecutable !== undefined && cannotRun(t, w, failure, unexecutable)) return
+  t.log(message, undefined, "warn")
   if (isInterval(t.config.readiness)) {
     // Perl's child exits (255 after a failed exec) and is noticed at the alive check.
-    t.update(id, { diedEarly: exited(exitCode) })
+    t.update(id, { diedEarly: failure })
     t.schedule(t.config.intervalMs, Event.ReadyDeadline({ id }))
     return
   }
-  failStart(t, w, RolloutFailure.SpawnFailed({ message }))
+  failStart(t, w, failure)
+}
+
+/**
+ * Ours (Perl retries forever): a program that cannot be executed at all is not retried where
+ * no retry can help and nobody is served meanwhile. At the first start, the supervisor exits
+ * with the shell's codes (127: not found, 126: not executable); in a restart, the restart fails
+ * at once and the old workers keep serving. Elsewhere (replacing a crashed worker), it is a
+ * failed start as in Perl: the file may come back. Answers whether it was handled here.
+ */
+const cannotRun = (
+  t: Transition,
+  w: WorkerRecord,
+  failure: Extract<RolloutFailure, { readonly _tag: "SpawnFailed" }>,
+  unexecutable: Unexecutable
+): boolean => {
+  const s = t.state
+  const m = s.mode
+  const firstStart = !s.everReady
+  const restart = m._tag === "RollingOut" && m.reason !== "boot" && outdatedWorkers(s).length > 0
+  if (!firstStart && !restart) return false
+  t.remove(w.id)
+  t.publish(Lifecycle.StartFailed({ generation: w.generation, attempt: failuresOf(m) + 1, failure }))
+  for (const other of startingWorkers(t.state)) t.stop(other, { signal: "TERM", label: "TERM" })
+  t.publish(Lifecycle.RolloutAbandoned({ epoch: s.epoch, attempts: failuresOf(m) + 1, failure }))
+  if (firstStart) {
+    t.log(Text.cannotRunAtFirstStart(failure.message), undefined, "error")
+    exitNow(t, "cannot-run", unexecutable === "not-found" ? 127 : 126)
+    return true
+  }
+  t.log(failure.message, undefined, "warn")
+  keepOldWorkers(t, Text.gaveUpRestartCannotRun(failure.reason, outdatedWorkers(t.state)))
+  return true
 }
 
 /** The worker that exited, once its exit is published; `undefined`: already forgotten. */
@@ -576,7 +634,7 @@ const onExited = (t: Transition, id: number, status: ExitStatus): void => {
   switch (w.phase) {
     case "starting":
       if (isInterval(t.config.readiness)) {
-        t.update(id, { diedEarly: status })
+        t.update(id, { diedEarly: RolloutFailure.Exited({ status }) })
         return
       }
       return failStart(t, w, RolloutFailure.Exited({ status }))
@@ -609,7 +667,7 @@ const onReadyDeadline = (t: Transition, id: number, detail: string | undefined):
   if (!isInterval(t.config.readiness)) {
     return failStart(t, w, RolloutFailure.ReadyTimeout({ timeoutMs: t.config.readyTimeoutMs, detail }))
   }
-  if (w.diedEarly !== undefined) return failStart(t, w, RolloutFailure.Exited({ status: w.diedEarly }))
+  if (w.diedEarly !== undefined) return failStart(t, w, w.diedEarly)
   becomeReady(t, w)
 }
 
@@ -685,7 +743,7 @@ const live: Omit<Handlers, "RestartRequested" | "AutoRestartDue"> = {
   Boot: (t) => beginEpoch(t, "boot"),
   ShutdownRequested: (t, { signal, origin }) => shutDown(t, signal, origin ?? "signal"),
   Spawned: (t, { id, pid }) => onSpawned(t, id, pid),
-  SpawnFailed: (t, { id, message, exitCode }) => onSpawnFailed(t, id, message, exitCode),
+  SpawnFailed: (t, event) => onSpawnFailed(t, event),
   Exited: (t, { id, status }) => onExited(t, id, status),
   Ready: (t, { id }) => onReady(t, id),
   ReadyDeadline: (t, { id, detail }) => onReadyDeadline(t, id, detail),

@@ -97,6 +97,12 @@ export const gaveUp = (attempts: number): string =>
 export const gaveUpRestart = (attempts: number, keep: ReadonlyArray<Listed>): string =>
   `giving up the restart after ${attempts} failed attempts; old workers keep serving:${pidList(keep)}`
 
+/** Ours: Perl's line (`failed to exec PROG:ERROR`), then why start_server exits at once. */
+export const cannotRunAtFirstStart = (message: string): string => `${message} (not retrying: no worker has started yet)`
+
+export const gaveUpRestartCannotRun = (reason: string, keep: ReadonlyArray<Listed>): string =>
+  `giving up the restart: ${reason}; old workers keep serving:${pidList(keep)}`
+
 // ---------------------------------------------------------------------------------------
 // Exits
 

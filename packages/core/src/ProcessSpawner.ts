@@ -40,12 +40,24 @@ export interface WorkerProcess {
 }
 
 /**
- * The program could not be started at all (exec or chdir failed). `exitCode` is what Perl's
- * forked child would have exited with: 255 after a failed exec, the errno after a failed chdir.
+ * Why the program can never run as it is, told by exec's errno: `not-found` (ENOENT, ENOTDIR,
+ * ELOOP, ENAMETOOLONG), `not-executable` (EACCES, ENOEXEC, EISDIR). Unlike a lack of memory or
+ * file descriptors, retrying cannot help until someone changes the file.
+ */
+export type Unexecutable = "not-found" | "not-executable"
+
+/**
+ * The program could not be started at all (exec or chdir failed). `message` is Perl's log line
+ * (`failed to exec nodee:No such file or directory`); `exitCode` is what Perl's forked child
+ * would have exited with: 255 after a failed exec, the errno after a failed chdir; `reason` is
+ * the failure in words for status and restart replies (`exec failed: nodee: No such file or
+ * directory`), `message` when absent.
  */
 export class SpawnError extends Data.TaggedError("SpawnError")<{
   readonly message: string
   readonly exitCode: number
+  readonly reason?: string | undefined
+  readonly unexecutable?: Unexecutable | undefined
 }> {}
 
 export class ProcessSpawner extends Context.Tag("@starter/core/ProcessSpawner")<

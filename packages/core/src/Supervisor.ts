@@ -101,7 +101,8 @@ export const make = (
           spawner.spawn(WorkerLaunch.request(state, sockets, base, { generation, index }))
         )
         if (result._tag === "Left") {
-          return Event.SpawnFailed({ id, message: result.left.message, exitCode: result.left.exitCode })
+          const { message, exitCode, reason, unexecutable } = result.left
+          return Event.SpawnFailed({ id, message, exitCode, reason: reason ?? message, unexecutable })
         }
         const worker = result.right
         processes.set(id, worker)

@@ -24,7 +24,8 @@ export const chdirProblem = (cwd: string): ProcessSpawner.SpawnError | undefined
   const failed = (error: unknown) =>
     new ProcessSpawner.SpawnError({
       message: `failed to chdir:${cwd}:${strerror(error)}`,
-      exitCode: errnoOf(error) ?? 255
+      exitCode: errnoOf(error) ?? 255,
+      reason: `chdir failed: ${cwd}: ${strerror(error)}`
     })
   try {
     return fs.statSync(cwd).isDirectory() ? undefined : failed({ errno: 20 /* ENOTDIR */ })
@@ -93,8 +94,27 @@ export const isStopped = (pid: number): boolean => {
   }
 }
 
-export const execError = (argv0: string, error: unknown) =>
-  new ProcessSpawner.SpawnError({ message: `failed to exec ${argv0}:${strerror(error)}`, exitCode: 255 })
+/** exec's errnos that no retry can help (see `ProcessSpawner.Unexecutable`). */
+const unexecutableBy: ReadonlyMap<number, ProcessSpawner.Unexecutable> = new Map([
+  [2 /* ENOENT */, "not-found"],
+  [20 /* ENOTDIR */, "not-found"],
+  [40 /* ELOOP */, "not-found"],
+  [36 /* ENAMETOOLONG */, "not-found"],
+  [13 /* EACCES */, "not-executable"],
+  [8 /* ENOEXEC */, "not-executable"],
+  [21 /* EISDIR */, "not-executable"]
+])
+
+/** Perl's line, the reason in words, and whether the program can run at all. */
+export const execError = (argv0: string, error: unknown) => {
+  const errno = errnoOf(error)
+  return new ProcessSpawner.SpawnError({
+    message: `failed to exec ${argv0}:${strerror(error)}`,
+    exitCode: 255,
+    reason: `exec failed: ${argv0}: ${strerror(error)}`,
+    unexecutable: errno === undefined ? undefined : unexecutableBy.get(errno)
+  })
+}
 
 /** What the worker's readiness channel has said so far. */
 export interface ReadinessState {

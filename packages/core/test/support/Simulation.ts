@@ -17,7 +17,7 @@ import { WorkerEnvironment } from "../../src/WorkerEnvironment.js"
 export type OnSignal = "exit" | "ignore"
 
 /** The fate of one spawn: "never-ready" stays silent on its readiness channel. */
-export type Fate = "exit-at-once" | "exec-fails" | "never-ready" | "ignores-stop" | "healthy"
+export type Fate = "exit-at-once" | "exec-fails" | "exec-denied" | "no-fds" | "never-ready" | "ignores-stop" | "healthy"
 
 /** What the world saw the supervisor do, for invariants checked at the moment it happens. */
 export type Observation =
@@ -79,10 +79,28 @@ const fakeSpawner = (world: World) =>
     spawn: (request) =>
       Effect.gen(function* () {
         const fate = world.plan.shift() ?? "healthy"
+        // The program is missing (no retry can help), or no fd is left (the next one may work).
         if (fate === "exec-fails") {
           return yield* new SpawnError({
             message: `failed to exec ${request.argv[0]}:No such file or directory`,
-            exitCode: 255
+            exitCode: 255,
+            reason: `exec failed: ${request.argv[0]}: No such file or directory`,
+            unexecutable: "not-found"
+          })
+        }
+        if (fate === "exec-denied") {
+          return yield* new SpawnError({
+            message: `failed to exec ${request.argv[0]}:Permission denied`,
+            exitCode: 255,
+            reason: `exec failed: ${request.argv[0]}: Permission denied`,
+            unexecutable: "not-executable"
+          })
+        }
+        if (fate === "no-fds") {
+          return yield* new SpawnError({
+            message: `failed to exec ${request.argv[0]}:Too many open files`,
+            exitCode: 255,
+            reason: `exec failed: ${request.argv[0]}: Too many open files`
           })
         }
         const exited = yield* Deferred.make<ExitStatus>()
