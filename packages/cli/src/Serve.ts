@@ -2,7 +2,7 @@
  * `start_server [options] -- program args…`: run the supervisor in this process until
  * TERM or INT, with the live Node layers behind every port of @starter/core.
  */
-import { ListenSockets, Starter, type StarterOptions, toStarterConfig, warnings } from "@starter/core"
+import { FirstStart, ListenSockets, Starter, type StarterOptions, toStarterConfig, warnings } from "@starter/core"
 import {
   type EarlyListen,
   Envdir,
@@ -21,6 +21,7 @@ import type * as StarterServices from "@starter/platform-shared/StarterServices"
 import * as Takeover from "@starter/platform-shared/Takeover"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import type { CliOptions } from "./CliOptions.js"
 import * as Runtime from "./Runtime.js"
@@ -33,6 +34,24 @@ const printError = (message: string) => Effect.logError(message)
 
 /** Perl's die: errno becomes the exit status (EADDRINUSE → 98), else 255. */
 const exitCodeOf = (error: { readonly errno: number | undefined }) => error.errno ?? 255
+
+/**
+ * What a daemon tells its foreground (`undefined`: serving, exit 0). A first worker that failed
+ * to start is a failure (exit 1) although the daemon keeps trying, as Perl's would; a daemon
+ * that exits before serving gives its own exit code (never 0: it did not start).
+ */
+const daemonFailure = (
+  outcome: FirstStart.Outcome,
+  pid: number
+): { readonly exitCode: number; readonly message: string } | undefined =>
+  FirstStart.Outcome.$match(outcome, {
+    Serving: () => undefined,
+    Retrying: ({ reason }) => ({
+      exitCode: 1,
+      message: `the first worker failed to start: ${reason}; start_server (pid:${pid}) keeps retrying, see its --log-file`
+    }),
+    Exited: ({ exitCode, message }) => ({ exitCode: exitCode === 0 ? 1 : exitCode, message })
+  })
 
 /**
  * The foreground of `--daemonize`: bind here, so bind errors reach the operator with their
@@ -90,12 +109,25 @@ const supervise = (
           : NodeDaemon.report(handoff, { exitCode: exitCodeOf(error), message: error.message })
       )
     )
-    if (handoff !== undefined) yield* NodeDaemon.report(handoff, undefined)
+    // A daemon's foreground waits until the first generation serves, or hears why not.
+    const reporter =
+      handoff === undefined
+        ? undefined
+        : yield* Effect.fork(
+            Effect.scoped(
+              Effect.flatMap(FirstStart.outcome(supervisor), (outcome) =>
+                NodeDaemon.report(handoff, daemonFailure(outcome, config.pid))
+              )
+            )
+          )
     if (takeover !== undefined)
       yield* Effect.forkScoped(Takeover.run(RuntimeServices.runtime.readPipe, takeover, supervisor, handover, version))
     // Once it runs: a start refused for another reason is not warned about first.
     for (const warning of warnings(options)) yield* Effect.logWarning(warning)
-    return yield* supervisor.exitCode
+    const exitCode = yield* supervisor.exitCode
+    // The foreground hears why before this process is gone.
+    if (reporter !== undefined) yield* Fiber.join(reporter)
+    return exitCode
   }).pipe(
     Effect.scoped,
     Effect.catchAll((error) => Effect.as(printError(error.message), exitCodeOf(error))),
