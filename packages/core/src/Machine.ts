@@ -109,6 +109,12 @@ export interface State {
   readonly history: History.History
   /** Some worker has become ready: the first start is over. */
   readonly everReady: boolean
+  /** The TCP ports and unix paths the supervisor holds (their SERVER_STARTER_PORT keys). */
+  readonly listening: ReadonlyArray<string>
+  /** Consecutive exits that look like a worker's own listen() meeting our socket (`ListenConflict`). */
+  readonly listenSuspects: number
+  /** The epoch whose listen-conflict hint was logged: one line per release at most. */
+  readonly listenHintEpoch: number
 }
 
 export interface Clock {
@@ -117,7 +123,7 @@ export interface Clock {
   readonly random: number
 }
 
-export const initial = (config: SupervisorConfig): State => ({
+export const initial = (config: SupervisorConfig, listening: ReadonlyArray<string> = []): State => ({
   config,
   workers: [],
   nextId: 1,
@@ -133,7 +139,10 @@ export const initial = (config: SupervisorConfig): State => ({
   // Perl writes nothing until the first worker is up: the empty file is never written first.
   status: "",
   history: History.empty,
-  everReady: false
+  everReady: false,
+  listening,
+  listenSuspects: 0,
+  listenHintEpoch: 0
 })
 
 // ---------------------------------------------------------------------------------------
@@ -372,6 +381,8 @@ const beginEpoch = (t: Transition, reason: RestartReason | "boot", holdUntil = 0
 const becomeReady = (t: Transition, w: WorkerRecord): void => {
   t.update(w.id, { phase: "serving", readyAt: t.clock.now })
   t.set({ mode: withFailures(t.mode, 0), everReady: true })
+  // Ready on its channel: it uses our sockets. (Alive after --interval says nothing of the kind.)
+  if (!isInterval(t.config.readiness)) t.set({ listenSuspects: 0 })
   if (w.pid !== undefined) {
     t.publish(Lifecycle.WorkerReady({ pid: w.pid, generation: w.generation, latencyMs: t.clock.now - w.spawnedAt }))
   }
@@ -628,9 +639,39 @@ const reap = (t: Transition, id: number, status: ExitStatus): WorkerRecord | und
   return w
 }
 
+/**
+ * Ours: an unmodified app (`app.listen(3000)`, the PM2 habit) binds the port itself, meets
+ * EADDRINUSE because start_server holds it, and exits at once (status 0 when the error goes
+ * to its callback, 1 when it is thrown), for ever. Nothing outside the worker can see its
+ * failed bind, so the sign is its exits: by itself (no signal) with status 0 or 1, within
+ * `listenConflictWindowMs` of its spawn, never ready on a readiness channel, while start_server
+ * holds a TCP port or unix path. Two such exits in a row name the likely cause in one line,
+ * at most once per release; any other exit, or a worker that reports ready, starts the count
+ * again. A program that fails as fast for another reason (a missing module) gets the line
+ * too: it says "likely" and names the one check to make.
+ */
+export const listenConflictWindowMs = 5000
+
+const noteListenConflict = (t: Transition, w: WorkerRecord, status: ExitStatus): void => {
+  const s = t.state
+  const suspect =
+    s.listening.length > 0 &&
+    w.phase !== "draining" &&
+    status.signal === null &&
+    (status.code === 0 || status.code === 1) &&
+    t.clock.now - w.spawnedAt < listenConflictWindowMs &&
+    (isInterval(s.config.readiness) || w.readyAt === undefined)
+  const listenSuspects = suspect ? s.listenSuspects + 1 : 0
+  t.set({ listenSuspects })
+  if (listenSuspects < 2 || s.listenHintEpoch === s.epoch || w.pid === undefined) return
+  t.set({ listenHintEpoch: s.epoch })
+  t.log(Text.listenConflict(w.pid, status, t.clock.now - w.spawnedAt, s.listening), w, "warn")
+}
+
 const onExited = (t: Transition, id: number, status: ExitStatus): void => {
   const w = reap(t, id, status)
   if (w === undefined) return
+  noteListenConflict(t, w, status)
   switch (w.phase) {
     case "starting":
       if (isInterval(t.config.readiness)) {

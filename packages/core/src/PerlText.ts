@@ -116,6 +116,21 @@ export const crashLoop = (crashes: number, windowMs: number, loopCrashes: number
 export const retiredExited = (w: Listed & { readonly readyAt: number | undefined }, status: ExitStatus): string =>
   `${w.readyAt === undefined ? "new" : "old"} worker ${w.pid} died, status:${waitStatus(status)}`
 
+/** `3000` → `port 3000`; `127.0.0.1:3000` and paths as they are. */
+const listenTarget = (key: string): string => (/^\d+$/.test(key) ? `port ${key}` : key)
+
+/** Ours: the likely cause of a loop of quick exits (see Machine's `noteListenConflict`). */
+export const listenConflict = (
+  pid: number,
+  status: ExitStatus,
+  afterMs: number,
+  listening: ReadonlyArray<string>
+): string =>
+  `worker ${pid} exited with status:${waitStatus(status)} ${(afterMs / 1000).toFixed(1)} s after it started, as did the one before: ` +
+  `likely its own listen() on ${listening.map(listenTarget).join(", ")} failed with EADDRINUSE, as start_server holds it; ` +
+  "start it as `node --import @starter/worker/register app.js` to listen on the inherited socket " +
+  "(or have it read SERVER_STARTER_PORT)"
+
 export const killing = (pid: number, afterMs: number): string =>
   `worker ${pid} did not exit ${afterMs / 1000} secs after being signalled, sending KILL`
 

@@ -89,7 +89,7 @@ export const make = (
     // Each event, then the end once the supervisor has exited: a reader drains up to it.
     const pubsub = yield* PubSub.unbounded<Take.Take<Lifecycle.Lifecycle>>()
     const fibers = yield* FiberSet.make()
-    const stateRef = yield* Ref.make(Machine.initial(config))
+    const stateRef = yield* Ref.make(Machine.initial(config, sockets.listening))
     const exitCode = yield* Deferred.make<number>()
     const processes = new Map<number, WorkerProcess>()
 

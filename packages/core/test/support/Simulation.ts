@@ -185,11 +185,15 @@ export const config = (overrides: Partial<SupervisorConfig.SupervisorConfig> = {
 
 const noSockets = FdLayout.layout([])
 
-/** Starts a supervisor in the simulated world; provide `layer(world)` around the test. */
+/**
+ * Starts a supervisor in the simulated world; provide `layer(world)` around the test.
+ * `listening`: the keys of the TCP ports and paths it holds (none are really bound).
+ */
 export const start = (
-  cfg: SupervisorConfig.SupervisorConfig
+  cfg: SupervisorConfig.SupervisorConfig,
+  listening: ReadonlyArray<string> = []
 ): Effect.Effect<Supervisor.Supervisor, never, Scope.Scope | ProcessSpawner | StatusStore | WorkerEnvironment> =>
-  Effect.tap(Supervisor.make(cfg, noSockets), () => TestClock.adjust(0))
+  Effect.tap(Supervisor.make(cfg, { ...noSockets, listening }), () => TestClock.adjust(0))
 
 export const advance = (ms: number) => TestClock.adjust(ms)
 
