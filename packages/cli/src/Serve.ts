@@ -278,6 +278,7 @@ export const serve = (
     NodeLogs.make({
       format: options.logFormat ?? "text",
       tagWorkers: options.logWorkerTags,
+      relayWorkers: options.controlSocket !== undefined,
       logFile: options.logFile,
       libc: Runtime.libc
     }),

@@ -1,6 +1,6 @@
 /**
- * A worker's stdout and stderr when they are tagged (`--log-format=json`,
- * `--log-worker-tags`): each on a pipe of its own, read line by line by the supervisor. A line
+ * A worker's stdout and stderr when they come through the supervisor (tagged, or relayed as
+ * they are for `start_server logs`): each on a pipe of its own, read line by line. A line
  * longer than `maxLineBytes` is passed on in pieces of that size, never held whole, and a last
  * line without its newline is passed on when the pipe closes (the worker exited). The framing is
  * here; each runtime brings its pipe reader (`readPipes`).
@@ -16,10 +16,11 @@ export interface Worker {
 
 export type StreamName = "stdout" | "stderr"
 
-/** What reads one pipe: each line, then its end. */
+/** What reads one pipe: each line, then its end; `bytes`, if set, gets every chunk as it was read. */
 export interface Reader {
   readonly line: (line: string) => void
   readonly end: () => void
+  readonly bytes?: ((chunk: Buffer) => void) | undefined
 }
 
 /** Stops and starts reading a pipe: a worker that writes more then waits for us. */
@@ -93,10 +94,15 @@ export const readPipes = (
 ): void => {
   for (const { stream, read } of pipes) {
     let reading: PipeReading | undefined
-    const feed = lines(sink.open(worker, stream, { pause: () => reading?.pause(), resume: () => reading?.resume() }))
+    const reader = sink.open(worker, stream, { pause: () => reading?.pause(), resume: () => reading?.resume() })
+    const feed = lines(reader)
     reading = readPipe(
       read,
-      (chunk) => feed.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)),
+      (chunk) => {
+        const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+        reader.bytes?.(bytes)
+        feed.push(bytes)
+      },
       feed.end
     )
   }
