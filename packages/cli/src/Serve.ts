@@ -100,6 +100,8 @@ const supervise = (
 ) => {
   // A new supervisor owns none of the shared files until the old one hands them over.
   const handover = Handover.make(takeover === undefined)
+  // What a daemon that exits without having served tells its foreground, after its clean-up.
+  let lastWords: { readonly exitCode: number; readonly message: string } | undefined
   return Effect.gen(function* () {
     const redirect = log === undefined ? Effect.void : logs.redirectOutput(log)
     const supervisor = yield* Starter.start(config, redirect).pipe(
@@ -109,15 +111,18 @@ const supervise = (
           : NodeDaemon.report(handoff, { exitCode: exitCodeOf(error), message: error.message })
       )
     )
-    // A daemon's foreground waits until the first generation serves, or hears why not.
+    // A daemon's foreground waits until the first generation serves, or hears why not; a
+    // daemon that exits tells it once its files are gone (below), so nothing is left then.
     const reporter =
       handoff === undefined
         ? undefined
         : yield* Effect.fork(
             Effect.scoped(
-              Effect.flatMap(FirstStart.outcome(supervisor), (outcome) =>
-                NodeDaemon.report(handoff, daemonFailure(outcome, config.pid))
-              )
+              Effect.flatMap(FirstStart.outcome(supervisor), (outcome) => {
+                if (outcome._tag !== "Exited") return NodeDaemon.report(handoff, daemonFailure(outcome, config.pid))
+                lastWords = daemonFailure(outcome, config.pid)
+                return Effect.void
+              })
             )
           )
     if (takeover !== undefined)
@@ -130,6 +135,9 @@ const supervise = (
     return exitCode
   }).pipe(
     Effect.scoped,
+    Effect.tap(() =>
+      handoff === undefined || lastWords === undefined ? Effect.void : NodeDaemon.report(handoff, lastWords)
+    ),
     Effect.catchAll((error) => Effect.as(printError(error.message), exitCodeOf(error))),
     Effect.provide(
       RuntimeServices.layer({

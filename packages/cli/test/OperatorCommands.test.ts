@@ -122,7 +122,11 @@ describe("operator commands", () => {
     expect(code).toBe(0) // generation 1 keeps serving
     expect(json.servingGeneration).toBe(1)
     expect(json.generation).toBe(3)
-    expect(json.lastRestart).toMatchObject({ outcome: "failed", failedStarts: 2, lastFailure: "exited with code 3 before it was ready" })
+    expect(json.lastRestart).toMatchObject({
+      outcome: "failed",
+      failedStarts: 2,
+      lastFailure: "exited with code 3 before it was ready"
+    })
     expect(json.recentExits.map((e) => e.description)).toEqual(["exit code 3", "exit code 3"])
     const text = await app.cmd("status")
     expect(text.stdout).toMatch(
