@@ -25,7 +25,8 @@ export default defineProject({
       "test/UpgradeServiceManagers.test.ts",
       "test/Daemonize.test.ts",
       "test/Container.test.ts",
-      "test/Logs.test.ts"
+      "test/Logs.test.ts",
+      "test/FailFast.test.ts"
     ]
   }
 })

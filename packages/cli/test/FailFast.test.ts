@@ -136,8 +136,10 @@ describe("a program that cannot be executed, after the first start (a deploy rem
     )
     const status = await app.cmd("status")
     expect(status.code).toBe(0)
-    expect(status.stdout).toContain(
-      `FAILED 0s ago, given up after 1 failed start: exec failed: ${app.script}: No such file or directory; generation 1 keeps serving`
+    expect(status.stdout).toMatch(
+      new RegExp(
+        `\nlast restart \\(control\\): FAILED \\d+s ago, given up after 1 failed start: exec failed: ${app.script}: No such file or directory; generation 1 keeps serving\n`
+      )
     )
     const json = JSON.parse((await app.cmd("status", "--json")).stdout) as { lastRestart: { lastFailure: string } }
     expect(json.lastRestart.lastFailure).toBe(`exec failed: ${app.script}: No such file or directory`)

@@ -35,16 +35,17 @@ export const outcome = (supervisor: Supervisor): Effect.Effect<Outcome, never, S
     if (before.everReady) return Outcome.Serving()
     const first = Machine.isStopping(before) ? Option.none() : yield* Stream.runHead(Stream.filterMap(events, decisive))
     if (Option.isSome(first) && first.value._tag === "RolloutCompleted") return Outcome.Serving()
-    const failure = Option.isSome(first) && first.value._tag === "StartFailed" ? first.value.failure : undefined
-    // The failure's step has decided whether the supervisor stops: its state says so already.
-    if (failure !== undefined && !Machine.isStopping(yield* supervisor.state)) {
-      return Outcome.Retrying({ reason: explainFailure(failure) })
+    // The failure's step has decided whether the supervisor stops: its state says so already
+    // (and holds the failure, also when it came before the subscription).
+    const after = yield* supervisor.state
+    const failure = after.history.lastRestart.failure
+    if (!Machine.isStopping(after)) {
+      return Outcome.Retrying({ reason: failure === undefined ? "unknown" : explainFailure(failure) })
     }
     const exitCode = yield* supervisor.exitCode
-    const status = yield* supervisor.status
     const message =
       failure?._tag === "SpawnFailed" && failure.unexecutable !== undefined
         ? Text.cannotRunAtFirstStart(failure.message)
-        : `start_server exited with code ${exitCode} before any worker served${status.lastRestart.lastFailure === null ? "" : ` (last failure: ${status.lastRestart.lastFailure})`}`
+        : `start_server exited with code ${exitCode} before any worker served${failure === undefined ? "" : ` (last failure: ${explainFailure(failure)})`}`
     return Outcome.Exited({ exitCode, message })
   })
