@@ -259,31 +259,64 @@ describe("--daemonize", () => {
 })
 
 describe("an app that calls listen() itself (EADDRINUSE: start_server holds the port)", () => {
-  it.each([
-    ["throws the error (exit 1)", ""],
-    ["passes the error to its callback (exit 0)", '.once("error", () => {})']
-  ])("%s: one line names the likely cause and the loader", async (_, handler) => {
+  const app = (port: number, handler: string) =>
+    `require("http").createServer()${handler}.listen(${port}, "127.0.0.1", () => console.log("listening on ${port}"))`
+  const hint = (port: number, evidence: string) =>
+    new RegExp(
+      `^worker \\d+ exited with status:(0|256) [\\d.]+ s after it started, ${evidence}its own listen\\(\\) on 127\\.0\\.0\\.1:${port} failed with EADDRINUSE, as start_server holds it; start it as \`node --import @starter/worker/register app\\.js\` to listen on the inherited socket \\(or have it read SERVER_STARTER_PORT\\)$`
+    )
+  const attempts = (server: ReturnType<typeof startServer>, n: number) =>
+    waitFor(`${n} attempts`, () =>
+      server.lines().filter((l) => l.startsWith("starting new worker")).length >= n ? true : undefined
+    )
+  const hints = (server: ReturnType<typeof startServer>) =>
+    server.lines().filter((l) => l.includes("EADDRINUSE, as start_server holds it"))
+
+  it("its callback takes the error and it exits 0: after two such exits, the likely cause and the loader, once", async () => {
     const port = await freePort()
-    const app = `require("http").createServer()${handler}.listen(${port}, "127.0.0.1")`
-    const server = track(startServer([`--port=127.0.0.1:${port}`, "--interval=0", "--", process.execPath, "-e", app]))
-    const line = await server.waitForLine(/EADDRINUSE, as start_server holds it/, 15_000)
-    expect(line).toMatch(
-      new RegExp(
-        `^worker \\d+ exited with status:(0|256) [\\d.]+ s after it started, as did the one before: likely its own listen\\(\\) on 127\\.0\\.0\\.1:${port} failed with EADDRINUSE, as start_server holds it; start it as \`node --import @starter/worker/register app\\.js\` to listen on the inherited socket \\(or have it read SERVER_STARTER_PORT\\)$`
-      )
+    const program = [process.execPath, "-e", app(port, '.once("error", () => {})')]
+    const server = track(startServer([`--port=127.0.0.1:${port}`, "--interval=0", "--", ...program]))
+    expect(await server.waitForLine(/EADDRINUSE, as start_server holds it/, 15_000)).toMatch(
+      hint(port, "as did the one before: likely ")
     )
-    await waitFor("more attempts", () =>
-      server.lines().filter((l) => l.startsWith("starting new worker")).length >= 5 ? true : undefined
-    )
-    expect(server.lines().filter((l) => l.includes("EADDRINUSE, as start_server holds it")).length).toBe(1)
+    await attempts(server, 5)
+    expect(hints(server).length).toBe(1)
   })
 
-  it("no such line without a port or path to collide with", async () => {
-    const server = track(startServer(["--interval=0", "--", "sh", "-c", "exit 1"]))
-    await waitFor("four attempts", () =>
-      server.lines().filter((l) => l.startsWith("starting new worker")).length >= 4 ? true : undefined
+  it("it throws (exit 1), its output read (a control socket): the cause at the first exit", async () => {
+    const port = await freePort()
+    const dir = tempDir()
+    const program = [process.execPath, "-e", app(port, "")]
+    const server = track(
+      startServer([`--port=127.0.0.1:${port}`, `--control-socket=${dir}/c.sock`, "--interval=0", "--", ...program])
     )
-    expect(server.lines().filter((l) => l.includes("EADDRINUSE"))).toEqual([])
+    const line = await server.waitForLine(/EADDRINUSE, as start_server holds it/, 15_000)
+    expect(line).toMatch(hint(port, "saying EADDRINUSE: "))
+    const first = server.lines().find((l) => /^starting new worker \d+$/.test(l))
+    expect(line.startsWith(`worker ${first?.split(" ").at(-1)} `)).toBe(true)
+  })
+
+  it.each([
+    ["a crash at start (exit 1) whose output says nothing of it", ["--control-socket=DIR/c.sock"], "exit 1"],
+    ["a thrown EADDRINUSE whose output start_server does not read (Node's own line says it)", [], "THROW"],
+    ["no port or path to collide with", ["NOPORT"], "exit 0"]
+  ])("no such line for %s", async (_, options, script) => {
+    const port = await freePort()
+    const dir = tempDir()
+    const ports = options.includes("NOPORT") ? [] : [`--port=127.0.0.1:${port}`]
+    const program =
+      script === "THROW" ? [process.execPath, "-e", app(port, "")] : ["sh", "-c", `echo failing; ${script}`]
+    const server = track(
+      startServer([
+        ...ports,
+        ...options.filter((o) => o !== "NOPORT").map((o) => o.replace("DIR", dir)),
+        "--interval=0",
+        "--",
+        ...program
+      ])
+    )
+    await attempts(server, 4)
+    expect(hints(server)).toEqual([])
   })
 })
 

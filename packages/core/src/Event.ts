@@ -29,7 +29,8 @@ export type Event = Data.TaggedEnum<{
     readonly reason: string
     readonly unexecutable?: Unexecutable | undefined
   }
-  Exited: { readonly id: number; readonly status: ExitStatus }
+  /** `saidAddressInUse`: its output mentioned EADDRINUSE (`undefined`: not read). */
+  Exited: { readonly id: number; readonly status: ExitStatus; readonly saidAddressInUse?: boolean | undefined }
   Ready: { readonly id: number }
   /**
    * `--interval` elapsed (Perl's alive check) or the readiness timeout expired; `detail` is

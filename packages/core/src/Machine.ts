@@ -641,37 +641,48 @@ const reap = (t: Transition, id: number, status: ExitStatus): WorkerRecord | und
 
 /**
  * Ours: an unmodified app (`app.listen(3000)`, the PM2 habit) binds the port itself, meets
- * EADDRINUSE because start_server holds it, and exits at once (status 0 when the error goes
- * to its callback, 1 when it is thrown), for ever. Nothing outside the worker can see its
- * failed bind, so the sign is its exits: by itself (no signal) with status 0 or 1, within
- * `listenConflictWindowMs` of its spawn, never ready on a readiness channel, while start_server
- * holds a TCP port or unix path. Two such exits in a row name the likely cause in one line,
- * at most once per release; any other exit, or a worker that reports ready, starts the count
- * again. A program that fails as fast for another reason (a missing module) gets the line
- * too: it says "likely" and names the one check to make.
+ * EADDRINUSE because start_server holds it, and exits at once, for ever: with status 0 when
+ * the error goes to its callback (Express 5's `app.listen`), often silently or after printing
+ * "listening"; with status 1 when it is thrown, printing `Error: listen EADDRINUSE`. Nothing
+ * outside the worker sees its failed bind, so the signs are its exits: by itself (no signal),
+ * within `listenConflictWindowMs` of its spawn, never ready on a readiness channel, while
+ * start_server holds a TCP port or unix path, and then
+ * - status 0 or 1 with output (read when tagged or relayed) that said EADDRINUSE: the cause,
+ *   named at once;
+ * - status 0 twice in a row: a server that exits cleanly at once is the sign, named as the
+ *   likely cause (a program that is no server at all gets the line too; it says "likely").
+ * Status 1 without that output (a crash at start, a missing module) is never taken for it.
+ * One line, at most once per release; any other exit, or a worker that reports ready, starts
+ * the count again.
  */
 export const listenConflictWindowMs = 5000
 
-const noteListenConflict = (t: Transition, w: WorkerRecord, status: ExitStatus): void => {
+const noteListenConflict = (
+  t: Transition,
+  w: WorkerRecord,
+  status: ExitStatus,
+  saidAddressInUse: boolean | undefined
+): void => {
   const s = t.state
-  const suspect =
+  const quick =
     s.listening.length > 0 &&
     w.phase !== "draining" &&
     status.signal === null &&
-    (status.code === 0 || status.code === 1) &&
     t.clock.now - w.spawnedAt < listenConflictWindowMs &&
     (isInterval(s.config.readiness) || w.readyAt === undefined)
+  const certain = quick && (status.code === 0 || status.code === 1) && saidAddressInUse === true
+  const suspect = certain || (quick && status.code === 0)
   const listenSuspects = suspect ? s.listenSuspects + 1 : 0
   t.set({ listenSuspects })
-  if (listenSuspects < 2 || s.listenHintEpoch === s.epoch || w.pid === undefined) return
+  if ((!certain && listenSuspects < 2) || s.listenHintEpoch === s.epoch || w.pid === undefined) return
   t.set({ listenHintEpoch: s.epoch })
-  t.log(Text.listenConflict(w.pid, status, t.clock.now - w.spawnedAt, s.listening), w, "warn")
+  t.log(Text.listenConflict(w.pid, status, t.clock.now - w.spawnedAt, s.listening, certain), w, "warn")
 }
 
-const onExited = (t: Transition, id: number, status: ExitStatus): void => {
+const onExited = (t: Transition, id: number, status: ExitStatus, saidAddressInUse: boolean | undefined): void => {
   const w = reap(t, id, status)
   if (w === undefined) return
-  noteListenConflict(t, w, status)
+  noteListenConflict(t, w, status, saidAddressInUse)
   switch (w.phase) {
     case "starting":
       if (isInterval(t.config.readiness)) {
@@ -785,7 +796,7 @@ const live: Omit<Handlers, "RestartRequested" | "AutoRestartDue"> = {
   ShutdownRequested: (t, { signal, origin }) => shutDown(t, signal, origin ?? "signal"),
   Spawned: (t, { id, pid }) => onSpawned(t, id, pid),
   SpawnFailed: (t, event) => onSpawnFailed(t, event),
-  Exited: (t, { id, status }) => onExited(t, id, status),
+  Exited: (t, { id, status, saidAddressInUse }) => onExited(t, id, status, saidAddressInUse),
   Ready: (t, { id }) => onReady(t, id),
   ReadyDeadline: (t, { id, detail }) => onReadyDeadline(t, id, detail),
   RetryDue: (t) => reconcile(t),

@@ -124,10 +124,12 @@ export const listenConflict = (
   pid: number,
   status: ExitStatus,
   afterMs: number,
-  listening: ReadonlyArray<string>
+  listening: ReadonlyArray<string>,
+  said: boolean
 ): string =>
-  `worker ${pid} exited with status:${waitStatus(status)} ${(afterMs / 1000).toFixed(1)} s after it started, as did the one before: ` +
-  `likely its own listen() on ${listening.map(listenTarget).join(", ")} failed with EADDRINUSE, as start_server holds it; ` +
+  `worker ${pid} exited with status:${waitStatus(status)} ${(afterMs / 1000).toFixed(1)} s after it started, ` +
+  (said ? "saying EADDRINUSE: " : "as did the one before: likely ") +
+  `its own listen() on ${listening.map(listenTarget).join(", ")} failed with EADDRINUSE, as start_server holds it; ` +
   "start it as `node --import @starter/worker/register app.js` to listen on the inherited socket " +
   "(or have it read SERVER_STARTER_PORT)"
 

@@ -37,6 +37,11 @@ export interface WorkerProcess {
   readonly ready: Effect.Effect<void>
   /** Why the worker is not ready yet, if the channel can tell (the last probe error, its sd_notify STATUS). */
   readonly readinessDetail: Effect.Effect<string | undefined>
+  /**
+   * Once it has exited: whether its output mentioned EADDRINUSE (a listen of its own that met
+   * our socket); `undefined` when start_server does not read its output.
+   */
+  readonly saidAddressInUse?: Effect.Effect<boolean | undefined> | undefined
 }
 
 /**

@@ -111,7 +111,9 @@ export const make = (
           Effect.flatMap(worker.exit, (status) =>
             Effect.zipRight(
               Effect.sync(() => processes.delete(id)),
-              Queue.offer(inbox, Event.Exited({ id, status }))
+              Effect.flatMap(worker.saidAddressInUse ?? Effect.succeed(undefined), (saidAddressInUse) =>
+                Queue.offer(inbox, Event.Exited({ id, status, saidAddressInUse }))
+              )
             )
           )
         )

@@ -12,11 +12,16 @@ const inWorld = <A, E, R>(world: World, body: Effect.Effect<A, E, R>) => body.pi
 
 const hints = (world: World) => world.logs.filter((l) => l.includes("EADDRINUSE"))
 
-/** The newest process exits `afterMs` after it started, with `status`; then the interval passes. */
-const newestExits = (world: World, afterMs: number, status: ExitStatus) =>
+/**
+ * The newest process exits `afterMs` after it started, with `status`, its output having said
+ * EADDRINUSE or not (`undefined`: not read); then the interval passes.
+ */
+const newestExits = (world: World, afterMs: number, status: ExitStatus, said?: boolean) =>
   Effect.gen(function* () {
     yield* advance(afterMs)
-    yield* world.processes.at(-1)!.exit(status)
+    const newest = world.processes.at(-1)!
+    newest.saidAddressInUse = said
+    yield* newest.exit(status)
     yield* advance(1000)
   })
 
@@ -32,9 +37,9 @@ describe("a worker that exits as an app meeting EADDRINUSE does", () => {
         yield* newestExits(world, 200, clean)
         expect(hints(world)).toEqual([])
         // Spawned at the first one's alive check (1 s), gone 0.5 s later.
-        yield* newestExits(world, 300, { code: 1, signal: null })
+        yield* newestExits(world, 300, clean, false)
         expect(hints(world)).toEqual([
-          "worker 1001 exited with status:256 0.5 s after it started, as did the one before: likely its own listen() on port 3000 failed with EADDRINUSE, as start_server holds it; start it as `node --import @starter/worker/register app.js` to listen on the inherited socket (or have it read SERVER_STARTER_PORT)"
+          "worker 1001 exited with status:0 0.5 s after it started, as did the one before: likely its own listen() on port 3000 failed with EADDRINUSE, as start_server holds it; start it as `node --import @starter/worker/register app.js` to listen on the inherited socket (or have it read SERVER_STARTER_PORT)"
         ])
         yield* newestExits(world, 200, clean)
         yield* newestExits(world, 200, clean)
@@ -49,7 +54,22 @@ describe("a worker that exits as an app meeting EADDRINUSE does", () => {
     )
   })
 
+  it.scoped("status 1 with output that said EADDRINUSE: the cause, at the first exit", () => {
+    const world = makeWorld()
+    return inWorld(
+      world,
+      Effect.gen(function* () {
+        yield* start(config(), ["127.0.0.1:3000"])
+        yield* newestExits(world, 200, { code: 1, signal: null }, true)
+        expect(hints(world)).toEqual([
+          "worker 1000 exited with status:256 0.2 s after it started, saying EADDRINUSE: its own listen() on 127.0.0.1:3000 failed with EADDRINUSE, as start_server holds it; start it as `node --import @starter/worker/register app.js` to listen on the inherited socket (or have it read SERVER_STARTER_PORT)"
+        ])
+      })
+    )
+  })
+
   it.scoped.each([
+    ["status 1 without output that says so (a crash at start)", ["3000"], { code: 1, signal: null }, 200],
     ["no port or path is held", [] as ReadonlyArray<string>, clean, 200],
     ["the status is another (3)", ["3000"], { code: 3, signal: null }, 200],
     ["a signal ended it", ["3000"], { code: null, signal: "KILL" }, 200],

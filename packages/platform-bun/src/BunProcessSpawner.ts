@@ -127,9 +127,10 @@ const spawnWorker = (
         lines.end
       )
     }
-    if (sink !== undefined) {
-      WorkerOutput.readPipes(BunPipe.readPipe, output, { pid: proc.pid, generation: request.generation }, sink)
-    }
+    const said =
+      sink === undefined
+        ? undefined
+        : WorkerOutput.readPipes(BunPipe.readPipe, output, { pid: proc.pid, generation: request.generation }, sink)
     const { pid } = proc
     return {
       pid,
@@ -140,6 +141,7 @@ const spawnWorker = (
         (signal) => proc.kill(signal)
       ),
       exit: Deferred.await(exit),
+      saidAddressInUse: WorkerSpawn.saidAddressInUse(said),
       ...WorkerSpawn.readinessOf(request, pid, state)
     } satisfies ProcessSpawner.WorkerProcess
   })

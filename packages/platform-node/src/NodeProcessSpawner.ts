@@ -87,6 +87,7 @@ const spawnWorker = (
     const { stdio, channelFd } = laidOut
     // Values that are not UTF-8 (from an envdir) go through /bin/sh, byte for byte.
     const launch = ByteEnv.spawnable(request.argv, laidOut.env)
+    let said: WorkerOutput.Said | undefined
     const child = yield* Effect.async<ChildProcess, ProcessSpawner.SpawnError>((resume) => {
       let child: ChildProcess
       try {
@@ -122,7 +123,12 @@ const spawnWorker = (
       })
       if (child.pid === undefined) return
       if (sink !== undefined) {
-        WorkerOutput.readPipes(NodePipe.readPipe, output, { pid: child.pid, generation: request.generation }, sink)
+        said = WorkerOutput.readPipes(
+          NodePipe.readPipe,
+          output,
+          { pid: child.pid, generation: request.generation },
+          sink
+        )
       }
       attach(child, channelFd, request.readiness, exit, () => WorkerSpawn.markReady(state), release)
       resume(Effect.succeed(child))
@@ -139,6 +145,7 @@ const spawnWorker = (
         (signal) => child.kill(signal)
       ),
       exit: Deferred.await(exit),
+      saidAddressInUse: WorkerSpawn.saidAddressInUse(said),
       ...WorkerSpawn.readinessOf(request, pid, state)
     } satisfies ProcessSpawner.WorkerProcess
   })

@@ -82,8 +82,17 @@ export const lines = (reader: Reader): LineFeed => {
   }
 }
 
+/** What a worker's output said that the supervisor acts on (see `ProcessSpawner.WorkerProcess`). */
+export interface Said {
+  /**
+   * Whether a line mentioned EADDRINUSE, once every pipe has ended (a worker's last lines can
+   * arrive after its exit), or after `timeoutMs` if something it left behind holds one open.
+   */
+  readonly addressInUse: (timeoutMs: number) => Promise<boolean>
+}
+
 /**
- * Reads a tagged worker's pipes (their read ends, which this takes over) into `sink`, on the
+ * Reads a worker's pipes (their read ends, which this takes over) into `sink`, on the
  * runtime's pipe reader, pausing a pipe while the sink is behind.
  */
 export const readPipes = (
@@ -91,10 +100,27 @@ export const readPipes = (
   pipes: ReadonlyArray<{ readonly stream: StreamName; readonly read: number }>,
   worker: Worker,
   sink: Sink
-): void => {
+): Said => {
+  let addressInUse = false
+  let open = pipes.length
+  const waiting = new Set<() => void>()
   for (const { stream, read } of pipes) {
     let reading: PipeReading | undefined
-    const reader = sink.open(worker, stream, { pause: () => reading?.pause(), resume: () => reading?.resume() })
+    const opened = sink.open(worker, stream, { pause: () => reading?.pause(), resume: () => reading?.resume() })
+    const reader: Reader = {
+      bytes: opened.bytes,
+      line: (line) => {
+        if (!addressInUse && line.includes("EADDRINUSE")) addressInUse = true
+        opened.line(line)
+      },
+      end: () => {
+        opened.end()
+        open -= 1
+        if (open > 0) return
+        for (const done of waiting) done()
+        waiting.clear()
+      }
+    }
     const feed = lines(reader)
     reading = readPipe(
       read,
@@ -105,5 +131,21 @@ export const readPipes = (
       },
       feed.end
     )
+  }
+  return {
+    addressInUse: (timeoutMs) =>
+      open === 0
+        ? Promise.resolve(addressInUse)
+        : new Promise<boolean>((resolve) => {
+            const done = () => {
+              clearTimeout(timer)
+              resolve(addressInUse)
+            }
+            const timer = setTimeout(() => {
+              waiting.delete(done)
+              resolve(addressInUse)
+            }, timeoutMs)
+            waiting.add(done)
+          })
   }
 }

@@ -14,6 +14,7 @@ import type * as Libc from "./Libc.js"
 import * as NodeReadinessProbe from "./NodeReadinessProbe.js"
 import * as NotifySockets from "./NotifySockets.js"
 import { errnoOf, strerror } from "./SystemError.js"
+import type * as WorkerOutput from "./WorkerOutput.js"
 import type * as WorkerProtocol from "./WorkerProtocol.js"
 
 /**
@@ -115,6 +116,13 @@ export const execError = (argv0: string, error: unknown) => {
     unexecutable: errno === undefined ? undefined : unexecutableBy.get(errno)
   })
 }
+
+/** How long an exited worker's output may take to end before its exit is reported without it. */
+export const outputGraceMs = 200
+
+/** `WorkerProcess.saidAddressInUse`, from what its output said (`undefined`: not read). */
+export const saidAddressInUse = (said: WorkerOutput.Said | undefined): Effect.Effect<boolean | undefined> =>
+  said === undefined ? Effect.succeed(undefined) : Effect.promise(() => said.addressInUse(outputGraceMs))
 
 /** What the worker's readiness channel has said so far. */
 export interface ReadinessState {

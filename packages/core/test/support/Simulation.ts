@@ -34,6 +34,8 @@ export interface FakeProcess {
   readonly exit: (status: ExitStatus) => Effect.Effect<void>
   readonly becomeReady: Effect.Effect<void>
   readonly isRunning: Effect.Effect<boolean>
+  /** What its output said of EADDRINUSE (`undefined`: output not read, the default). */
+  saidAddressInUse: boolean | undefined
 }
 
 export interface World {
@@ -114,7 +116,8 @@ const fakeSpawner = (world: World) =>
           received,
           exit: (status) => Effect.asVoid(Deferred.succeed(exited, status)),
           becomeReady: Effect.asVoid(Deferred.succeed(ready, undefined)),
-          isRunning: Effect.map(Deferred.isDone(exited), (done) => !done)
+          isRunning: Effect.map(Deferred.isDone(exited), (done) => !done),
+          saidAddressInUse: undefined
         }
         world.processes.push(proc)
         yield* world.observe({ _tag: "Spawned", process: proc })
@@ -144,7 +147,8 @@ const fakeSpawner = (world: World) =>
             })
           ),
           ready: Deferred.await(ready),
-          readinessDetail: Effect.sync(() => world.readinessDetail)
+          readinessDetail: Effect.sync(() => world.readinessDetail),
+          saidAddressInUse: Effect.sync(() => proc.saidAddressInUse)
         }
       })
   })
