@@ -233,6 +233,32 @@ describe("worker output", () => {
     await stopped(stuck.server)
   })
 
+  it("relayed (a control socket), a log output that takes nothing holds the workers, as their own writes would, and drops nothing", async () => {
+    const burst = 300_000
+    const stuck = boot([], { env: { LOG_BURST: String(burst) } })
+    stuck.server.child.stdout?.pause()
+    const last = async () => JSON.parse((await stuck.cli("logs", "-n", "1", "--json")).stdout || "{}") as Entry
+    // Held: the worker's lines stop short of the last one (several MiB are more than start_server
+    // and the pipes hold), and the supervisor answers meanwhile.
+    const deadline = Date.now() + 30_000
+    while (!/^burst \d+$/.test((await last()).line ?? "")) {
+      if (Date.now() > deadline) throw new Error(`no burst line in the tail: ${(await last()).line}`)
+      await sleep(200)
+    }
+    await sleep(1000)
+    const held = (await last()).line
+    await sleep(1000)
+    expect((await last()).line).toBe(held)
+    expect(held).not.toBe(`burst ${burst}`)
+    expect((await stuck.cli("status")).code).toBe(0)
+    stuck.server.child.stdout?.resume()
+    await waitFor("every line", () => (stuck.server.stdout().includes(`\nburst ${burst}\n`) ? true : undefined), 60_000)
+    const lines = stuck.server.stdout().split("\n")
+    expect(lines.filter((l) => l.startsWith("burst ")).length).toBe(burst)
+    expect(stuck.server.lines().filter((l) => l.startsWith("log output too slow"))).toEqual([])
+    await stopped(stuck.server)
+  })
+
   it('a logger that reads nothing (--log-file="| cmd") never holds the exit: a write to it waits, it does not block', async () => {
     const dir = tempDir()
     const pid = path.join(dir, "logger.pid")
