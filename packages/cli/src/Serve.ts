@@ -76,8 +76,9 @@ const daemonize = (config: Starter.StarterConfig, argv: ReadonlyArray<string>, l
 /**
  * Runs the supervisor; answers the exit code. `handoff` is set in a daemon, `takeover` in a
  * new supervisor that `start_server upgrade` started; `log` is pointed at once the sockets
- * are bound; `logs` takes the workers' output when it is tagged; `successor` is how this one
- * starts a new supervisor in turn.
+ * are bound; `logs` takes the workers' output when it comes through this process (tagged,
+ * or relayed with a control socket); `successor` is how this one starts a new supervisor in
+ * turn.
  */
 const supervise = (
   config: Starter.StarterConfig,
