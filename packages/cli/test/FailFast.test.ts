@@ -86,6 +86,21 @@ describe("a program that cannot be executed, at the first start", () => {
     expect(leftovers(dir)).toEqual([])
   })
 
+  it.each([
+    ["--listen-fds (a shell sets LISTEN_PID)", ["--listen-fds"], {}],
+    ["an environment value that is not UTF-8 (a shell rebuilds it)", ["--envdir=ENVDIR"], {}]
+  ])("with %s in front of the program too", async (_, options) => {
+    const dir = tempDir()
+    fs.mkdirSync(`${dir}/env`)
+    fs.writeFileSync(`${dir}/env/GREETING`, Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a]))
+    const args = options.map((o) => o.replace("ENVDIR", `${dir}/env`))
+    const result = await runToExit(["--port=127.0.0.1:0", ...args, "--", "nodee", "app.mjs"])
+    expect(result.code).toBe(127)
+    expect(ownLines(result.stderr)).toEqual([
+      "failed to exec nodee:No such file or directory (not retrying: no worker has started yet)"
+    ])
+  })
+
   it("with a readiness channel too", async () => {
     const result = await runToExit(["--port=127.0.0.1:0", "--ready=notify-fd", "--", "nodee"])
     expect(result.code).toBe(127)

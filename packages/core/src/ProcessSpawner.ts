@@ -11,6 +11,12 @@ import type { SignalName } from "./Signal.js"
 
 export interface SpawnRequest {
   readonly argv: readonly [string, ...Array<string>]
+  /**
+   * The server program as the operator named it (`argv[0]` unless a shell is put in front of
+   * it): a shell reports a program it cannot exec as its own exit 127, so a platform that
+   * starts one checks the program first, to report the exec failure as exec would.
+   */
+  readonly program?: string | undefined
   /** The complete environment of the worker. */
   readonly env: Readonly<Record<string, string>>
   readonly cwd: string | undefined

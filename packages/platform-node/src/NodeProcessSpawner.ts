@@ -70,6 +70,8 @@ const spawnWorker = (
       const problem = WorkerSpawn.chdirProblem(request.cwd)
       if (problem !== undefined) return yield* problem
     }
+    const unexecutable = WorkerSpawn.programProblem(request)
+    if (unexecutable !== undefined) return yield* unexecutable
     const exit = yield* Deferred.make<ExitStatus.ExitStatus>()
     const state = yield* WorkerSpawn.makeReadinessState
     const endpoint =

@@ -4,11 +4,13 @@
  * and the `WorkerProcess` fields that do not depend on how the child was started.
  */
 import * as fs from "node:fs"
+import * as path from "node:path"
 import { ExitStatus, ProcessSpawner, Readiness, Signal } from "@starter/core"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as ByteEnv from "./ByteEnv.js"
 import type * as FdWatcher from "./FdWatcher.js"
 import type * as Libc from "./Libc.js"
 import * as NodeReadinessProbe from "./NodeReadinessProbe.js"
@@ -33,6 +35,38 @@ export const chdirProblem = (cwd: string): ProcessSpawner.SpawnError | undefined
   } catch (error) {
     return failed(error)
   }
+}
+
+/** execvp's search: a name with a slash is a path (from `cwd`); else each PATH entry in turn. */
+const lookUp = (program: string, env: Readonly<Record<string, string>>, cwd: string | undefined): unknown => {
+  const candidates = program.includes("/")
+    ? [path.resolve(cwd ?? ".", program)]
+    : (env.PATH ?? "/usr/bin:/bin").split(":").map((dir) => path.resolve(cwd ?? ".", dir || ".", program))
+  let denied: unknown
+  for (const file of candidates) {
+    try {
+      fs.accessSync(file, fs.constants.X_OK)
+      if (!fs.statSync(file).isDirectory()) return undefined
+      denied = { errno: 13 /* EACCES: exec of a directory */ }
+    } catch (error) {
+      // A file that is there but not executable is the answer, unless a later entry runs.
+      if (errnoOf(error) !== 2 && errnoOf(error) !== 20) denied ??= error
+    }
+  }
+  return denied ?? { errno: 2 /* ENOENT */ }
+}
+
+/**
+ * When a shell stands in front of the program (LISTEN_PID, environment bytes that are not
+ * UTF-8), the exec failure the shell would hide as its exit 127, reported as exec reports it.
+ * Checked before anything is opened for the worker.
+ */
+export const programProblem = (request: ProcessSpawner.SpawnRequest): ProcessSpawner.SpawnError | undefined => {
+  const { program } = request
+  const launch = ByteEnv.spawnable(request.argv, request.env).argv
+  if (program === undefined || launch[0] !== "/bin/sh" || program === "/bin/sh") return undefined
+  const problem = lookUp(program, request.env, request.cwd)
+  return problem === undefined ? undefined : execError(program, problem)
 }
 
 /** An exit as Node and Bun report it: a code, or the name of the signal (`SIGTERM`). */
