@@ -27,7 +27,8 @@ export default defineProject({
       "test/Container.test.ts",
       "test/Logs.test.ts",
       "test/Stopping.test.ts",
-      "test/Hostile.test.ts"
+      "test/Hostile.test.ts",
+      "test/FailFast.test.ts"
     ]
   }
 })

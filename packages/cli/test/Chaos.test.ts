@@ -340,13 +340,22 @@ describe("the lifeline", () => {
 
 describe("a worker that cannot be started", () => {
   // The statuses are those of Perl's child: exit(255) after exec, die with errno (ENOENT) after chdir.
+  // A program missing at the first start ends start_server at once (FailFast.test.ts); one
+  // that goes missing later fails the crashed worker's replacement, retried as in Perl.
   it.each([
-    [["--", "/nonexistent/prog", "arg1"], /^failed to exec \/nonexistent\/prog:No such file or directory$/, 65280],
+    [["--", "PROG", "arg1"], /^failed to exec .*\/app\.sh:No such file or directory$/, 65280],
     [["--dir=/nonexistent-dir", "--", "true"], /^failed to chdir:\/nonexistent-dir:No such file or directory$/, 512]
   ])("%j never deletes the supervisor's pid file or sockets (Perl quirk 1)", async (args, message, status) => {
     const dir = tempDir()
+    const program = path.join(dir, "app.sh")
+    fs.writeFileSync(program, "#!/bin/sh\nexec sleep 30\n", { mode: 0o755 })
     const files = [`--pid-file=${dir}/pid`, `--status-file=${dir}/status`, `--path=${dir}/app.sock`]
-    const server = launch([...files, ...args])
+    const server = launch([...files, ...args.map((a) => a.replace("PROG", program))])
+    if (args.includes("PROG")) {
+      const first = await waitFor("generation 1", () => /^1:(\d+)\n$/.exec(readIfExists(`${dir}/status`) ?? "")?.[1])
+      fs.rmSync(program)
+      process.kill(Number(first), "SIGKILL")
+    }
     await server.waitForLine(message)
     await server.waitForLine(new RegExp(`seems to have failed to start, exit status:${status}$`))
     expect(readIfExists(`${dir}/pid`)).toBe(`${server.pid}\n`)

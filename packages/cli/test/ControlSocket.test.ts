@@ -138,7 +138,7 @@ describe("--control-socket", () => {
     fs.writeFileSync(marker, "")
     const failed = await runToExit(["--restart", `--control-socket=${control}`, "--timeout=20"])
     expect(failed.code).toBe(10)
-    expect(failed.stderr).toBe("restart failed: exit code 3")
+    expect(failed.stderr).toBe("restart failed: exited with code 3 before it was ready")
     expect(await get(port)).toMatch(/^hello from generation 2,/)
   })
 

@@ -327,7 +327,7 @@ describe("start_server upgrade that fails: the old supervisor serves on, its fil
   it("its workers fail to start", async () => {
     await failing(
       [`--binary=${nextBinary}`],
-      /^upgrade failed: the new supervisor failed: its worker failed to start: exit code 3; the old supervisor keeps serving$/,
+      /^upgrade failed: the new supervisor failed: its worker failed to start: exited with code 3 before it was ready; the old supervisor keeps serving$/,
       "brokenMarker"
     )
   }, 60_000)

@@ -36,6 +36,8 @@ const spawnWorker = (
       const problem = WorkerSpawn.chdirProblem(request.cwd)
       if (problem !== undefined) return yield* problem
     }
+    const unexecutable = WorkerSpawn.programProblem(request)
+    if (unexecutable !== undefined) return yield* unexecutable
     const exit = yield* Deferred.make<ExitStatus.ExitStatus>()
     const state = yield* WorkerSpawn.makeReadinessState
     const endpoint =
@@ -144,9 +146,10 @@ const spawnWorker = (
       })
       ipcReading = BunPipe.readPipe(ipcPair[0], messages.push, () => {})
     }
-    if (sink !== undefined) {
-      WorkerOutput.readPipes(BunPipe.readPipe, output, { pid: proc.pid, generation: request.generation }, sink)
-    }
+    const said =
+      sink === undefined
+        ? undefined
+        : WorkerOutput.readPipes(BunPipe.readPipe, output, { pid: proc.pid, generation: request.generation }, sink)
     const { pid } = proc
     return {
       pid,
@@ -157,6 +160,7 @@ const spawnWorker = (
         (signal) => proc.kill(signal)
       ),
       exit: Deferred.await(exit),
+      saidAddressInUse: WorkerSpawn.saidAddressInUse(said),
       ...WorkerSpawn.readinessOf(request, pid, state)
     } satisfies ProcessSpawner.WorkerProcess
   })

@@ -70,6 +70,8 @@ const spawnWorker = (
       const problem = WorkerSpawn.chdirProblem(request.cwd)
       if (problem !== undefined) return yield* problem
     }
+    const unexecutable = WorkerSpawn.programProblem(request)
+    if (unexecutable !== undefined) return yield* unexecutable
     const exit = yield* Deferred.make<ExitStatus.ExitStatus>()
     const state = yield* WorkerSpawn.makeReadinessState
     const endpoint =
@@ -104,6 +106,7 @@ const spawnWorker = (
     }
     // Values that are not UTF-8 (from an envdir) go through /bin/sh, byte for byte.
     const launch = ByteEnv.spawnable(request.argv, laidOut.env)
+    let said: WorkerOutput.Said | undefined
     const child = yield* Effect.async<ChildProcess, ProcessSpawner.SpawnError>((resume) => {
       let child: ChildProcess
       try {
@@ -143,7 +146,12 @@ const spawnWorker = (
       })
       if (child.pid === undefined) return
       if (sink !== undefined) {
-        WorkerOutput.readPipes(NodePipe.readPipe, output, { pid: child.pid, generation: request.generation }, sink)
+        said = WorkerOutput.readPipes(
+          NodePipe.readPipe,
+          output,
+          { pid: child.pid, generation: request.generation },
+          sink
+        )
       }
       attach(child, channelFd, request.readiness, ipc?.[0], exit, () => WorkerSpawn.markReady(state), release)
       resume(Effect.succeed(child))
@@ -160,6 +168,7 @@ const spawnWorker = (
         (signal) => child.kill(signal)
       ),
       exit: Deferred.await(exit),
+      saidAddressInUse: WorkerSpawn.saidAddressInUse(said),
       ...WorkerSpawn.readinessOf(request, pid, state)
     } satisfies ProcessSpawner.WorkerProcess
   })
