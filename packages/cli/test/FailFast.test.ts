@@ -13,6 +13,7 @@ import {
   freePort,
   get,
   isRunning,
+  nodeExecutable,
   readIfExists,
   runToExit,
   sleep,
@@ -115,7 +116,7 @@ const deployedApp = async () => {
   const dir = tempDir()
   const port = await freePort()
   const script = path.join(dir, "app.sh")
-  fs.writeFileSync(script, `#!/bin/sh\nexec ${process.execPath} ${worker}\n`, { mode: 0o755 })
+  fs.writeFileSync(script, `#!/bin/sh\nexec ${nodeExecutable} ${worker}\n`, { mode: 0o755 })
   const control = path.join(dir, "c.sock")
   const server = track(
     startServer([
@@ -169,7 +170,7 @@ describe("a program that cannot be executed, after the first start (a deploy rem
       unexecutable: "not-found"
     })
     // The file is back: the next restart works.
-    fs.writeFileSync(app.script, `#!/bin/sh\nexec ${process.execPath} ${worker}\n`, { mode: 0o755 })
+    fs.writeFileSync(app.script, `#!/bin/sh\nexec ${nodeExecutable} ${worker}\n`, { mode: 0o755 })
     expect((await app.cmd("restart")).code).toBe(0)
     expect(await get(app.port)).toMatch(/^hello from generation 3,/)
   })
@@ -225,7 +226,7 @@ describe("--daemonize", () => {
       `--status-file=${dir}/status`,
       `--port=127.0.0.1:${port}`,
       "--",
-      process.execPath,
+      nodeExecutable,
       worker
     ])
     daemonOf(`${dir}/pid`)
@@ -289,7 +290,7 @@ describe("an app that calls listen() itself (EADDRINUSE: start_server holds the 
 
   it("its callback takes the error and it exits 0: after two such exits, the likely cause and the loader, once", async () => {
     const port = await freePort()
-    const program = [process.execPath, "-e", app(port, '.once("error", () => {})')]
+    const program = [nodeExecutable, "-e", app(port, '.once("error", () => {})')]
     const server = track(startServer([`--port=127.0.0.1:${port}`, "--interval=0", "--", ...program]))
     expect(await server.waitForLine(/EADDRINUSE, as start_server holds it/, 15_000)).toMatch(
       hint(port, "as did the one before: likely ")
@@ -301,7 +302,7 @@ describe("an app that calls listen() itself (EADDRINUSE: start_server holds the 
   it("it throws (exit 1), its output read (a control socket): the cause at the first exit", async () => {
     const port = await freePort()
     const dir = tempDir()
-    const program = [process.execPath, "-e", app(port, "")]
+    const program = [nodeExecutable, "-e", app(port, "")]
     const server = track(
       startServer([`--port=127.0.0.1:${port}`, `--control-socket=${dir}/c.sock`, "--interval=0", "--", ...program])
     )
@@ -319,8 +320,7 @@ describe("an app that calls listen() itself (EADDRINUSE: start_server holds the 
     const port = await freePort()
     const dir = tempDir()
     const ports = options.includes("NOPORT") ? [] : [`--port=127.0.0.1:${port}`]
-    const program =
-      script === "THROW" ? [process.execPath, "-e", app(port, "")] : ["sh", "-c", `echo failing; ${script}`]
+    const program = script === "THROW" ? [nodeExecutable, "-e", app(port, "")] : ["sh", "-c", `echo failing; ${script}`]
     const server = track(
       startServer([
         ...ports,
