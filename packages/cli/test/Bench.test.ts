@@ -1,13 +1,22 @@
 /** `pnpm bench` runs on a tiny configuration; its figures are not asserted (a benchmark, not a test). */
-import { execFile } from "node:child_process"
+import { execFile, execFileSync } from "node:child_process"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { describe, expect, it } from "vitest"
-import { nodeExecutable, repoRoot } from "./support/Harness.js"
+import { installedNodeLines } from "../../../tools/node-lines/index.mjs"
+import { repoRoot } from "./support/Harness.js"
+
+/** The Node-lines table: this machine's Node, then each installed line, by name and version. */
+const nodeLineNames = [
+  `node${process.versions.node.split(".")[0]} (this machine's): ${process.version}`,
+  ...installedNodeLines().map(
+    ({ name, executable }) => `${name}: ${execFileSync(executable, ["--version"]).toString().trim()}`
+  )
+]
 
 describe("pnpm bench --tiny", () => {
   it("measures every row and leaves bench/RESULTS.md alone", async () => {
-    const { stdout } = await promisify(execFile)(nodeExecutable, [path.join(repoRoot, "bench/run.mjs"), "--tiny"])
+    const { stdout } = await promisify(execFile)(process.execPath, [path.join(repoRoot, "bench/run.mjs"), "--tiny"])
     const rows = stdout.split("\n").filter((l) => l.startsWith("| "))
     // The cold-start rows name the baseline's time, which varies: compare up to it.
     expect(
@@ -50,6 +59,7 @@ describe("pnpm bench --tiny", () => {
       "CPU, 16 workers, idle from 0.5 to 1 s",
       "RSS right after 5 restarts (ours --ready=notify-fd, Perl --interval=0)",
       "RSS 10 s after 5 restarts",
+      ...nodeLineNames,
       "rolling restart, --workers=1 --ready=notify-fd",
       "rolling restart, --workers=4 --ready=notify-fd",
       "keep-alive",

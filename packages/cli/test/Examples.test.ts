@@ -43,7 +43,8 @@ const startExample = async (file: string, ready: string) => {
     ])
   )
   const generation = () => Number(/^(\d+):\d+\n$/.exec(readIfExists(status) ?? "")?.[1] ?? 0)
-  await waitFor("generation 1", () => (generation() === 1 ? true : undefined))
+  // A worker that loads Effect takes a while on a loaded machine.
+  await waitFor("generation 1", () => (generation() === 1 ? true : undefined), 30_000)
   return { port, server, generation }
 }
 

@@ -12,6 +12,7 @@ import {
   fixtures,
   freePort,
   getUnix,
+  isRunning,
   nodeExecutable,
   readIfExists,
   runToExit,
@@ -20,14 +21,12 @@ import {
   startServerBin,
   statusLines,
   tempDir,
-  trackPids,
   trackSupervisors,
   waitFor
 } from "./support/Harness.js"
 
 const worker = path.join(fixtures, "http-worker.mjs")
 const track = trackSupervisors()
-const daemons = trackPids()
 
 describe("a second instance", () => {
   it("never removes the --path socket a running start_server listens on (exit 98, the file still served)", async () => {
@@ -242,12 +241,17 @@ describe("bytes that are not UTF-8", () => {
       }
     )
     expect(foreground.code).toBe(0)
-    // Whatever its pid file is called (U+FFFD in place of the byte, before the fix), the daemon stops.
-    onTestFinished(() => {
+    // Whatever its pid file is called (U+FFFD in place of the byte, before the fix), the daemon
+    // stops (here, not through trackPids: onTestFinished runs after afterEach hooks).
+    onTestFinished(async () => {
       for (const name of fs.readdirSync(dir, { encoding: "buffer" })) {
         if (!name.toString("latin1").startsWith("pid-")) continue
         const pid = Number(fs.readFileSync(Buffer.concat([Buffer.from(`${dir}/`), name]), "utf8"))
-        if (Number.isInteger(pid) && pid > 1) daemons.add(pid)
+        if (!Number.isInteger(pid) || pid <= 1 || !isRunning(pid)) continue
+        process.kill(pid, "SIGTERM")
+        await waitFor(`daemon ${pid} to stop`, () => (isRunning(pid) ? undefined : true), 10_000).catch(() => {
+          if (isRunning(pid)) process.kill(pid, "SIGKILL")
+        })
       }
     })
     // Named by its bytes: a name with U+FFFD in their place would not be found.

@@ -79,14 +79,22 @@ describe("TERM always ends the supervisor", () => {
     )
   }, 30_000)
 
-  it("with --interval=0 and a program that cannot be executed: no spin, and TERM is acted on", async () => {
+  // A missing --dir fails every start, and is retried (it may be created): a program that
+  // cannot be executed at all ends the first start instead (FailFast.test.ts).
+  it("with --interval=0 and a start that always fails (a missing --dir): no spin, and TERM is acted on", async () => {
     const server = track(
-      startServer([`--port=127.0.0.1:${await freePort()}`, "--interval=0", "--", path.join(tempDir(), "nonexistent")])
+      startServer([
+        `--port=127.0.0.1:${await freePort()}`,
+        "--interval=0",
+        `--dir=${path.join(tempDir(), "nonexistent")}`,
+        "--",
+        "/bin/true"
+      ])
     )
-    await server.waitForLine(/^failed to exec /)
+    await server.waitForLine(/^failed to chdir:/)
     await sleep(1000)
     // A retry at most every 100 ms or so; before the minimum backoff, thousands a second.
-    const failures = server.lines().filter((l) => l.startsWith("failed to exec")).length
+    const failures = server.lines().filter((l) => l.startsWith("failed to chdir:")).length
     expect(failures).toBeLessThan(30)
     server.kill("SIGTERM")
     const exit = await exitWithin(server, 2000)

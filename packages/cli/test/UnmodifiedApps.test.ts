@@ -156,9 +156,13 @@ const cases: ReadonlyArray<App> = [
 ]
 
 /** The status file names generation `g` alone: every older worker has exited. */
+/**
+ * One generation alone, `g` or a later one: a start that fails under a loaded machine takes a
+ * generation number of its own (as in Perl), so the last HUP's generation may be past `g`.
+ */
 const alone = (status: string, g: number) => () => {
   const lines = statusLines(status)
-  return lines.length === 1 && lines[0]?.startsWith(`${g}:`) ? true : undefined
+  return lines.length === 1 && Number(lines[0]?.split(":")[0]) >= g ? true : undefined
 }
 
 describe("an unmodified app under `node --import @starter/worker/register`", () => {
@@ -208,7 +212,7 @@ describe("an unmodified app under `node --import @starter/worker/register`", () 
         }
         await waitFor(
           () =>
-            `generation ${restarts + 1} alone (status: ${JSON.stringify(statusLines(status))}, log: ${JSON.stringify(server.lines().slice(-6))})`,
+            `generation ${restarts + 1} (or a later one) alone (status: ${JSON.stringify(statusLines(status))}, log: ${JSON.stringify(server.lines().slice(-6))})`,
           alone(status, restarts + 1),
           20_000
         )
@@ -224,7 +228,8 @@ describe("an unmodified app under `node --import @starter/worker/register`", () 
       const answers = [...answeredBy].map((line) => /^(\S+) generation (\d+) pid \d+$/.exec(line)?.slice(1, 3))
       expect(answers.every((match) => match?.[0] === app.name)).toBe(true)
       // The load crossed the restarts: the first generation and the last one answered.
-      expect(answers.map((match) => match?.[1])).toEqual(expect.arrayContaining(["1", String(restarts + 1)]))
+      const last = statusLines(status)[0]?.split(":")[0]
+      expect(answers.map((match) => match?.[1])).toEqual(expect.arrayContaining(["1", last]))
       server.kill("SIGTERM")
       expect((await server.exited).code).toBe(0)
       // Every old worker left because the stop signal drained it, none was killed.
