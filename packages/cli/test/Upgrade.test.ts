@@ -5,8 +5,9 @@
  */
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as path from "node:path"
-import { beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it, onTestFinished } from "vitest"
 import {
   commandFor,
   fixtures,
@@ -308,6 +309,13 @@ describe("start_server upgrade that fails: the old supervisor serves on, its fil
     )
   }, 60_000)
 
+  it("it exits at once without a word (/bin/true): noticed at its exit, not at --timeout", async () => {
+    await failing(
+      ["--binary=/bin/true", "--timeout=600"],
+      /^upgrade failed: the new supervisor exited with status 0 before it was ready; the old supervisor keeps serving$/
+    )
+  }, 60_000)
+
   it("it hangs before it is ready (--timeout), and is stopped", async () => {
     await failing(
       [`--binary=${path.join(fixtures, "hanging-supervisor.mjs")}`, "--timeout=2"],
@@ -329,5 +337,72 @@ describe("start_server upgrade that fails: the old supervisor serves on, its fil
       /^upgrade failed: the new supervisor failed: its worker failed to start: exit code 3; the old supervisor keeps serving$/,
       "brokenMarker"
     )
+  }, 60_000)
+})
+
+/** The pids whose parent is `pid`. */
+const childrenOf = (pid: number) =>
+  fs
+    .readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((child) => {
+      const stat = readIfExists(`/proc/${child}/stat`) ?? ""
+      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid
+    })
+
+/** Whether something listens on the port: a listener of our own binds it, or cannot. */
+const portIsFree = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const server = net.createServer()
+    server.once("error", () => resolve(false))
+    server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)))
+  })
+
+describe("an upgrade whose new supervisor is killed: every process it started is gone", () => {
+  it("its worker (a plain one, watching nothing) is stopped; stop then frees the port", async () => {
+    const dir = tempDir()
+    const port = await freePort()
+    const files = { status: path.join(dir, "status"), control: path.join(dir, "c.sock") }
+    // The worker's argument names the directory: every process of this test can be found by it.
+    onTestFinished(() => {
+      for (const pid of processesRunning(dir)) process.kill(Number(pid), "SIGKILL")
+    })
+    const server = track(
+      startServer([
+        `--port=127.0.0.1:${port}`,
+        `--status-file=${files.status}`,
+        `--control-socket=${files.control}`,
+        // The new supervisor's generation waits this long before it counts as ready.
+        "--interval=4",
+        "--",
+        process.execPath,
+        path.join(fixtures, "plain-worker.mjs"),
+        dir
+      ])
+    )
+    await waitFor("generation 1", () => (generationsIn(files.status).has(1) ? true : undefined))
+    const upgrading = upgrade(files.control)
+    const started = await server.waitForLine(/^started the new supervisor \(pid:(\d+)\)/)
+    const successor = Number(/\(pid:(\d+)\)/.exec(started)?.[1])
+    successors.add(successor)
+    const [orphan] = await waitFor("the new supervisor's worker", () => {
+      const children = childrenOf(successor)
+      return children.length > 0 ? children : undefined
+    })
+    process.kill(successor, "SIGKILL")
+    const result = await upgrading
+    expect(result.code).toBe(10)
+    expect(result.stderr).toMatch(/^upgrade failed: the new supervisor was killed by SIGKILL before it was ready;/)
+    expect(isRunning(orphan ?? 0)).toBe(false)
+    expect(server.lines()).toContain(`stopping what the failed new supervisor left running: pid ${orphan}`)
+    // The old generation serves on, alone.
+    expect(await get(port)).toMatch(/^gen=1 /)
+    expect(generationsIn(files.status)).toEqual(new Set([1]))
+    const stop = await runToExit(["stop", `--control-socket=${files.control}`])
+    expect(stop.code).toBe(0)
+    await server.exited
+    expect(processesRunning(dir)).toEqual([])
+    expect(await portIsFree(port)).toBe(true)
   }, 60_000)
 })
