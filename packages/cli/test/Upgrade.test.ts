@@ -316,6 +316,13 @@ describe("start_server upgrade that fails: the old supervisor serves on, its fil
     )
   }, 60_000)
 
+  it("it writes garbage to every inherited descriptor, then exits: the pid file is intact", async () => {
+    await failing(
+      [`--binary=${path.join(fixtures, "garbage-supervisor.mjs")}`],
+      /^upgrade failed: (unexpected report from the new supervisor: "GARBAGE-4"|the new supervisor exited with status 1 before it was ready); the old supervisor keeps serving$/
+    )
+  }, 60_000)
+
   it("it hangs before it is ready (--timeout), and is stopped", async () => {
     await failing(
       [`--binary=${path.join(fixtures, "hanging-supervisor.mjs")}`, "--timeout=2"],

@@ -34,10 +34,24 @@ const lockedMessage = (path: string) => {
 export const checkUnlocked = (path: string): Effect.Effect<void, PidFile.PidFileError, Libc.Libc> =>
   Effect.flatMap(Libc.Libc, (libc) => (isLocked(libc, path) ? Effect.fail(fail(lockedMessage(path))) : Effect.void))
 
-const writePid = (fd: number, pid: number) => {
-  fs.ftruncateSync(fd, 0)
-  fs.writeSync(fd, `${pid}\n`, 0)
-  fs.fsyncSync(fd)
+/**
+ * Writes `pid` into the file at `path`, which must be the one `lockFd` holds. The locked
+ * descriptor is read-only (a new supervisor inherits it, and a `--binary` that writes to its
+ * inherited descriptors must not reach the file): the content goes through a descriptor of
+ * its own, open only for this.
+ */
+const writePid = (path: string, lockFd: number, pid: number) => {
+  const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW)
+  try {
+    if (!sameFile(fs.fstatSync(lockFd), fs.fstatSync(fd))) {
+      throw new Error("it was replaced by another file (not written)")
+    }
+    fs.ftruncateSync(fd, 0)
+    fs.writeSync(fd, `${pid}\n`, 0)
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
 }
 
 /** Removes the file only while this process owns it and it is still the one locked. */
@@ -58,7 +72,7 @@ const release = (handover: Handover.Handover, path: string, fd: number, stat: fs
 const keepPid = (handover: Handover.Handover, path: string, fd: number, pid: number) =>
   Handover.whenOwned(
     handover,
-    Effect.try(() => writePid(fd, pid)).pipe(
+    Effect.try(() => writePid(path, fd, pid)).pipe(
       Effect.catchAll((error) => Effect.logError(`failed to write file:${path}:${strerror(error.error)}`))
     )
   )
@@ -80,15 +94,16 @@ const acquire = (libc: Libc.Service, handover: Handover.Handover) => (path: stri
   Effect.acquireRelease(
     Effect.try({
       try: () => {
-        // O_CLOEXEC is Node's default for opened files: workers never hold the lock.
-        // Never through a symlink: its target (anything the supervisor may write) would be clobbered.
-        const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o644)
+        // O_CLOEXEC is Node's default for opened files: workers never hold the lock. Read-only:
+        // this descriptor is handed to a new supervisor (see writePid). Never through a
+        // symlink: its target (anything the supervisor may write) would be clobbered.
+        const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o644)
         if (!libc.tryLockExclusive(fd)) {
           fs.closeSync(fd)
           throw fail(lockedMessage(path))
         }
         try {
-          writePid(fd, pid)
+          writePid(path, fd, pid)
         } catch (error) {
           // A full disk: leave no empty pid file behind. The lock is ours, so the file is too.
           fs.rmSync(path, { force: true })
