@@ -21,6 +21,7 @@ import {
   runtime,
   startServer,
   startServerBin,
+  startServerJs,
   statusLines,
   tempDir,
   trackPids,
@@ -411,5 +412,48 @@ describe("an upgrade whose new supervisor is killed: every process it started is
     await server.exited
     expect(processesRunning(dir)).toEqual([])
     expect(await portIsFree(port)).toBe(true)
+  }, 60_000)
+})
+
+/**
+ * A `--binary` that plants a regular file at each of `names` (`$$`: its own pid, which the
+ * start_server it then execs keeps), beside the control socket.
+ */
+const planting = (dir: string, control: string, names: ReadonlyArray<string>) => {
+  const [runner, runnerArgs] = commandFor(startServerBin, [])
+  const start = runtime === "bun" ? [runner, ...runnerArgs] : [process.execPath, startServerJs]
+  const script = path.join(dir, "planting.sh")
+  fs.writeFileSync(
+    script,
+    `#!/bin/sh\n${names.map((name) => `echo planted > "${control}.${name}"\n`).join("")}exec ${start.map((a) => `"${a}"`).join(" ")} "$@"\n`,
+    { mode: 0o755 }
+  )
+  return script
+}
+
+describe("upgrade: a file where the new supervisor would bind its control socket", () => {
+  it("is left alone: another name is taken, and the new supervisor answers on the control socket", async () => {
+    const { dir, files, server } = await startService()
+    const result = await upgrade(files.control, `--binary=${planting(dir, files.control, ["$$"])}`)
+    const pid = Number(readIfExists(files.pid))
+    successors.add(pid)
+    expect(result).toMatchObject({ code: 0, stderr: "" })
+    expect(pid).not.toBe(server.pid)
+    expect((await statusJson(files.control)).supervisor?.pid).toBe(pid)
+    expect(readIfExists(`${files.control}.${pid}`)).toBe("planted\n")
+  }, 60_000)
+
+  it("with no free name, fails the upgrade, saying why; the old supervisor keeps its control socket", async (context) => {
+    context.skip(runtime === "node", "Node accepts on the inherited socket: it binds nothing beside the path")
+    const { dir, files, server } = await startService()
+    const names = ["$$", ...Array.from({ length: 9 }, (_, i) => `$$.${i + 1}`)]
+    const result = await upgrade(files.control, `--binary=${planting(dir, files.control, names)}`)
+    expect(result.code).toBe(10)
+    expect(result.stderr).toMatch(
+      /^upgrade failed: the new supervisor failed: cannot take the control socket over: no free name beside .*; the old supervisor keeps serving$/
+    )
+    expect(readIfExists(files.pid)).toBe(`${server.pid}\n`)
+    expect((await statusJson(files.control)).supervisor?.pid).toBe(server.pid)
+    expect(processesRunning(files.pid).filter((pid) => Number(pid) !== server.pid)).toEqual([])
   }, 60_000)
 })
