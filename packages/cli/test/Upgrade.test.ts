@@ -457,3 +457,100 @@ describe("upgrade: a file where the new supervisor would bind its control socket
     expect(processesRunning(files.pid).filter((pid) => Number(pid) !== server.pid)).toEqual([])
   }, 60_000)
 })
+
+/** A control connection kept open: each `ask` sends one request line and answers the reply line. */
+const openControl = async (control: string) => {
+  const socket = net.connect(control)
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve)
+    socket.once("error", reject)
+  })
+  onTestFinished(() => void socket.destroy())
+  let buffer = ""
+  const waiting: Array<(line: string) => void> = []
+  socket.setEncoding("utf8")
+  socket.on("data", (chunk: string) => {
+    buffer += chunk
+    for (let i = buffer.indexOf("\n"); i !== -1; i = buffer.indexOf("\n")) {
+      waiting.shift()?.(buffer.slice(0, i))
+      buffer = buffer.slice(i + 1)
+    }
+  })
+  return {
+    ask: (body: Record<string, unknown>) =>
+      new Promise<Record<string, unknown>>((resolve) => {
+        waiting.push((line) => resolve(JSON.parse(line) as Record<string, unknown>))
+        socket.write(`${JSON.stringify({ v: 1, id: 1, ...body })}\n`)
+      })
+  }
+}
+
+describe("control commands around an upgrade: carried out, or refused saying so", () => {
+  it("a connection opened before the handover is refused after it, naming the new supervisor; clients ask that one", async () => {
+    const { files, server, port } = await startService(["--kill-old-delay=5"])
+    const old = await openControl(files.control)
+    expect(await old.ask({ cmd: "status" })).toMatchObject({ ok: true })
+    const upgrading = upgrade(files.control, `--binary=${nextBinary}`)
+    const pid = await waitFor("the new supervisor in charge", () => {
+      const now = Number(readIfExists(files.pid))
+      return now > 0 && now !== server.pid ? now : undefined
+    })
+    successors.add(pid)
+    await server.waitForLine(/^sleeping 5 secs before killing old workers$/)
+    const refusal = {
+      ok: false,
+      error: `start_server (pid:${server.pid}) has handed over to start_server (pid:${pid}), which serves now`,
+      handedOverTo: pid
+    }
+    // The retiring supervisor claims nothing: not a stale status, a scale or a stop it would not carry out.
+    expect(await old.ask({ cmd: "status" })).toMatchObject(refusal)
+    expect(await old.ask({ cmd: "scale", workers: 5 })).toMatchObject(refusal)
+    expect(await old.ask({ cmd: "stop", wait: true })).toMatchObject(refusal)
+    expect(await get(port)).toMatch(/^hello from generation [12]/)
+    // A client asks the new supervisor, and what it says is what happens.
+    const scale = await runToExit(["scale", "3", `--control-socket=${files.control}`])
+    expect(scale.code).toBe(0)
+    await waitFor(
+      "3 workers of the new supervisor",
+      () => (statusLines(files.status).length === 3 && !generationsIn(files.status).has(1) ? true : undefined),
+      20_000
+    )
+    expect((await statusJson(files.control)).supervisor?.pid).toBe(pid)
+    expect((await upgrading).code).toBe(0)
+  }, 90_000)
+
+  it("scale while an upgrade is in progress is refused, saying why; the new supervisor runs as many as before", async () => {
+    const { files, server } = await startService()
+    fs.writeFileSync(files.holdMarker, "")
+    onTestFinished(() => fs.rmSync(files.holdMarker, { force: true }))
+    const upgrading = upgrade(files.control, `--binary=${nextBinary}`)
+    await server.waitForLine(/^started the new supervisor \(pid:(\d+)\)/)
+    const scale = await runToExit(["scale", "4", `--control-socket=${files.control}`])
+    expect(scale.code).toBe(1)
+    expect(scale.stderr).toBe("an upgrade is in progress; scale once it has completed")
+    fs.rmSync(files.holdMarker)
+    const result = await upgrading
+    successors.add(Number(readIfExists(files.pid)))
+    expect(result.code).toBe(0)
+    expect(statusLines(files.status).length).toBe(2)
+  }, 90_000)
+
+  it("stop while the new supervisor starts: it is stopped too, and nothing serves once stop has answered", async () => {
+    const { files, server, port } = await startService()
+    fs.writeFileSync(files.holdMarker, "")
+    onTestFinished(() => fs.rmSync(files.holdMarker, { force: true }))
+    const upgrading = upgrade(files.control, `--binary=${nextBinary}`)
+    const started = await server.waitForLine(/^started the new supervisor \(pid:(\d+)\)/)
+    const pid = Number(/\(pid:(\d+)\)/.exec(started)?.[1])
+    successors.add(pid)
+    await waitFor("the new supervisor's worker", () => (childrenOf(pid).length > 0 ? true : undefined))
+    const stop = await runToExit(["stop", `--control-socket=${files.control}`])
+    expect(stop).toMatchObject({ code: 0, stdout: "stopped\n" })
+    // Stopped before the old supervisor answered, with every worker.
+    expect(isRunning(pid)).toBe(false)
+    await server.exited
+    expect(processesRunning(files.pid)).toEqual([])
+    expect(await portIsFree(port)).toBe(true)
+    expect((await upgrading).code).not.toBe(0)
+  }, 90_000)
+})

@@ -72,6 +72,23 @@ export const handle = (
   closing: Effect.Effect<void>
 ): Stream.Stream<ControlProtocol.Reply> => {
   const id = request.id
+  // Carried out here, or refused saying why (and whom to ask): see Upgrade.admission.
+  return Stream.unwrap(
+    Effect.map(supervisor.admit(request.cmd), (admission) =>
+      admission._tag === "Proceed"
+        ? carryOut(supervisor, request, logs, closing)
+        : Stream.make(ControlProtocol.refused(id, admission.reason, admission.successor))
+    )
+  )
+}
+
+const carryOut = (
+  supervisor: Running,
+  request: ControlProtocol.Request,
+  logs: Option.Option<Context.Tag.Service<Logs>>,
+  closing: Effect.Effect<void>
+): Stream.Stream<ControlProtocol.Reply> => {
+  const id = request.id
   const once = (effect: Effect.Effect<unknown>) =>
     Stream.fromEffect(Effect.map(effect, (result) => ControlProtocol.ok(id, result)))
   switch (request.cmd) {
