@@ -46,8 +46,17 @@ const writePid = (path: string, lockFd: number, pid: number) => {
     if (!sameFile(fs.fstatSync(lockFd), fs.fstatSync(fd))) {
       throw new Error("it was replaced by another file (not written)")
     }
-    fs.ftruncateSync(fd, 0)
-    fs.writeSync(fd, `${pid}\n`, 0)
+    // A handover rewrites it while readers may look: never empty then. The new pid goes over
+    // the old one, then the rest is cut; one shorter than the old would leave the old one's
+    // tail showing meanwhile (`kill $(cat …)` would read two numbers), so it replaces it.
+    const text = Buffer.from(`${pid}\n`)
+    if (text.length >= fs.fstatSync(fd).size) {
+      fs.writeSync(fd, text, 0, text.length, 0)
+      fs.ftruncateSync(fd, text.length)
+    } else {
+      fs.ftruncateSync(fd, 0)
+      fs.writeSync(fd, text, 0, text.length, 0)
+    }
     fs.fsyncSync(fd)
   } finally {
     fs.closeSync(fd)

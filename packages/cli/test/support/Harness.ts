@@ -21,7 +21,7 @@ export const startServerBin = path.join(repoRoot, "node_modules/.bin/start_serve
 export const runtime: "node" | "bun" = process.env.STARTER_RUNTIME === "bun" ? "bun" : "node"
 
 /** Bun itself (the root devDependency), not its .bin shim: the shim's pid would not be the supervisor's. */
-const bunExecutable = path.join(repoRoot, "node_modules/bun/bin/bun.exe")
+export const bunExecutable = path.join(repoRoot, "node_modules/bun/bin/bun.exe")
 
 /** The binary's script itself (what the .bin shim runs). */
 export const startServerJs = path.join(repoRoot, "packages/cli/bin/start_server.js")
