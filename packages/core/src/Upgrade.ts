@@ -142,6 +142,11 @@ export interface Upgrades {
   readonly quiet: Effect.Effect<void>
   /** Whether this supervisor carries out a control command now (see `admission`). */
   readonly admit: (command: Command) => Effect.Effect<Admission>
+  /**
+   * `Supervisor.scale` if admitted (see `admission`), decided at once with the number an
+   * upgrade that begins later gives its new supervisor.
+   */
+  readonly scale: (workers: number) => Effect.Effect<Admission>
 }
 
 /**
@@ -190,8 +195,15 @@ export const make = (
   Effect.gen(function* () {
     const successor = yield* Effect.serviceOption(Successor)
     const phase = yield* Ref.make<Phase>(Phase.Idle())
+    /** The last number of workers a scale was admitted with (set in `phase`'s update: atomically). */
+    let requestedWorkers: number | undefined
 
-    const attempt = (service: Successor["Type"], request: UpgradeRequest, stop: Deferred.Deferred<void>) =>
+    const attempt = (
+      service: Successor["Type"],
+      request: UpgradeRequest,
+      stop: Deferred.Deferred<void>,
+      workers: number | undefined
+    ) =>
       Effect.gen(function* () {
         const state = yield* supervisor.state
         const timeoutMs = request.timeoutMs ?? defaultReadyTimeoutMs
@@ -201,7 +213,7 @@ export const make = (
           service.launch({
             binary: request.binary,
             sockets,
-            state: { generation: state.generation, workers: state.config.workers }
+            state: { generation: state.generation, workers: workers ?? state.config.workers }
           }),
           (e) => e.message
         )
@@ -315,15 +327,16 @@ export const make = (
         const state = yield* supervisor.state
         const stop = yield* Deferred.make<void>()
         const done = yield* Deferred.make<void>()
-        const refused = yield* Ref.modify(phase, (now) => {
+        const [refused, workers] = yield* Ref.modify(phase, (now) => {
           const why = refusal(state, now._tag !== "Idle")
           return [
-            why,
+            // The number of workers a scale admitted before this asked for (the machine may not have it yet).
+            [why, requestedWorkers] as const,
             why === undefined ? Phase.Upgrading({ held: undefined, stopping: false, stop, done }) : now
           ] as const
         })
         if (refused !== undefined) return refused
-        return yield* Effect.flatMap(attempt(successor.value, request, stop), settle)
+        return yield* Effect.flatMap(attempt(successor.value, request, stop, workers), settle)
       })
 
     const restart = (reason: RestartReason) =>
@@ -385,5 +398,19 @@ export const make = (
         return decided
       })
 
-    return { upgrade, restart, restartAndWait, shutdown, quiet, admit }
+    const scale = (workers: number) =>
+      Effect.gen(function* () {
+        const now = yield* Ref.get(phase)
+        if (now._tag === "Committing") yield* Deferred.await(now.done)
+        const decided = yield* Ref.modify(phase, (now) => {
+          const decided = admission(now, "scale", pid)
+          // Decided and recorded at once: an upgrade that begins after this starts this many.
+          if (decided._tag === "Proceed") requestedWorkers = workers
+          return [decided, now] as const
+        })
+        if (decided._tag === "Proceed") yield* supervisor.scale(workers)
+        return decided
+      })
+
+    return { upgrade, restart, restartAndWait, shutdown, quiet, admit, scale }
   })

@@ -305,6 +305,59 @@ describe("Control commands around an upgrade: carried out here, or refused sayin
     })
   )
 
+  it.scoped("a scale admitted just before an upgrade begins is what the new supervisor starts with", () =>
+    Effect.gen(function* () {
+      const world = makeWorld()
+      const reports = yield* Queue.unbounded<Successor.Report>()
+      const launched: Array<number> = []
+      const successor = Layer.succeed(
+        Successor.Successor,
+        Successor.Successor.of({
+          launch: (request) =>
+            Effect.sync(() => {
+              launched.push(request.state.workers)
+              return {
+                pid: 99,
+                next: Queue.take(reports),
+                commit: Effect.void,
+                abort: Effect.void,
+                hangUp: Effect.void
+              }
+            }),
+          relinquish: Effect.void,
+          reclaim: Effect.void,
+          closeControl: Effect.void
+        })
+      )
+      yield* inWorld(
+        world,
+        Effect.gen(function* () {
+          const sup = yield* start(config())
+          yield* advance(1000)
+          const upgrades = yield* Upgrade.make(sup, [], 1)
+          // The new supervisor's report is there already: the upgrade runs to its end without a
+          // turn for the machine, which has not applied the scale when the upgrade begins.
+          yield* Queue.offer(reports, Successor.Report.Exited({ description: "exited with status 3" }))
+          expect(yield* upgrades.scale(3)).toEqual(Upgrade.Admission.Proceed())
+          expect((yield* upgrades.upgrade({}))._tag).toBe("Failed")
+          expect(launched).toEqual([3])
+          // And one asked while an upgrade is in progress is refused.
+          const fiber = yield* Effect.fork(upgrades.upgrade({}))
+          yield* Effect.yieldNow()
+          expect(yield* upgrades.scale(4)).toEqual(
+            Upgrade.Admission.Refused({
+              reason: "an upgrade is in progress; scale once it has completed",
+              successor: undefined
+            })
+          )
+          yield* Queue.offer(reports, Successor.Report.Exited({ description: "exited with status 3" }))
+          yield* Fiber.join(fiber)
+        }).pipe(Effect.provide(successor))
+      )
+      expect(launched).toEqual([3, 3])
+    })
+  )
+
   it.scoped("a command during the commit waits for its outcome: refused once the new supervisor confirmed", () =>
     Effect.gen(function* () {
       const { upgrades } = yield* upgrading((reports, upgrades, _world, did) =>
