@@ -388,13 +388,13 @@ export const make = (
         // A handover being confirmed decides who answers: wait for its end (10 s at most).
         const now = yield* Ref.get(phase)
         if (now._tag === "Committing") yield* Deferred.await(now.done)
-        const [decided, before] = yield* Ref.modify(phase, (now) => {
+        const [decided, stopped] = yield* Ref.modify(phase, (now) => {
           const decided = admission(now, command, pid)
           // An admitted stop ends the upgrade in progress: it must not commit after this.
           const stops = command === "stop" && decided._tag === "Proceed"
-          return [[decided, stops ? now : Phase.Idle()] as const, stops ? markStopping(now) : now] as const
+          return [[decided, stops ? now : undefined] as const, stops ? markStopping(now) : now] as const
         })
-        yield* endUpgrade(before)
+        if (stopped !== undefined) yield* endUpgrade(stopped)
         return decided
       })
 
