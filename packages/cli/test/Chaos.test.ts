@@ -376,6 +376,7 @@ describe("chaos, seeded", () => {
     const wrong: Array<string> = []
     const documented: Record<string, ReadonlyArray<number>> = {
       status: [0, 1, 3],
+      "final-status": [0],
       scale: [0, 1, 3],
       stop: [0, 1, 3],
       upgrade: [0, 1, 3, 10, 11, 12]
@@ -385,9 +386,20 @@ describe("chaos, seeded", () => {
       if (c.code === null) wrong.push(`${said}: no answer within 40 s`)
       else if (!documented[c.action]?.includes(c.code)) wrong.push(`${said}: not a documented exit status`)
       if (c.code !== 0) continue
-      if (c.action === "status") {
+      if (c.action === "status" || c.action === "final-status") {
         const pid = (JSON.parse(c.stdout) as { supervisor?: { pid?: number } }).supervisor?.pid
         if (pid === undefined || !pids.has(pid)) wrong.push(`${said}: answered by a supervisor not in charge`)
+      }
+      if (c.action === "final-status") {
+        // The number of workers is the one the last scale told its client (any of those that
+        // overlapped it, when several were in flight at once), or the start's 2.
+        const scales = outcome.clients.filter((s) => s.action === "scale" && s.code === 0)
+        const last = scales.filter((s) => !scales.some((t) => t.issued > s.at))
+        const possible = last.length === 0 ? [2] : last.map((s) => Number(s.args[1]))
+        const target = (JSON.parse(c.stdout) as { targetWorkers?: number }).targetWorkers
+        if (target === undefined || !possible.includes(target)) {
+          wrong.push(`${said}: ${target} workers, though scale answered ${possible.join(" or ")}`)
+        }
       }
       if (c.action === "upgrade") {
         const pid = Number(/\(pid (\d+)\) serves/.exec(c.stdout)?.[1])

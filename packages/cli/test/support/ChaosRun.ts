@@ -41,6 +41,8 @@ export interface ClientResult {
   readonly code: number | null
   readonly stdout: string
   readonly stderr: string
+  /** Milliseconds since the run began, when it was asked. */
+  readonly issued: number
   /** Milliseconds since the run began, when it answered. */
   readonly at: number
 }
@@ -117,11 +119,12 @@ export const run = async (seed: number, runtime: Runtime, steps: number): Promis
     child.stderr?.on("data", (c: Buffer) => {
       stderr += c.toString()
     })
+    const issued = Date.now() - started
     const timer = setTimeout(() => child.kill("SIGKILL"), 40_000)
     const finished = new Promise<void>((resolve) =>
       child.once("close", (code) => {
         clearTimeout(timer)
-        clients.push({ action, args, code, stdout, stderr, at: Date.now() - started })
+        clients.push({ action, args, code, stdout, stderr, issued, at: Date.now() - started })
         resolve()
       })
     )
@@ -212,8 +215,11 @@ export const run = async (seed: number, runtime: Runtime, steps: number): Promis
       await actions[name]!()
       await sleep(Math.floor(random() * 400))
     }
-    // The end: exec works again (a stop must not wait on a crash loop), then stop or TERM.
+    // The end: exec works again (a stop must not wait on a crash loop); once every client has
+    // answered, what the supervisor in charge says now (`final-status`), then stop or TERM.
     fs.rmSync(files.fail, { force: true })
+    await Promise.all(pending)
+    await client("final-status", ["status", "--json"])
     if (random() < 0.5) {
       done.push("stop")
       await client("stop", ["stop"])
