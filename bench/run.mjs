@@ -12,6 +12,8 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+/** The Node lines besides this one (tools/node-lines), each measured in the table of Node lines. */
+const { installedNodeLines } = await import(path.join(root, "tools/node-lines/index.mjs"))
 // The commands that run a start_server, as argv prefixes. Under Bun, Bun's own binary and not
 // its .bin shell shim: the spawned pid must be the supervisor's, whose memory is measured.
 const ours = [path.join(root, "node_modules/.bin/start_server")]
@@ -314,8 +316,8 @@ const supervisorIdle = (bin, args) => async () => {
   const server = await launch(bin, [...args, "--", process.execPath, workerScript])
   return { pid: server.child.pid, done: () => stop(server) }
 }
-const bareNodeIdle = async () => {
-  const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1e9)"], { stdio: "ignore" })
+const bareNodeIdle = async (node = process.execPath) => {
+  const child = spawn(node, ["-e", "setInterval(() => {}, 1e9)"], { stdio: "ignore" })
   started.push(child)
   return { pid: child.pid, done: () => stop({ child }) }
 }
@@ -494,6 +496,57 @@ const rolling = async (n) => {
   return ms
 }
 
+/**
+ * The third table: ours on each Node line users run (this machine's and tools/node-lines), the
+ * supervisor and its worker on that line: exec → the first HTTP response beside the worker
+ * alone on that line, and the supervisor's RSS idle beside bare Node of that line.
+ */
+const nodeLineRows = []
+const nodeLines = async () => {
+  const lines = [
+    { name: `node${process.versions.node.split(".")[0]} (this machine's)`, executable: process.execPath },
+    ...installedNodeLines()
+  ]
+  const script = path.join(root, "packages/cli/bin/start_server.js")
+  const serving = []
+  for (const { executable } of lines) {
+    const ours = await execToServing((port) => [
+      executable,
+      script,
+      `--port=127.0.0.1:${port}`,
+      "--",
+      executable,
+      workerScript
+    ])
+    const alone = await execToServing((port) => [
+      executable,
+      "-e",
+      `require("http").createServer((q, r) => r.end("ok")).listen(${port}, "127.0.0.1")`
+    ])
+    serving.push({ accepting: ours.accepting, ours: ours.responding, alone: alone.responding })
+  }
+  // The idle processes side by side, at the same time.
+  const idle = await Promise.all(
+    lines.flatMap(({ executable }) => [
+      idleFootprint(async () => {
+        const server = await launch([executable, script], ["--", executable, workerScript])
+        return { pid: server.child.pid, done: () => stop(server) }
+      }),
+      idleFootprint(() => bareNodeIdle(executable))
+    ])
+  )
+  lines.forEach(({ name, executable }, i) => {
+    const version = runSync([executable], ["--version"]).stdout.toString().trim()
+    const [ours, bare] = [idle[2 * i], idle[2 * i + 1]]
+    const ms = (value) => `${value.toFixed(1)} ms`
+    const mib = (value) => `${value.toFixed(1)} MiB`
+    nodeLineRows.push(
+      `| ${name}: ${version} | ${ms(serving[i].accepting)} | ${ms(serving[i].ours)} | ${ms(serving[i].alone)} | ${mib(ours.rss[1])} | ${mib(bare.rss[1])} | ${(ours.rss[1] / bare.rss[1]).toFixed(2)}× | ${mib(ours.hwm)} |`
+    )
+    console.log(nodeLineRows.at(-1))
+  })
+}
+
 const rows = []
 const throughputRows = []
 const row = (what, unit, { ours: o, bun: b, perl: p }) => {
@@ -612,7 +665,7 @@ const memoryRows = async () => {
     idleFootprint(supervisorIdle(ours, [])),
     idleFootprint(supervisorIdle(oursOnBun, [])),
     perl ? idleFootprint(supervisorIdle(perl, [])) : undefined,
-    idleFootprint(bareNodeIdle),
+    idleFootprint(() => bareNodeIdle()),
     idleFootprint(supervisorIdle(ours, ["--workers=16"]))
   ])
   marks.forEach((seconds, i) => {
@@ -702,6 +755,7 @@ try {
     row("  requests that failed during it", "", { ours: r.failed })
   }
   await startupAndFootprint()
+  await nodeLines()
   for (const n of tiny ? [1, 4] : [1, 4, 16])
     row(`rolling restart, --workers=${n} --ready=notify-fd`, "ms", { ours: await rolling(n) })
   for (const keepAlive of [true, false]) {
@@ -751,6 +805,16 @@ turns with \`node -e 0\`.
 | measurement | ours | ours under Bun | Perl's start_server | bare node | ours ÷ Perl | ours ÷ node | goal |
 | --- | --- | --- | --- | --- | --- | --- | --- |
 ${footprintRows.join("\n")}
+
+Ours on each Node line, the supervisor and its worker both on that line's official binary
+(tools/node-lines); no V8 flag is set at run time on any line. exec → the first HTTP response
+beside a script that only binds the port and serves, on that line (medians of ${tiny ? 2 : 15} cold starts);
+RSS ${marks[1]} s after start with one idle worker beside bare Node of that line, in the same run;
+VmHWM by ${marks[2]} s.
+
+| Node | exec → the port accepts | exec → first response | a bare node server | RSS idle, ${marks[1]} s | bare node | ours ÷ node | VmHWM |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+${nodeLineRows.join("\n")}
 
 Throughput: requests per second to one worker process, binding the port itself (no
 supervisor at all) or serving on a supervisor's inherited socket; in brackets the ratio to the

@@ -25,7 +25,10 @@ export default defineProject({
       "test/UpgradeServiceManagers.test.ts",
       "test/Daemonize.test.ts",
       "test/Container.test.ts",
-      "test/Logs.test.ts"
+      "test/Logs.test.ts",
+      "test/Stopping.test.ts",
+      "test/Hostile.test.ts",
+      "test/FailFast.test.ts"
     ]
   }
 })

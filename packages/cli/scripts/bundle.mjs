@@ -1,5 +1,6 @@
 /**
- * Builds what `@starter/cli` ships: `bundle/`, an ESM bundle of the binary with every
+ * Builds what `@starter/cli` ships: `bundle/`, an ESM bundle of the binary (and of the
+ * library, `import { start } from "@starter/cli"`, with its types) with every
  * JavaScript dependency inside (effect, @effect/cli, our packages), split into chunks so that
  * each path loads only what it uses (`--version` and `--help` load one small chunk, the clients
  * never load the supervisor). koffi stays outside: it carries the native piece.
@@ -17,7 +18,8 @@ const outdir = process.env.STARTER_BUNDLE_OUTDIR ?? path.join(cli, "bundle")
 fs.rmSync(outdir, { recursive: true, force: true })
 
 const { metafile } = await esbuild.build({
-  entryPoints: { bin: path.join(cli, "src/bin.ts") },
+  // `bin`: the binary; `index`: `import { start } from "@starter/cli"` (they share chunks).
+  entryPoints: { bin: path.join(cli, "src/bin.ts"), index: path.join(cli, "src/index.ts") },
   outdir,
   bundle: true,
   splitting: true,
@@ -38,6 +40,9 @@ const { metafile } = await esbuild.build({
       : { __STARTER_VERSION__: JSON.stringify(process.env.STARTER_VERSION) },
   logLevel: "warning"
 })
+
+// The library's types: Api.ts holds declarations only, so it is a declaration file as it is.
+fs.copyFileSync(path.join(cli, "src/Api.ts"), path.join(outdir, "index.d.ts"))
 
 // Bun compiles BunLibc's C wrappers from this copy (`bun bin/start_server.js`).
 fs.copyFileSync(path.join(cli, "../platform-bun/src/internal/libc.c"), path.join(outdir, "libc.c"))

@@ -119,7 +119,7 @@ export const commands: NonEmptyReadonlyArray<ClientCommand> = [
     name: "logs",
     args: "[-f|--follow] [-n N|--lines=N]",
     summary:
-      "Prints the last N lines of the log (default 10) from the supervisor's memory: its own lines, and its workers' with --log-format=json or --log-worker-tags. With -f, then prints each new line until the supervisor exits.",
+      "Prints the last N lines of the log (default 10) from the supervisor's memory: its own lines and its workers' (which come through the supervisor whenever its control socket is on: as they are, or tagged with --log-format=json or --log-worker-tags). With -f, then prints each new line until the supervisor exits.",
     exitCodes: [[0, "printed (with -f: the supervisor exited)"], ...common],
     shortNames: { f: "follow", n: "lines" },
     run: (options, args, socket) =>

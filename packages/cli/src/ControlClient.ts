@@ -64,6 +64,7 @@ const converse = <A>(
     const socket = net.connect(path)
     let buffer = ""
     let settled = false
+    let connected = false
     const settle = (effect: Effect.Effect<A, WrapperError>) => {
       if (settled) return
       settled = true
@@ -71,7 +72,10 @@ const converse = <A>(
       resume(effect)
     }
     socket.setEncoding("utf8")
-    socket.on("connect", () => socket.write(`${JSON.stringify({ v: 1, id: 1, ...body })}\n`))
+    socket.on("connect", () => {
+      connected = true
+      socket.write(`${JSON.stringify({ v: 1, id: 1, ...body })}\n`)
+    })
     socket.on("data", (chunk: string) => {
       buffer += chunk
       for (let newline = buffer.indexOf("\n"); newline !== -1; newline = buffer.indexOf("\n")) {
@@ -87,7 +91,8 @@ const converse = <A>(
         if (outcome !== undefined) return settle(outcome)
       }
     })
-    socket.on("error", (error) => settle(Effect.fail(unreachable(path, error))))
+    // Reset once connected (ECONNRESET, EPIPE): the supervisor went away, as when it closes.
+    socket.on("error", (error) => settle(connected ? ended() : Effect.fail(unreachable(path, error))))
     socket.on("close", () => settle(ended()))
     return Effect.sync(() => socket.destroy())
   })

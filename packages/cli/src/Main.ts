@@ -9,6 +9,7 @@ import * as Either from "effect/Either"
 import * as ClientCommands from "./ClientCommands.js"
 import type { CliOptions } from "./CliOptions.js"
 import { fromGetopt } from "./CliOptionsFromGetopt.js"
+import { mistypedCommand } from "./CommandTypo.js"
 import { allOptions, type GetoptError, getopt, type Parsed } from "./Getopt.js"
 import { closest } from "./Suggest.js"
 import { usage, version } from "./Usage.js"
@@ -110,6 +111,9 @@ export const main = (
         () => import("./Stop.js"),
         (m) => m.stop(quick)
       )
+    // Ours: a mistyped command starts nothing (Perl would retry its exec for ever).
+    const typo = mistypedCommand(quick.program, env, quick.envdir)
+    if (typo !== undefined) return yield* Effect.as(err(typo), 1)
     // The supervisor's command line, as @effect/cli (which defines it) reads it.
     const options = yield* Effect.either(
       load(

@@ -3,6 +3,7 @@
  * with Perl's messages and exit codes (`failed to open file:…` exits with errno, 2).
  */
 import * as fs from "node:fs"
+import { fsPath } from "@starter/platform-shared/ByteEnv"
 import * as PidFileLock from "@starter/platform-shared/PidFileLock"
 import * as Stderr from "@starter/platform-shared/Stderr"
 import * as SystemError from "@starter/platform-shared/SystemError"
@@ -30,7 +31,7 @@ const errno = (error: unknown): number => SystemError.errnoOf(error) ?? 255
 /** The first line of the pid file, as a pid. */
 export const readPid = (path: string): Effect.Effect<number, WrapperError> =>
   Effect.try({
-    try: () => fs.readFileSync(path, "utf8"),
+    try: () => fs.readFileSync(fsPath(path), "utf8"),
     catch: (error) =>
       new WrapperError({
         message: `failed to open file:${path}:${SystemError.strerror(error)}`,

@@ -2,7 +2,7 @@
  * `start_server [options] -- program args…`: run the supervisor in this process until
  * TERM or INT, with the live Node layers behind every port of @starter/core.
  */
-import { ListenSockets, Starter, type StarterOptions, toStarterConfig, warnings } from "@starter/core"
+import { FirstStart, ListenSockets, Starter, type StarterOptions, toStarterConfig, warnings } from "@starter/core"
 import {
   type EarlyListen,
   Envdir,
@@ -17,11 +17,16 @@ import {
   SocketActivation,
   SystemdNotify
 } from "@starter/platform-node"
+import * as DistinctFiles from "@starter/platform-shared/DistinctFiles"
+import * as ExitDeadline from "@starter/platform-shared/ExitDeadline"
+import * as Pid1StandIn from "@starter/platform-shared/Pid1StandIn"
 import type * as StarterServices from "@starter/platform-shared/StarterServices"
 import * as Takeover from "@starter/platform-shared/Takeover"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type { CliOptions } from "./CliOptions.js"
 import * as Runtime from "./Runtime.js"
 import * as RuntimeServices from "./RuntimeServices.js"
@@ -33,6 +38,24 @@ const printError = (message: string) => Effect.logError(message)
 
 /** Perl's die: errno becomes the exit status (EADDRINUSE → 98), else 255. */
 const exitCodeOf = (error: { readonly errno: number | undefined }) => error.errno ?? 255
+
+/**
+ * What a daemon tells its foreground (`undefined`: serving, exit 0). A first worker that failed
+ * to start is a failure (exit 1) although the daemon keeps trying, as Perl's would; a daemon
+ * that exits before serving gives its own exit code (never 0: it did not start).
+ */
+const daemonFailure = (
+  outcome: FirstStart.Outcome,
+  pid: number
+): { readonly exitCode: number; readonly message: string } | undefined =>
+  FirstStart.Outcome.$match(outcome, {
+    Serving: () => undefined,
+    Retrying: ({ reason }) => ({
+      exitCode: 1,
+      message: `the first worker failed to start: ${reason}; start_server (pid:${pid}) keeps retrying, see its --log-file`
+    }),
+    Exited: ({ exitCode, message }) => ({ exitCode: exitCode === 0 ? 1 : exitCode, message })
+  })
 
 /**
  * The foreground of `--daemonize`: bind here, so bind errors reach the operator with their
@@ -57,8 +80,9 @@ const daemonize = (config: Starter.StarterConfig, argv: ReadonlyArray<string>, l
 /**
  * Runs the supervisor; answers the exit code. `handoff` is set in a daemon, `takeover` in a
  * new supervisor that `start_server upgrade` started; `log` is pointed at once the sockets
- * are bound; `logs` takes the workers' output when it is tagged; `successor` is how this one
- * starts a new supervisor in turn.
+ * are bound; `logs` takes the workers' output when it comes through this process (tagged,
+ * or relayed with a control socket); `successor` is how this one starts a new supervisor in
+ * turn.
  */
 const supervise = (
   config: Starter.StarterConfig,
@@ -81,6 +105,10 @@ const supervise = (
 ) => {
   // A new supervisor owns none of the shared files until the old one hands them over.
   const handover = Handover.make(takeover === undefined)
+  /** Whether this supervisor handed over to a new one (`start_server upgrade`) and retired. */
+  let handedOver = false
+  // What a daemon that exits without having served tells its foreground, after its clean-up.
+  let lastWords: { readonly exitCode: number; readonly message: string } | undefined
   return Effect.gen(function* () {
     const redirect = log === undefined ? Effect.void : logs.redirectOutput(log)
     const supervisor = yield* Starter.start(config, redirect).pipe(
@@ -90,15 +118,50 @@ const supervise = (
           : NodeDaemon.report(handoff, { exitCode: exitCodeOf(error), message: error.message })
       )
     )
-    if (handoff !== undefined) yield* NodeDaemon.report(handoff, undefined)
+    // A daemon's foreground waits until the first generation serves, or hears why not; a
+    // daemon that exits tells it once its files are gone (below), so nothing is left then.
+    const reporter =
+      handoff === undefined
+        ? undefined
+        : yield* Effect.fork(
+            Effect.scoped(
+              Effect.flatMap(FirstStart.outcome(supervisor), (outcome) => {
+                if (outcome._tag !== "Exited") return NodeDaemon.report(handoff, daemonFailure(outcome, config.pid))
+                lastWords = daemonFailure(outcome, config.pid)
+                return Effect.void
+              })
+            )
+          )
     if (takeover !== undefined)
       yield* Effect.forkScoped(Takeover.run(RuntimeServices.runtime.readPipe, takeover, supervisor, handover, version))
     // Once it runs: a start refused for another reason is not warned about first.
     for (const warning of warnings(options)) yield* Effect.logWarning(warning)
-    return yield* supervisor.exitCode
+    // Subscribed now; the stream ends after the supervisor's last event.
+    const watching = yield* Effect.fork(
+      Stream.runForEach(yield* supervisor.subscribe, (event) =>
+        Effect.sync(() => {
+          if (event._tag === "ShutdownStarted" && event.signal === "handover") {
+            handedOver = true
+            Pid1StandIn.rememberStopSignals()
+          }
+        })
+      )
+    )
+    const code = yield* supervisor.exitCode
+    yield* Fiber.join(watching)
+    // The foreground hears why before this process is gone.
+    if (reporter !== undefined) yield* Fiber.join(reporter)
+    // Every worker is gone: what is left to close must not hold the exit. (A PID 1 that handed
+    // over lives on as the new supervisor's init: no deadline for it.)
+    if (!(handedOver && Pid1StandIn.needed())) yield* ExitDeadline.arm(code, Runtime.libc)
+    return code
   }).pipe(
     Effect.scoped,
+    Effect.tap(() =>
+      handoff === undefined || lastWords === undefined ? Effect.void : NodeDaemon.report(handoff, lastWords)
+    ),
     Effect.catchAll((error) => Effect.as(printError(error.message), exitCodeOf(error))),
+
     Effect.provide(
       RuntimeServices.layer({
         statusFile: options.statusFile,
@@ -118,6 +181,11 @@ const supervise = (
         earlySockets: early,
         workerOutput: logs.workerOutput
       })
+    ),
+    // As PID 1, the new supervisor lives only as long as this process does (see Pid1StandIn):
+    // with every service of this one released, it stands in as init.
+    Effect.flatMap((code) =>
+      handedOver && Pid1StandIn.needed() ? Pid1StandIn.standIn(Runtime.libc) : Effect.succeed(code)
     )
   )
 }
@@ -189,6 +257,13 @@ const serveWith = (
             }
           }
     const pathProblem = [
+      DistinctFiles.problem([
+        ["pid-file", starterOptions.pidFile],
+        ["status-file", starterOptions.statusFile],
+        ["json-status-file", starterOptions.jsonStatusFile],
+        ["metrics-file", starterOptions.metricsFile],
+        ["control-socket", starterOptions.controlSocket]
+      ]),
       NodeStatusObserver.pathProblem("json-status-file", starterOptions.jsonStatusFile),
       NodeStatusObserver.pathProblem("metrics-file", starterOptions.metricsFile)
     ].find((problem) => problem !== undefined)
@@ -225,7 +300,8 @@ const serveWith = (
       paths: listen.paths,
       // systemd made them: their files are its own, under every supervisor that inherits them.
       removePaths: takeover?.state.removePaths ?? activated.right === undefined,
-      notifySocket
+      notifySocket,
+      pid1StandIn: true
     }
     return yield* supervise(config, starterOptions, { handoff, takeover, early, logs, successor }, log, {
       notifySocket,
@@ -246,6 +322,7 @@ export const serve = (
     NodeLogs.make({
       format: options.logFormat ?? "text",
       tagWorkers: options.logWorkerTags,
+      relayWorkers: options.controlSocket !== undefined,
       logFile: options.logFile,
       libc: Runtime.libc
     }),

@@ -53,7 +53,7 @@ export const restartLine = (status: Snapshot, now: number): string => {
     case "ready":
       return `last ${what}: ready ${since(r.endedAt, now)} ago, generation ${r.generation}${failures}`
     case "failed":
-      return `last ${what}: FAILED ${since(r.endedAt, now)} ago, given up after ${r.failedStarts} failed starts: ${r.lastFailure}; generation ${status.servingGeneration ?? "-"} keeps serving`
+      return `last ${what}: FAILED ${since(r.endedAt, now)} ago, given up after ${r.failedStarts} failed start${r.failedStarts === 1 ? "" : "s"}: ${r.lastFailure}; generation ${status.servingGeneration ?? "-"} keeps serving`
     case "superseded":
       return `last ${what}: superseded ${since(r.endedAt, now)} ago by a newer restart`
     case "interrupted":

@@ -1,7 +1,7 @@
 /** "Did you mean": the known name closest to a mistyped one, if any is close enough. */
 
 /** Levenshtein distance, with a transposition counting as one edit (`prot` → `port`). */
-const distance = (a: string, b: string): number => {
+export const distance = (a: string, b: string): number => {
   const d = Array.from({ length: a.length + 1 }, (_, i) =>
     Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0))
   )

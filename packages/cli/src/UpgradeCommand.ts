@@ -7,6 +7,7 @@
 import * as path from "node:path"
 import * as ControlReplies from "@starter/core/ControlReplies"
 import * as Upgrade from "@starter/core/Upgrade"
+import * as Pid1StandIn from "@starter/platform-shared/Pid1StandIn"
 import { writeStdout } from "@starter/platform-shared/Stderr"
 import * as Effect from "effect/Effect"
 import type { CliOptions } from "./CliOptions.js"
@@ -16,6 +17,11 @@ import { waitUntil } from "./Wait.js"
 
 /** Exit statuses, as `--help` lists them. */
 export const exitCodes = { completed: 0, failed: 10, busy: 11, stopping: 12, timeout: 124 } as const
+
+const interrupted = new WrapperError({
+  message: "upgrade interrupted: start_server is stopping",
+  exitCode: exitCodes.stopping
+})
 
 /** What the supervisor may spend beyond the readiness wait: the confirmation, stopping a failed one. */
 const slackMs = Upgrade.commitTimeoutMs + 30_000
@@ -44,7 +50,8 @@ export const upgradeCommand = (
         (e) => e.message.endsWith("closed the connection without answering"),
         (error) =>
           Effect.flatMap(
-            supervisorPid,
+            // Nobody answers any more: the supervisor stopped (TERM) with the upgrade under way.
+            Effect.catchAll(supervisorPid, () => Effect.fail(interrupted)),
             (after): Effect.Effect<Reply, WrapperError> =>
               after.pid === undefined || after.pid === before.pid
                 ? Effect.fail(error)
@@ -86,15 +93,26 @@ export const upgradeCommand = (
           exitCode: exitCodes.stopping
         })
     }
-    // The old supervisor retires its workers as a restart does, then exits.
-    const gone = yield* waitUntil(() => !isAlive(result.previousPid), timeoutMs)
-    if (options.json) writeStdout(`${JSON.stringify({ ...result, previousExited: gone })}\n`)
-    else {
+    // The old supervisor retires its workers as a restart does, then exits; as PID 1 (asked
+    // from its own PID namespace, as `kubectl exec` does) it stays as a stand-in init, whose
+    // one child is then the new supervisor.
+    const standsIn = result.previousPid === 1
+    const retired = standsIn
+      ? () => Pid1StandIn.children(1).every((pid) => pid === result.pid)
+      : () => !isAlive(result.previousPid)
+    const done = yield* waitUntil(retired, timeoutMs)
+    if (options.json) {
+      writeStdout(
+        `${JSON.stringify({ ...result, previousExited: done && !standsIn, ...(standsIn ? { previousStandsIn: done } : {}) })}\n`
+      )
+    } else {
       writeStdout(
         `upgrade: start_server${result.version === "" ? "" : ` ${result.version}`} (pid ${result.pid}) serves generation ${result.generation}; ` +
-          (gone
-            ? `start_server (pid ${result.previousPid}) has exited\n`
-            : `start_server (pid ${result.previousPid}) is still retiring its workers\n`)
+          (!done
+            ? `start_server (pid ${result.previousPid}) is still retiring its workers\n`
+            : standsIn
+              ? "start_server (pid 1) has retired its workers and stands in as init\n"
+              : `start_server (pid ${result.previousPid}) has exited\n`)
       )
     }
     return exitCodes.completed

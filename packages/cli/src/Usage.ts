@@ -145,7 +145,9 @@ Options beyond Perl's start_server:
   --control-socket=path:
     a unix socket (mode 0600) for controlling the running start_server with
     JSON lines: status, restart (answers when the rollout is over), stop,
-    scale, signal and subscribe. See docs/control-socket.md.
+    scale, signal, subscribe, logs and upgrade. See docs/control-socket.md.
+    The workers' stdout and stderr then pass through start_server (written
+    out unchanged), so that "start_server logs" has their lines too.
 
   --json-status-file=path:
     writes the status (workers, generations, states, start and ready times,
@@ -191,11 +193,16 @@ Commands beyond Perl's start_server (each has --help, and --json for JSON):
                          sends SIG to every worker
   start_server events    follows the lifecycle events, one line each
   start_server logs [-f] [-n N]
-                         the last N log lines (default 10) kept in memory (the
-                         workers' too when tagged); -f follows new ones
+                         the last N log lines (default 10) kept in memory, the
+                         workers' too; -f follows new ones
   start_server reopen-logs
                          reopens --log-file after logrotate renamed it (so
                          does SIGWINCH); a "| cmd" pipe is left as it is
+  start_server upgrade [--binary=PATH]
+                         replaces start_server itself on the same sockets with
+                         no connection refused (so does SIGUSR2); exits 0 when
+                         the new one serves, 10 failed (the old one keeps
+                         serving), 11 refused for now, 12 stopping
 
   They find the control socket from --control-socket, else
   $START_SERVER_CONTROL_SOCKET, else start_server.sock beside --pid-file.

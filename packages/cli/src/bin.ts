@@ -1,13 +1,24 @@
 #!/usr/bin/env node
 /** The `start_server` binary: this process is the supervisor (its pid goes in --pid-file). */
-import * as v8 from "node:v8"
+import * as fs from "node:fs"
+import { withArgumentBytes } from "@starter/platform-shared/ByteEnv"
 import type * as EarlyListen from "@starter/platform-shared/EarlyListen"
 import * as Either from "effect/Either"
 import { isClientCommand } from "./CommandNames.js"
 import { getopt, type Parsed } from "./Getopt.js"
 import { usage, version } from "./Usage.js"
 
-const argv = process.argv.slice(2)
+/** What execve received (Linux), for the bytes the runtime's argv lost. */
+const cmdline = (): Buffer | undefined => {
+  try {
+    return fs.readFileSync("/proc/self/cmdline")
+  } catch {
+    return undefined
+  }
+}
+
+// Arguments that are not UTF-8 keep their bytes (escaped, see ByteEnv), as under Perl.
+const argv = withArgumentBytes(process.argv.slice(2), cmdline())
 
 // pnpm's bin shim prepends its store to NODE_PATH; workers must not inherit that.
 const nodePath = process.env.NODE_PATH?.split(":").filter((dir) => !dir.endsWith("/node_modules/.pnpm/node_modules"))
@@ -39,14 +50,6 @@ const portsToBindFirst = (parsed: Parsed): ReadonlyArray<string> | undefined => 
   return first && Array.isArray(ports) && ports.length > 0 ? ports : undefined
 }
 
-/**
- * V8 settings for a process that idles for months: a 1 MB young generation instead of up to
- * 32 MB that only an idle-time collection, 30 s later, would give back; no optimising tiers
- * or regexp compilation, whose code and warm-up cost more than this light work ever gains.
- * Measured in bench/RESULTS.md. (`--jitless` would print a warning on every run under Node 20.)
- */
-const supervisorFlags = "--semi-space-growth-factor=1 --no-opt --no-sparkplug --regexp-interpret-all"
-
 // --help and --version answer before @effect/cli and the Node layers are loaded: scripts call
 // `start_server --version` and expect it to be instant. A command's --help is the command's.
 const quick = getopt(argv, process.env)
@@ -57,8 +60,6 @@ else if (flag("version")) process.stdout.write(`${version}\n`)
 else {
   let early: EarlyListen.EarlySockets | undefined
   if (Either.isRight(quick) && supervises(quick.right)) {
-    // Node only: Bun runs JavaScriptCore, and its node:v8 has no flags to set.
-    if (process.versions.bun === undefined) v8.setFlagsFromString(supervisorFlags)
     const ports = portsToBindFirst(quick.right)
     // The same backlog the supervisor's options take (`--backlog=0` means the default).
     if (ports !== undefined) {

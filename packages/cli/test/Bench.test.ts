@@ -3,11 +3,11 @@ import { execFile } from "node:child_process"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { describe, expect, it } from "vitest"
-import { repoRoot } from "./support/Harness.js"
+import { nodeExecutable, repoRoot } from "./support/Harness.js"
 
 describe("pnpm bench --tiny", () => {
   it("measures every row and leaves bench/RESULTS.md alone", async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, [path.join(repoRoot, "bench/run.mjs"), "--tiny"])
+    const { stdout } = await promisify(execFile)(nodeExecutable, [path.join(repoRoot, "bench/run.mjs"), "--tiny"])
     const rows = stdout.split("\n").filter((l) => l.startsWith("| "))
     // The cold-start rows name the baseline's time, which varies: compare up to it.
     expect(

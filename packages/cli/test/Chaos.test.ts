@@ -3,8 +3,8 @@
  * command lines. Each scenario asserts that nothing is lost, and that the supervisor keeps
  * running or exits cleanly with a clear message.
  */
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import * as ChaosRun from "./support/ChaosRun.js"
@@ -13,6 +13,7 @@ import {
   freePort,
   get,
   isRunning,
+  nodeExecutable,
   readIfExists,
   runToExit,
   startServer,
@@ -57,7 +58,7 @@ describe("chaos", () => {
   it("a worker that ignores TERM is killed after --kill-timeout, at a restart and at shutdown", async () => {
     const port = await freePort()
     const server = launch(
-      [`--port=127.0.0.1:${port}`, "--interval=0", "--kill-timeout=300ms", "--", process.execPath, worker],
+      [`--port=127.0.0.1:${port}`, "--interval=0", "--kill-timeout=300ms", "--", nodeExecutable, worker],
       { IGNORE_TERM: "1" }
     )
     await server.waitForLine(/^starting new worker/)
@@ -82,7 +83,7 @@ describe("chaos", () => {
     const status = path.join(dir, "status")
     // Ready on the notify fd unless the flag file exists.
     // The node worker itself must not answer on the notify fd: the shell decides.
-    const script = `[ -e ${flag} ] || (sleep 0.1; echo READY=1 >&$STARTER_NOTIFY_FD) & exec env -u STARTER_NOTIFY_FD ${process.execPath} ${worker}`
+    const script = `[ -e ${flag} ] || (sleep 0.1; echo READY=1 >&$STARTER_NOTIFY_FD) & exec env -u STARTER_NOTIFY_FD ${nodeExecutable} ${worker}`
     const server = launch([
       `--port=127.0.0.1:${port}`,
       `--status-file=${status}`,
@@ -114,7 +115,7 @@ describe("chaos", () => {
       `--status-file=${status}`,
       "--interval=1",
       "--",
-      process.execPath,
+      nodeExecutable,
       worker
     ])
     await waitFor("generation 1", () => (generationsIn(status).length === 1 ? true : undefined))
@@ -149,7 +150,7 @@ describe("chaos", () => {
     const dir = tempDir()
     const port = await freePort()
     const files = [`--pid-file=${dir}/pid`, `--status-file=${dir}/status`, `--path=${dir}/app.sock`]
-    const first = launch([`--port=127.0.0.1:${port}`, ...files, "--interval=0", "--", process.execPath, worker])
+    const first = launch([`--port=127.0.0.1:${port}`, ...files, "--interval=0", "--", nodeExecutable, worker])
     await waitFor("status", () => readIfExists(`${dir}/status`))
     const orphan = Number(readIfExists(`${dir}/status`)?.split(":")[1])
     first.kill("SIGKILL")
@@ -164,7 +165,7 @@ describe("chaos", () => {
         return true
       }
     })
-    const second = launch([`--port=127.0.0.1:${port}`, ...files, "--interval=0", "--", process.execPath, worker])
+    const second = launch([`--port=127.0.0.1:${port}`, ...files, "--interval=0", "--", nodeExecutable, worker])
     await second.waitForLine(/^removing existing socket file:/)
     await waitFor("the new generation", () => (readIfExists(`${dir}/pid`) === `${second.pid}\n` ? true : undefined))
     expect(await get(port)).toMatch(/^hello from generation 1,/)
@@ -181,7 +182,7 @@ describe("chaos", () => {
       `--status-file=${status}`,
       "--interval=0",
       "--",
-      process.execPath,
+      nodeExecutable,
       worker
     ])
     await server.waitForLine(/^failed to create temporary file:.*No such file or directory$/)
@@ -205,7 +206,7 @@ describe("chaos", () => {
         `--status-file=${path.join(dir, "status")}`,
         "--interval=0",
         "--",
-        process.execPath,
+        nodeExecutable,
         worker
       ])
       await server.waitForLine(message)
@@ -237,13 +238,12 @@ describe("chaos", () => {
   it("a stale unix socket is replaced; a regular file at --path is refused and kept", async () => {
     const dir = tempDir()
     const stale = path.join(dir, "stale.sock")
-    const server0 = net.createServer().listen(stale)
-    await new Promise((r) => server0.once("listening", r))
+    // Left behind: bound by a process that is gone, nothing listens there.
+    execFileSync("python3", ["-c", "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", stale])
     const replaced = launch([`--path=${stale}`, "--interval=0", "--", "sleep", "30"])
     await replaced.waitForLine(new RegExp(`^removing existing socket file:${stale}$`))
     replaced.kill("SIGTERM")
     expect((await replaced.exited).code).toBe(0)
-    server0.close()
 
     const precious = path.join(dir, "notes.txt")
     fs.writeFileSync(precious, "keep me")
@@ -341,13 +341,22 @@ describe("the lifeline", () => {
 
 describe("a worker that cannot be started", () => {
   // The statuses are those of Perl's child: exit(255) after exec, die with errno (ENOENT) after chdir.
+  // A program missing at the first start ends start_server at once (FailFast.test.ts); one
+  // that goes missing later fails the crashed worker's replacement, retried as in Perl.
   it.each([
-    [["--", "/nonexistent/prog", "arg1"], /^failed to exec \/nonexistent\/prog:No such file or directory$/, 65280],
+    [["--", "PROG", "arg1"], /^failed to exec .*\/app\.sh:No such file or directory$/, 65280],
     [["--dir=/nonexistent-dir", "--", "true"], /^failed to chdir:\/nonexistent-dir:No such file or directory$/, 512]
   ])("%j never deletes the supervisor's pid file or sockets (Perl quirk 1)", async (args, message, status) => {
     const dir = tempDir()
+    const program = path.join(dir, "app.sh")
+    fs.writeFileSync(program, "#!/bin/sh\nexec sleep 30\n", { mode: 0o755 })
     const files = [`--pid-file=${dir}/pid`, `--status-file=${dir}/status`, `--path=${dir}/app.sock`]
-    const server = launch([...files, ...args])
+    const server = launch([...files, ...args.map((a) => a.replace("PROG", program))])
+    if (args.includes("PROG")) {
+      const first = await waitFor("generation 1", () => /^1:(\d+)\n$/.exec(readIfExists(`${dir}/status`) ?? "")?.[1])
+      fs.rmSync(program)
+      process.kill(Number(first), "SIGKILL")
+    }
     await server.waitForLine(message)
     await server.waitForLine(new RegExp(`seems to have failed to start, exit status:${status}$`))
     expect(readIfExists(`${dir}/pid`)).toBe(`${server.pid}\n`)

@@ -12,6 +12,7 @@ import {
   fixtures,
   freePort,
   get,
+  nodeExecutable,
   runToExit,
   startServer,
   startServerBin,
@@ -72,15 +73,7 @@ const boot = async (extra: ReadonlyArray<string> = [], env: Record<string, strin
   const port = await freePort()
   const control = path.join(dir, "control.sock")
   const server = startServer(
-    [
-      `--port=127.0.0.1:${port}`,
-      `--control-socket=${control}`,
-      "--interval=0",
-      ...extra,
-      "--",
-      process.execPath,
-      worker
-    ],
+    [`--port=127.0.0.1:${port}`, `--control-socket=${control}`, "--interval=0", ...extra, "--", nodeExecutable, worker],
     { env }
   )
   track(server)
@@ -145,7 +138,7 @@ describe("--control-socket", () => {
     fs.writeFileSync(marker, "")
     const failed = await runToExit(["--restart", `--control-socket=${control}`, "--timeout=20"])
     expect(failed.code).toBe(10)
-    expect(failed.stderr).toBe("restart failed: exit code 3")
+    expect(failed.stderr).toBe("restart failed: exited with code 3 before it was ready")
     expect(await get(port)).toMatch(/^hello from generation 2,/)
   })
 

@@ -14,6 +14,7 @@ import {
   freePort,
   get,
   isRunning,
+  nodeExecutable,
   repoRoot,
   startServer,
   tempDir,
@@ -59,7 +60,7 @@ describe("packages/platform-node/README.md", () => {
     const cwd = tempDir()
     const server = path.join(repoRoot, "examples/http-worker.mjs")
     fs.writeFileSync(path.join(cwd, "server.mjs"), `import ${JSON.stringify(server)}\n`)
-    const app = track(startServer([await bundle()], { bin: process.execPath, cwd, env: { PORT: String(port) } }))
+    const app = track(startServer([await bundle()], { bin: nodeExecutable, cwd, env: { PORT: String(port) } }))
 
     await app.waitForLine(/^event: RolloutCompleted$/)
     // The workers print this line themselves, on the same stderr: it may come a little later.

@@ -14,6 +14,7 @@ import {
   freePort,
   get,
   isRunning,
+  nodeExecutable,
   readIfExists,
   runToExit,
   sleep,
@@ -53,7 +54,7 @@ const bootWorker = async (extra: ReadonlyArray<string> = []) => {
       "--ready=notify-fd",
       ...extra.map((arg) => arg.replace("CONTROL", control)),
       "--",
-      process.execPath,
+      nodeExecutable,
       worker
     ])
   )
@@ -69,9 +70,7 @@ const workersOf = (pid: number): Array<number> =>
     .filter((child) => child.trim() !== "")
     .map(Number)
     // Not the subshells of a launcher script (node_modules/.bin/start_server runs some).
-    .filter(
-      (child) => isRunning(child) && readIfExists(`/proc/${child}/cmdline`) === `${process.execPath}\0${worker}\0`
-    )
+    .filter((child) => isRunning(child) && readIfExists(`/proc/${child}/cmdline`) === `${nodeExecutable}\0${worker}\0`)
     .sort((a, b) => a - b)
 
 /** One GET that must be answered 200 within `timeoutMs`, on a fresh connection. */
@@ -94,7 +93,7 @@ const killLoop = { kills: 15, everyMs: 1000, probeEveryMs: 100, probeTimeoutMs: 
  */
 const probesUnderKills = async (impl: Impl) => {
   const port = await freePort()
-  const server = track(startServer([`--port=127.0.0.1:${port}`, "--", process.execPath, worker], { bin: binOf(impl) }))
+  const server = track(startServer([`--port=127.0.0.1:${port}`, "--", nodeExecutable, worker], { bin: binOf(impl) }))
   await waitFor(`${impl}'s worker`, () => workersOf(server.pid)[0])
   expect(await get(port)).toMatch(/^hello from generation 1,/)
   const outcomes: Array<Promise<boolean>> = []
@@ -164,7 +163,7 @@ describe("faults", () => {
           `--json-status-file=${files.json}`,
           `--metrics-file=${files.metrics}`,
           "--",
-          process.execPath,
+          nodeExecutable,
           worker
         ])
       )
@@ -185,7 +184,7 @@ describe("faults", () => {
         `--json-status-file=${files.json}`,
         `--metrics-file=${files.metrics}`,
         "--",
-        process.execPath,
+        nodeExecutable,
         worker
       ])
       expect(second.code).toBe(255)
@@ -204,7 +203,7 @@ describe("faults", () => {
     const leaked = fs.openSync(path.join(dir, "leaked"), "w")
     onTestFinished(() => fs.closeSync(leaked))
     // The worker writes the fds it has, then serves.
-    const script = `ls /proc/$$/fd > ${seen}; exec ${process.execPath} ${worker}`
+    const script = `ls /proc/$$/fd > ${seen}; exec ${nodeExecutable} ${worker}`
     const stdio: Array<"ignore" | "pipe" | number> = ["ignore", "pipe", "pipe"]
     for (let fd = 3; fd < 40; fd++) stdio.push("ignore")
     stdio.push(leaked)
@@ -417,7 +416,7 @@ describe("faults", () => {
             `--metrics-file=${file("metrics")}`,
             "--ready=notify-fd",
             "--",
-            process.execPath,
+            nodeExecutable,
             worker
           ])
         )

@@ -10,6 +10,7 @@ import {
   fixtures,
   freePort,
   get,
+  nodeExecutable,
   readIfExists,
   repoRoot,
   startServer,
@@ -42,7 +43,7 @@ describe("start_server with a Node HTTP worker", () => {
         `--status-file=${status}`,
         `--pid-file=${pidFile}`,
         "--",
-        process.execPath,
+        nodeExecutable,
         slowExit
       ],
       { env: { EXIT_DELAY_MS: "300" } }
@@ -99,7 +100,7 @@ describe("start_server with a Node HTTP worker", () => {
     const dir = tempDir()
     const port = await freePort()
     const status = path.join(dir, "status")
-    const server = startServer([`--port=127.0.0.1:${port}`, `--status-file=${status}`, "--", process.execPath, worker])
+    const server = startServer([`--port=127.0.0.1:${port}`, `--status-file=${status}`, "--", nodeExecutable, worker])
     track(server)
     const first = await waitFor("gen 1", () => statusPids(readIfExists(status))[0]?.[1])
     process.kill(Number(first), "SIGKILL")
@@ -118,7 +119,7 @@ describe("start_server with a Node HTTP worker", () => {
     const port = await freePort()
     const marker = path.join(dir, "allow")
     // The worker refuses to start until the marker exists: nobody accepts meanwhile.
-    const gate = `while [ ! -e ${marker} ]; do sleep 0.05; done; exec ${process.execPath} ${worker}`
+    const gate = `while [ ! -e ${marker} ]; do sleep 0.05; done; exec ${nodeExecutable} ${worker}`
     const server = startServer([`--port=127.0.0.1:${port}`, "--interval=0", "--", "sh", "-c", gate])
     track(server)
     await server.waitForLine(/^starting new worker/)

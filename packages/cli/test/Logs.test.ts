@@ -1,7 +1,8 @@
 /**
  * Logs an operator can live with, on real processes: workers' lines tagged with their pid,
  * generation and stream (JSON, or text with --log-worker-tags; untouched by default, as in
- * Perl), `start_server logs [-n N] [-f]` from the supervisor's bounded tail, a slow log output
+ * Perl, and relayed as they are with a control socket, so that `logs` has them),
+ * `start_server logs [-n N] [-f]` from the supervisor's bounded tail, a slow log output
  * that never blocks a worker, and --log-file reopened after logrotate (SIGWINCH and
  * `start_server reopen-logs`), or left alone when it is a `| cmd` pipe.
  */
@@ -13,6 +14,7 @@ import { getopt } from "../src/Getopt.js"
 import {
   fixtures,
   freePort,
+  nodeExecutable,
   type Running,
   readIfExists,
   runToExit,
@@ -48,18 +50,24 @@ const jsonLines = (text: string): ReadonlyArray<JsonLine> =>
     .filter((line) => line !== "")
     .map((line) => JSON.parse(line) as JsonLine)
 
-/** A supervisor of log-worker.mjs with a control socket; `cli` runs a client command against it. */
+/**
+ * A supervisor of log-worker.mjs with a control socket (unless `direct`: Perl's way, workers on
+ * the supervisor's own fds); `cli` runs a client command against it.
+ */
 const boot = (
   options: ReadonlyArray<string>,
   {
     env = {},
-    program = [process.execPath, worker]
-  }: { env?: Record<string, string>; program?: ReadonlyArray<string> } = {}
+    program = [nodeExecutable, worker],
+    direct = false
+  }: { env?: Record<string, string>; program?: ReadonlyArray<string>; direct?: boolean } = {}
 ) => {
   const dir = tempDir()
   const control = path.join(dir, "c.sock")
   const server = track(
-    startServer([`--control-socket=${control}`, "--interval=0", ...options, "--", ...program], { env })
+    startServer([...(direct ? [] : [`--control-socket=${control}`]), "--interval=0", ...options, "--", ...program], {
+      env
+    })
   )
   const cli = (...args: ReadonlyArray<string>) => runToExit([...args, `--control-socket=${control}`])
   return { dir, control, server, cli }
@@ -115,7 +123,7 @@ describe("worker output", () => {
     })
   })
 
-  it("text with --log-worker-tags: `[pid P gen G] ` before each line; without it, workers write to start_server's own fds", async () => {
+  it("text with --log-worker-tags: `[pid P gen G] ` before each line; without it or a control socket, workers write to start_server's own fds", async () => {
     const tagged = boot(["--log-worker-tags"])
     const pid = await workerPid(tagged.server)
     await waitFor("a tagged stdout line", () =>
@@ -126,7 +134,7 @@ describe("worker output", () => {
     expect(fdTargets(pid).get("1")).toMatch(/^pipe:/)
     expect(fdTargets(pid).get("1")).not.toBe(fdTargets(tagged.server.pid).get("1"))
 
-    const plain = boot([])
+    const plain = boot([], { direct: true })
     const plainPid = await workerPid(plain.server)
     await waitFor("an untagged stdout line", () =>
       plain.server.stdout().split("\n").includes("out 1") ? true : undefined
@@ -136,6 +144,32 @@ describe("worker output", () => {
     expect(fdTargets(plainPid).get("1")).toBe(fdTargets(plain.server.pid).get("1"))
     expect(fdTargets(plainPid).get("2")).toBe(fdTargets(plain.server.pid).get("2"))
     await Promise.all([stopped(tagged.server), stopped(plain.server)])
+  })
+
+  it("text with a control socket: the workers' output is relayed byte for byte, and `logs` has it", async () => {
+    // A byte that is not UTF-8 and a last line without its newline come out exactly as written.
+    const script = `printf 'out 1\\n'; printf 'err \\377 1\\n' >&2; printf 'partial'; exec sleep 30`
+    const { server, cli } = boot([], { program: ["sh", "-c", script] })
+    const stderr: Array<Buffer> = []
+    server.child.stderr?.on("data", (chunk: Buffer) => stderr.push(chunk))
+    const pid = await workerPid(server)
+    await waitFor("the relayed lines", () => (server.stdout() === "out 1\npartial" ? true : undefined))
+    await server.waitForLine(/^err /)
+    expect(fdTargets(pid).get("1")).toMatch(/^pipe:/)
+    expect(fdTargets(pid).get("1")).not.toBe(fdTargets(server.pid).get("1"))
+    const logs = await cli("logs", "--json")
+    const entries = logs.stdout
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l) as Entry)
+    expect(entries.filter((e) => e.pid === pid).map((e) => [e.from, e.line])).toEqual([
+      ["stdout", "out 1"],
+      ["stderr", "err \ufffd 1"]
+    ])
+    server.kill("SIGTERM")
+    await server.exited
+    // Read as bytes: the worker's \377 reached start_server's stderr unchanged.
+    expect(Buffer.concat(stderr).includes(Buffer.from("\nerr \xff 1\n", "latin1"))).toBe(true)
   })
 
   it("each worker's pipes are its own: no other worker holds them", async () => {
@@ -197,6 +231,32 @@ describe("worker output", () => {
     const note = stuck.server.lines().find((l) => noted.test(l))!
     expect(Number(noted.exec(note)?.[1])).toBeGreaterThan(1000)
     await waitFor("the line after the note", () => (/\] mark \d+\n/.test(stuck.server.stdout()) ? true : undefined))
+    await stopped(stuck.server)
+  })
+
+  it("relayed (a control socket), a log output that takes nothing holds the workers, as their own writes would, and drops nothing", async () => {
+    const burst = 300_000
+    const stuck = boot([], { env: { LOG_BURST: String(burst) } })
+    stuck.server.child.stdout?.pause()
+    const last = async () => JSON.parse((await stuck.cli("logs", "-n", "1", "--json")).stdout || "{}") as Entry
+    // Held: the worker's lines stop short of the last one (several MiB are more than start_server
+    // and the pipes hold), and the supervisor answers meanwhile.
+    const deadline = Date.now() + 30_000
+    while (!/^burst \d+$/.test((await last()).line ?? "")) {
+      if (Date.now() > deadline) throw new Error(`no burst line in the tail: ${(await last()).line}`)
+      await sleep(200)
+    }
+    await sleep(1000)
+    const held = (await last()).line
+    await sleep(1000)
+    expect((await last()).line).toBe(held)
+    expect(held).not.toBe(`burst ${burst}`)
+    expect((await stuck.cli("status")).code).toBe(0)
+    stuck.server.child.stdout?.resume()
+    await waitFor("every line", () => (stuck.server.stdout().includes(`\nburst ${burst}\n`) ? true : undefined), 60_000)
+    const lines = stuck.server.stdout().split("\n")
+    expect(lines.filter((l) => l.startsWith("burst ")).length).toBe(burst)
+    expect(stuck.server.lines().filter((l) => l.startsWith("log output too slow"))).toEqual([])
     await stopped(stuck.server)
   })
 
@@ -329,14 +389,19 @@ describe("reopening --log-file", () => {
     expect(readIfExists(log)).toContain("\nexiting\n")
   })
 
-  it("untagged workers keep the old file until they are restarted", async () => {
+  it("untagged workers without a control socket keep the old file until they are restarted", async () => {
     const dir = tempDir()
     const log = path.join(dir, "app.log")
-    const { server, cli } = boot([`--log-file=${log}`])
+    const { server } = boot([`--log-file=${log}`], { direct: true })
+    const pid = await waitFor(
+      "the worker",
+      () => Number(/^starting new worker (\d+)$/m.exec(readIfExists(log) ?? "")?.[1]) || undefined
+    )
     await waitFor("the worker's line in the log", () => (readIfExists(log)?.includes("out 1\n") ? true : undefined))
     fs.renameSync(log, `${log}.1`)
-    expect((await cli("reopen-logs")).code).toBe(0)
-    expect((await cli("signal", "USR2")).code).toBe(0)
+    server.kill("SIGWINCH")
+    await waitFor("the reopened log", () => readIfExists(log))
+    process.kill(pid, "SIGUSR2")
     await waitFor("the old worker's line in the old file", () =>
       readIfExists(`${log}.1`)?.includes("mark 1\n") ? true : undefined
     )
@@ -344,6 +409,21 @@ describe("reopening --log-file", () => {
     await waitFor("the new worker's line in the new file", () =>
       readIfExists(log)?.includes("out 2\n") ? true : undefined
     )
+    await stopped(server)
+  })
+
+  it("relayed workers (a control socket) write to the new file at once", async () => {
+    const dir = tempDir()
+    const log = path.join(dir, "app.log")
+    const { server, cli } = boot([`--log-file=${log}`])
+    await waitFor("the worker's line in the log", () => (readIfExists(log)?.includes("out 1\n") ? true : undefined))
+    fs.renameSync(log, `${log}.1`)
+    expect((await cli("reopen-logs")).code).toBe(0)
+    expect((await cli("signal", "USR2")).code).toBe(0)
+    await waitFor("the worker's line in the new file", () =>
+      readIfExists(log)?.includes("mark 1\n") ? true : undefined
+    )
+    expect(readIfExists(`${log}.1`)).not.toContain("mark 1")
     await stopped(server)
   })
 

@@ -7,7 +7,16 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { fixtures, freePort, readIfExists, startServer, tempDir, trackSupervisors, waitFor } from "./support/Harness.js"
+import {
+  fixtures,
+  freePort,
+  nodeExecutable,
+  readIfExists,
+  startServer,
+  tempDir,
+  trackSupervisors,
+  waitFor
+} from "./support/Harness.js"
 
 const worker = path.join(fixtures, "counting-worker.mjs")
 const track = trackSupervisors()
@@ -62,7 +71,7 @@ describe("the supervisor never accepts", () => {
     const dir = tempDir()
     const port = await freePort()
     const marker = path.join(dir, "go")
-    const gate = `while [ ! -e ${marker} ]; do sleep 0.05; done; exec ${process.execPath} ${worker}`
+    const gate = `while [ ! -e ${marker} ]; do sleep 0.05; done; exec ${nodeExecutable} ${worker}`
     const server = startServer([`--port=127.0.0.1:${port}`, "--interval=0", "--", "sh", "-c", gate])
     track(server)
     await server.waitForLine(/^starting new worker/)
@@ -91,7 +100,7 @@ describe("the supervisor never accepts", () => {
     const dir = tempDir()
     const port = await freePort()
     const status = path.join(dir, "status")
-    const server = startServer([`--port=127.0.0.1:${port}`, `--status-file=${status}`, "--", process.execPath, worker])
+    const server = startServer([`--port=127.0.0.1:${port}`, `--status-file=${status}`, "--", nodeExecutable, worker])
     track(server)
     const workerPid = await waitFor("the worker to be up", () => readIfExists(status)?.split(":")[1]?.trim())
 

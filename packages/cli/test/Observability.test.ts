@@ -7,6 +7,7 @@ import {
   fixtures,
   freePort,
   get,
+  nodeExecutable,
   readIfExists,
   startServer,
   tempDir,
@@ -28,7 +29,7 @@ describe("--json-status-file and --metrics-file", () => {
       `--metrics-file=${metrics}`,
       "--interval=0",
       "--",
-      process.execPath,
+      nodeExecutable,
       path.join(fixtures, "http-worker.mjs")
     ])
     track(server)

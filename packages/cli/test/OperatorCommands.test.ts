@@ -117,16 +117,20 @@ describe("operator commands", () => {
     await eventually("generation 1 serving", async () => (await statusOf(app.cmd)).code === 0)
     const restarted = await app.cmd("restart")
     expect(restarted.code).toBe(10)
-    expect(restarted.stderr).toBe("restart failed: exit code 3")
+    expect(restarted.stderr).toBe("restart failed: exited with code 3 before it was ready")
     const { code, json } = await statusOf(app.cmd)
     expect(code).toBe(0) // generation 1 keeps serving
     expect(json.servingGeneration).toBe(1)
     expect(json.generation).toBe(3)
-    expect(json.lastRestart).toMatchObject({ outcome: "failed", failedStarts: 2, lastFailure: "exit code 3" })
+    expect(json.lastRestart).toMatchObject({
+      outcome: "failed",
+      failedStarts: 2,
+      lastFailure: "exited with code 3 before it was ready"
+    })
     expect(json.recentExits.map((e) => e.description)).toEqual(["exit code 3", "exit code 3"])
     const text = await app.cmd("status")
     expect(text.stdout).toMatch(
-      /\nlast restart \(control\): FAILED \d+s ago, given up after 2 failed starts: exit code 3; generation 1 keeps serving\n/
+      /\nlast restart \(control\): FAILED \d+s ago, given up after 2 failed starts: exited with code 3 before it was ready; generation 1 keeps serving\n/
     )
     expect(text.stdout).not.toMatch(/exit status:/)
   })

@@ -10,6 +10,7 @@ import {
   fixtures,
   freePort,
   get,
+  nodeExecutable,
   readIfExists,
   startServer,
   tempDir,
@@ -37,7 +38,7 @@ const launch =
           `--ready=${ready.replace("DIR", dir)}`,
           "--ready-timeout=10s",
           "--",
-          process.execPath,
+          nodeExecutable,
           worker
         ],
         {
@@ -106,7 +107,7 @@ describe("--ready: a worker that is not ready in time", () => {
           "sh",
           "-c",
           // exec keeps the pid, so {pid} is the worker's own
-          `[ -e ${mute} ] && export READY_VIA=never; exec ${process.execPath} ${worker}`
+          `[ -e ${mute} ] && export READY_VIA=never; exec ${nodeExecutable} ${worker}`
         ],
         { env: { READY_VIA: "health", HEALTH_SOCKET: `${dir}/{pid}.sock` } }
       )

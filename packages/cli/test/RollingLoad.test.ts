@@ -4,7 +4,16 @@
  */
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { freePort, readIfExists, repoRoot, startServer, tempDir, trackSupervisors, waitFor } from "./support/Harness.js"
+import {
+  freePort,
+  nodeExecutable,
+  readIfExists,
+  repoRoot,
+  startServer,
+  tempDir,
+  trackSupervisors,
+  waitFor
+} from "./support/Harness.js"
 import { startLoad } from "./support/Load.js"
 
 const track = trackSupervisors()
@@ -29,7 +38,7 @@ describe("--workers 4 with rolling restarts under load", () => {
       "--max-surge=2",
       "--ready=notify-fd",
       "--",
-      process.execPath,
+      nodeExecutable,
       path.join(repoRoot, "examples/http-worker.mjs")
     ])
     track(server)

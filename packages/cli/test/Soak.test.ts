@@ -3,7 +3,7 @@ import { execFile } from "node:child_process"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { describe, expect, it } from "vitest"
-import { repoRoot } from "./support/Harness.js"
+import { nodeExecutable, repoRoot } from "./support/Harness.js"
 import { perlMissing } from "./support/Perl.js"
 
 const run = promisify(execFile)
@@ -11,11 +11,7 @@ const run = promisify(execFile)
 describe("pnpm soak --tiny", () => {
   it("restarts under load with 0 failed and 0 reset requests, and reports fds, RSS and zombies", async () => {
     const kinds = perlMissing() === undefined ? "node,starlet" : "node"
-    const { stdout } = await run(process.execPath, [
-      path.join(repoRoot, "scripts/soak.mjs"),
-      "--tiny",
-      `--kind=${kinds}`
-    ])
+    const { stdout } = await run(nodeExecutable, [path.join(repoRoot, "scripts/soak.mjs"), "--tiny", `--kind=${kinds}`])
     const rows = stdout.split("\n").filter((l) => /^\| (node|starlet) \|/.test(l))
     expect(rows.length).toBe(kinds.split(",").length)
     for (const row of rows) {

@@ -11,6 +11,7 @@ import {
   freePort,
   get,
   getUnix,
+  nodeExecutable,
   type Running,
   readIfExists,
   repoRoot,
@@ -44,7 +45,7 @@ describe.skipIf(!fs.existsSync(socketActivate))(
         startServerBin,
         `--pid-file=${pidFile}`,
         "--",
-        process.execPath,
+        nodeExecutable,
         worker
       ])
       await server.waitForLine(new RegExp(`^Listening on 127\\.0\\.0\\.1:${port} as 4\\.$`))
@@ -118,7 +119,7 @@ describe.skipIf(!fs.existsSync(socketActivate))(
         `--pid-file=${pidFile}`,
         `--log-file=${logFile}`,
         "--",
-        process.execPath,
+        nodeExecutable,
         worker
       ])
       await server.waitForLine(new RegExp(`^Listening on 127\\.0\\.0\\.1:${port} as 3\\.$`))

@@ -11,6 +11,7 @@ import {
   fixtures,
   freePort,
   get,
+  nodeExecutable,
   readIfExists,
   repoRoot,
   runToExit,
@@ -106,7 +107,7 @@ describe("systemd", () => {
         `--port=127.0.0.1:${port}`,
         `--pid-file=${pidFile}`,
         "--",
-        process.execPath,
+        nodeExecutable,
         worker
       ],
       { stdio: "ignore" }

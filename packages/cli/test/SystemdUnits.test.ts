@@ -4,14 +4,16 @@
  * a temporary directory) run a service whose reload waits for the rollout and fails when
  * the new generation does.
  */
-import { spawnSync } from "node:child_process"
+import { execFile, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { describe, expect, it } from "vitest"
+import { promisify } from "node:util"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   connects,
   freePort,
   get,
+  nodeExecutable,
   repoRoot,
   runToExit,
   sleep,
@@ -65,6 +67,23 @@ const option = (command: string, name: string): string => {
   return value
 }
 
+const run = promisify(execFile)
+
+/** What `sudo npm install -g @starter/cli` makes in /usr/local, made in this prefix instead. */
+const globalDir = tempDir()
+const prefix = path.join(globalDir, "usr-local")
+
+beforeAll(async () => {
+  const packed = await run(nodeExecutable, [
+    path.join(repoRoot, "scripts/pack.mjs"),
+    path.join(globalDir, "packs"),
+    "cli"
+  ])
+  const { "@starter/cli": tarball } = JSON.parse(packed.stdout) as Record<string, string>
+  await run("npm", ["install", "-g", "--prefix", prefix, "--no-audit", "--no-fund", "--loglevel=error", tarball!])
+}, 240_000)
+afterAll(() => fs.rmSync(globalDir, { recursive: true, force: true }))
+
 /** The unit's /opt/app and /run/app, made in a temporary directory; the repository's node_modules. */
 const installApp = () => {
   const root = tempDir()
@@ -93,9 +112,10 @@ const commandLine = (line: string, dirs: { app: string; run: string }, port: num
   // No quotes, specifiers or variables: splitting on blanks is what systemd does with it.
   expect(line).not.toMatch(/["'%$]/)
   const [program, ...args] = line
+    .replaceAll("/usr/local", prefix)
     .replaceAll("/opt/app", dirs.app)
     .replaceAll("/run/app", dirs.run)
-    .replaceAll("/usr/bin/node", process.execPath)
+    .replaceAll("/usr/bin/node", nodeExecutable)
     .replaceAll("127.0.0.1:8080", `127.0.0.1:${port}`)
     .split(/\s+/)
   return { program: program!, args }
@@ -118,13 +138,35 @@ describe("examples/systemd", () => {
     expect(reload).toMatch(/start_server restart /)
   })
 
+  it("runs the start_server that `npm install -g` installs (npm prefix -g: /usr/local), as a system user the README says how to make", () => {
+    const [start] = setting("Service.ExecStart").split(/\s+/)
+    const [reload] = setting("Service.ExecReload").split(/\s+/)
+    expect({ start, reload }).toEqual({ start: "/usr/local/bin/start_server", reload: "/usr/local/bin/start_server" })
+    // What npm made under the prefix is that path, and runs.
+    const installed = path.join(prefix, "bin/start_server")
+    expect(fs.realpathSync(installed)).toBe(path.join(prefix, "lib/node_modules/@starter/cli/bin/start_server.js"))
+    const version = spawnSync(installed, ["--version"], { encoding: "utf8" })
+    expect(version.stdout).toBe(
+      `${JSON.parse(fs.readFileSync(path.join(repoRoot, "packages/cli/package.json"), "utf8")).version}\n`
+    )
+    const readme = fs.readFileSync(path.join(unitsDir, "README.md"), "utf8")
+    expect(readme).toContain("sudo npm install -g @starter/cli")
+    expect(readme).toContain("npm prefix -g")
+    expect(readme).toContain(
+      `sudo useradd --system --no-create-home --home-dir /opt/app --shell /usr/sbin/nologin ${setting("Service.User")}`
+    )
+  })
+
   it.skipIf(!fs.existsSync(systemdAnalyze))("systemd-analyze verify accepts the units without a warning", () => {
     const { root, app } = installApp()
     const units = path.join(root, "units")
     fs.mkdirSync(units)
-    // verify checks that ExecStart's program exists: point /opt/app at the installed one.
+    // verify checks that ExecStart's program exists: point /usr/local at the installed one.
     for (const name of ["app.service", "app.socket"]) {
-      const text = fs.readFileSync(path.join(unitsDir, name), "utf8").replaceAll("/opt/app", app)
+      const text = fs
+        .readFileSync(path.join(unitsDir, name), "utf8")
+        .replaceAll("/usr/local", prefix)
+        .replaceAll("/opt/app", app)
       fs.writeFileSync(path.join(units, name), text)
     }
     const result = spawnSync(systemdAnalyze, ["verify", "app.service", "app.socket"], { cwd: units, encoding: "utf8" })

@@ -15,6 +15,7 @@ import {
   generationsIn,
   get,
   isRunning,
+  nodeExecutable,
   readIfExists,
   repoRoot,
   runToExit,
@@ -38,7 +39,7 @@ let nextBinary = ""
 /** The second build: the same sources, another version string. */
 beforeAll(() => {
   const out = path.join(tempDir(), "next")
-  execFileSync(process.execPath, [path.join(repoRoot, "packages/cli/scripts/bundle.mjs")], {
+  execFileSync(nodeExecutable, [path.join(repoRoot, "packages/cli/scripts/bundle.mjs")], {
     env: { ...process.env, STARTER_VERSION: nextVersion, STARTER_BUNDLE_OUTDIR: out },
     stdio: "inherit"
   })
@@ -75,7 +76,7 @@ const startService = async (extra: ReadonlyArray<string> = [], env: Record<strin
         "--ready-timeout=3",
         ...extra,
         "--",
-        process.execPath,
+        nodeExecutable,
         path.join(fixtures, "upgrade-worker.mjs")
       ],
       {
@@ -188,7 +189,7 @@ describe("start_server upgrade", () => {
     expect(server.lines()).toContain(`start_server (pid:${pid}) version 0.1.0 took over, serving generation 2`)
     expect(cmdline(pid)).toContain("start_server")
     // On the runtime the old one ran on (the program's #! line names node: not that).
-    const runtimeExecutable = runtime === "bun" ? commandFor(startServerBin, [])[0] : process.execPath
+    const runtimeExecutable = runtime === "bun" ? commandFor(startServerBin, [])[0] : nodeExecutable
     expect(fs.realpathSync(`/proc/${pid}/exe`)).toBe(fs.realpathSync(runtimeExecutable))
     expect(await get(port)).toMatch(/^hello from generation 2/)
   }, 60_000)
@@ -342,7 +343,7 @@ describe("start_server upgrade that fails: the old supervisor serves on, its fil
   it("its workers fail to start", async () => {
     await failing(
       [`--binary=${nextBinary}`],
-      /^upgrade failed: the new supervisor failed: its worker failed to start: exit code 3; the old supervisor keeps serving$/,
+      /^upgrade failed: the new supervisor failed: its worker failed to start: exited with code 3 before it was ready; the old supervisor keeps serving$/,
       "brokenMarker"
     )
   }, 60_000)
@@ -384,8 +385,8 @@ describe("an upgrade whose new supervisor is killed: every process it started is
         // The new supervisor's generation waits this long before it counts as ready.
         "--interval=4",
         "--",
-        process.execPath,
-        path.join(fixtures, "plain-worker.mjs"),
+        nodeExecutable,
+        path.join(fixtures, "unwatching-worker.mjs"),
         dir
       ])
     )
@@ -421,7 +422,7 @@ describe("an upgrade whose new supervisor is killed: every process it started is
  */
 const planting = (dir: string, control: string, names: ReadonlyArray<string>) => {
   const [runner, runnerArgs] = commandFor(startServerBin, [])
-  const start = runtime === "bun" ? [runner, ...runnerArgs] : [process.execPath, startServerJs]
+  const start = runtime === "bun" ? [runner, ...runnerArgs] : [nodeExecutable, startServerJs]
   const script = path.join(dir, "planting.sh")
   fs.writeFileSync(
     script,

@@ -14,6 +14,7 @@ import {
   generationsIn,
   get,
   isRunning,
+  nodeExecutable,
   readIfExists,
   repoRoot,
   skipOnBun,
@@ -57,7 +58,7 @@ describe("StarterLive's upgrade", () => {
     fs.writeFileSync(files.version, "1.0.0\n")
     const host = track(
       startServer([await bundle()], {
-        bin: process.execPath,
+        bin: nodeExecutable,
         cwd: dir,
         env: {
           PORT: String(port),

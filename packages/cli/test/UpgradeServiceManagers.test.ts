@@ -14,6 +14,7 @@ import {
   generationsIn,
   get,
   isRunning,
+  nodeExecutable,
   readIfExists,
   runToExit,
   startServer,
@@ -73,7 +74,7 @@ describe("start_server upgrade under systemd (Type=notify)", () => {
           "--workers=2",
           "--ready=notify-fd",
           "--",
-          process.execPath,
+          nodeExecutable,
           worker
         ],
         { env: { NOTIFY_SOCKET: path.join(dir, "notify.sock") } }
@@ -168,7 +169,7 @@ describe("start_server upgrade with --daemonize: the pid file is the truth", () 
       "--workers=2",
       "--ready=notify-fd",
       "--",
-      process.execPath,
+      nodeExecutable,
       worker
     ])
     const old = pidIn(files.pid)

@@ -14,6 +14,7 @@ import {
   get,
   getUnix,
   isRunning,
+  nodeExecutable,
   type Running,
   readIfExists,
   runToExit,
@@ -77,7 +78,7 @@ describe("start_server upgrade hands over every kind of socket", () => {
         `--pid-file=${pidFile}`,
         "--ready=notify-fd",
         "--",
-        process.execPath,
+        nodeExecutable,
         worker
       ])
     )
@@ -115,7 +116,7 @@ describe("start_server upgrade hands over every kind of socket", () => {
         `--pid-file=${pidFile}`,
         "--ready=notify-fd",
         "--",
-        process.execPath,
+        nodeExecutable,
         worker
       ])
       const server = track(

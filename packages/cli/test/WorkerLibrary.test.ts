@@ -14,6 +14,7 @@ import {
   freePort,
   get,
   isRunning,
+  nodeExecutable,
   readIfExists,
   startServer,
   tempDir,
@@ -62,7 +63,7 @@ describe("@starter/worker", () => {
           `--status-file=${status}`,
           "--ready=notify-fd",
           "--",
-          process.execPath,
+          nodeExecutable,
           worker
         ],
         { env: { WORKER_MODE: "all" } }
@@ -83,7 +84,7 @@ describe("@starter/worker", () => {
     const status = path.join(dir, "status")
     track(
       startServer(
-        [`--port=127.0.0.1:${port}`, `--status-file=${status}`, "--ready=notify-fd", "--", process.execPath, worker],
+        [`--port=127.0.0.1:${port}`, `--status-file=${status}`, "--ready=notify-fd", "--", nodeExecutable, worker],
         { env: { WORKER_MODE: "one" } }
       )
     )
@@ -104,7 +105,7 @@ describe("@starter/worker", () => {
           `--status-file=${status}`,
           "--ready=notify-fd",
           "--",
-          process.execPath,
+          nodeExecutable,
           worker
         ],
         { env: { WORKER_MODE: "tls", HTTPS_KEY: `127.0.0.1:${a}`, H2_KEY: `localhost:${b}` } }
@@ -140,7 +141,7 @@ describe("@starter/worker", () => {
   it("listen() without a key refuses to guess between several sockets, in one clear line", async () => {
     const [a, b] = [await freePort(), await freePort()]
     const server = track(
-      startServer([`--port=127.0.0.1:${a}`, `--port=127.0.0.1:${b}`, "--", process.execPath, worker], {
+      startServer([`--port=127.0.0.1:${a}`, `--port=127.0.0.1:${b}`, "--", nodeExecutable, worker], {
         env: { WORKER_MODE: "one" }
       })
     )
@@ -159,7 +160,7 @@ describe("@starter/worker", () => {
       const status = path.join(dir, "status")
       const server = track(
         startServer(
-          [`--port=127.0.0.1:${port}`, `--status-file=${status}`, "--ready=sd-notify", "--", process.execPath, worker],
+          [`--port=127.0.0.1:${port}`, `--status-file=${status}`, "--ready=sd-notify", "--", nodeExecutable, worker],
           { env: { WORKER_MODE: "all" } }
         )
       )
@@ -176,7 +177,7 @@ describe("@starter/worker", () => {
     const events = path.join(dir, "events")
     const server = track(
       startServer(
-        [`--port=127.0.0.1:${port}`, `--status-file=${status}`, "--ready=notify-fd", "--", process.execPath, worker],
+        [`--port=127.0.0.1:${port}`, `--status-file=${status}`, "--ready=notify-fd", "--", nodeExecutable, worker],
         { env: { WORKER_MODE: "orphan", EVENTS_FILE: events } }
       )
     )

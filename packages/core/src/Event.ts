@@ -4,6 +4,7 @@
  */
 import * as Data from "effect/Data"
 import type { ExitStatus } from "./ExitStatus.js"
+import type { Unexecutable } from "./ProcessSpawner.js"
 import type { Tunables } from "./Tunables.js"
 
 export type RestartReason = "hup" | "auto" | "control"
@@ -20,8 +21,16 @@ export type Event = Data.TaggedEnum<{
    */
   ShutdownRequested: { readonly signal: "TERM" | "INT"; readonly origin?: ShutdownOrigin | undefined }
   Spawned: { readonly id: number; readonly pid: number }
-  SpawnFailed: { readonly id: number; readonly message: string; readonly exitCode: number }
-  Exited: { readonly id: number; readonly status: ExitStatus }
+  SpawnFailed: {
+    readonly id: number
+    readonly message: string
+    readonly exitCode: number
+    /** For people: `exec failed: nodee: No such file or directory`. */
+    readonly reason: string
+    readonly unexecutable?: Unexecutable | undefined
+  }
+  /** `saidAddressInUse`: its output mentioned EADDRINUSE (`undefined`: not read). */
+  Exited: { readonly id: number; readonly status: ExitStatus; readonly saidAddressInUse?: boolean | undefined }
   Ready: { readonly id: number }
   /**
    * `--interval` elapsed (Perl's alive check) or the readiness timeout expired; `detail` is

@@ -15,6 +15,8 @@ export interface FdLayout {
   readonly backlog: number | undefined
   /** The SERVER_STARTER_PORT keys, in the same order as `fds`. */
   readonly keys: ReadonlyArray<string>
+  /** The keys of the TCP ports and unix paths: what a worker's own listen() would collide with. */
+  readonly listening: ReadonlyArray<string>
   readonly fds: ReadonlyArray<{ readonly childFd: number; readonly fd: number }>
 }
 
@@ -36,6 +38,7 @@ export const layout = (sockets: ReadonlyArray<BoundSocket>, backlog?: number): F
     serverStarterPort: placed.map((p) => `${p.key}=${p.published ?? p.childFd}`).join(";"),
     backlog,
     keys: placed.map((p) => p.key),
+    listening: sockets.flatMap((s) => (s.spec._tag === "Unix" || s.spec.protocol === "tcp" ? [s.spec.key] : [])),
     fds: placed.map(({ childFd, fd }) => ({ childFd, fd }))
   }
 }

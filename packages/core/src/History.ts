@@ -6,7 +6,7 @@
  */
 import type { RestartReason } from "./Event.js"
 import type { ExitStatus } from "./ExitStatus.js"
-import { explainFailure, type Lifecycle } from "./Lifecycle.js"
+import { explainFailure, type Lifecycle, type RolloutFailure } from "./Lifecycle.js"
 
 /**
  * `failed`: given up after too many failed starts (the old workers keep serving);
@@ -25,6 +25,8 @@ export interface RestartRecord {
   /** Failed starts so far, and the last one's reason (in progress: why it is retrying). */
   readonly failures: number
   readonly lastFailure: string | undefined
+  /** The last failed start itself (`lastFailure` is its explanation). */
+  readonly failure: RolloutFailure | undefined
   /** Ready: the generation it brought; superseded: the restart that took over. */
   readonly generation: number | undefined
   readonly supersededBy: number | undefined
@@ -56,6 +58,7 @@ export const empty: History = {
     endedAt: undefined,
     failures: 0,
     lastFailure: undefined,
+    failure: undefined,
     generation: undefined,
     supersededBy: undefined
   },
@@ -75,7 +78,11 @@ export const fold = (h: History, event: Lifecycle, now: number): History => {
     case "RolloutCompleted":
       return ended(h, event.epoch, now, { outcome: "ready", generation: event.generation })
     case "RolloutAbandoned":
-      return ended(h, event.epoch, now, { outcome: "failed", lastFailure: explainFailure(event.failure) })
+      return ended(h, event.epoch, now, {
+        outcome: "failed",
+        lastFailure: explainFailure(event.failure),
+        failure: event.failure
+      })
     case "RolloutSuperseded":
       return ended(h, event.epoch, now, { outcome: "superseded", supersededBy: event.by })
     case "ShutdownStarted":
@@ -85,7 +92,12 @@ export const fold = (h: History, event: Lifecycle, now: number): History => {
         ? h
         : {
             ...h,
-            lastRestart: { ...h.lastRestart, failures: event.attempt, lastFailure: explainFailure(event.failure) }
+            lastRestart: {
+              ...h.lastRestart,
+              failures: event.attempt,
+              lastFailure: explainFailure(event.failure),
+              failure: event.failure
+            }
           }
     case "WorkerSpawned": {
       const spawnsByIndex = [...h.spawnsByIndex]

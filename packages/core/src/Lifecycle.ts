@@ -4,12 +4,19 @@
  */
 import * as Data from "effect/Data"
 import type { RestartReason } from "./Event.js"
-import { describe, type ExitStatus, waitStatus } from "./ExitStatus.js"
+import { type ExitStatus, exited, waitStatus } from "./ExitStatus.js"
+import type { Unexecutable } from "./ProcessSpawner.js"
 
 export type RolloutFailure = Data.TaggedEnum<{
   Exited: { readonly status: ExitStatus }
   ReadyTimeout: { readonly timeoutMs: number; readonly detail: string | undefined }
-  SpawnFailed: { readonly message: string }
+  /** `message`: Perl's log line; `reason`: in words; `exitCode`: what Perl's child exits with. */
+  SpawnFailed: {
+    readonly message: string
+    readonly reason: string
+    readonly exitCode: number
+    readonly unexecutable: Unexecutable | undefined
+  }
 }>
 export const RolloutFailure = Data.taggedEnum<RolloutFailure>()
 
@@ -32,15 +39,28 @@ export type Lifecycle = Data.TaggedEnum<{
 }>
 export const Lifecycle = Data.taggedEnum<Lifecycle>()
 
-/** For the Perl-compatible log lines: the raw wait status, as Perl prints it. */
+const notReady = (timeoutMs: number, detail: string | undefined) =>
+  `not ready within ${timeoutMs / 1000}s${detail === undefined ? "" : ` (${detail})`}`
+
+/**
+ * For the Perl-compatible log lines: the raw wait status, as Perl prints it (a program that
+ * could not be run is Perl's child exiting with `exitCode`).
+ */
 export const describeFailure = (failure: RolloutFailure): string =>
   RolloutFailure.$match(failure, {
     Exited: ({ status }) => `exit status:${waitStatus(status)}`,
-    ReadyTimeout: ({ timeoutMs, detail }) =>
-      `not ready within ${timeoutMs / 1000}s${detail === undefined ? "" : ` (${detail})`}`,
-    SpawnFailed: ({ message }) => message
+    ReadyTimeout: ({ timeoutMs, detail }) => notReady(timeoutMs, detail),
+    SpawnFailed: ({ exitCode }) => `exit status:${waitStatus(exited(exitCode))}`
   })
 
-/** For people (status, restart outcomes): `exit code 3`, `killed by SIGKILL`. */
+/**
+ * For people (status, restart outcomes, events): `exited with code 1 before it was ready`,
+ * `exec failed: nodee: No such file or directory`; never a raw wait status.
+ */
 export const explainFailure = (failure: RolloutFailure): string =>
-  failure._tag === "Exited" ? describe(failure.status) : describeFailure(failure)
+  RolloutFailure.$match(failure, {
+    Exited: ({ status }) =>
+      `${status.signal !== null ? `killed by SIG${status.signal}` : `exited with code ${status.code ?? 0}`} before it was ready`,
+    ReadyTimeout: ({ timeoutMs, detail }) => notReady(timeoutMs, detail),
+    SpawnFailed: ({ reason }) => reason
+  })

@@ -23,10 +23,11 @@ import * as Data from "effect/Data"
 import type { Action, LogLevel } from "./Action.js"
 import { Action as A } from "./Action.js"
 import { Event, type Event as EventT, type RestartReason, type ShutdownOrigin } from "./Event.js"
-import { type ExitStatus, exited } from "./ExitStatus.js"
+import type { ExitStatus } from "./ExitStatus.js"
 import * as History from "./History.js"
 import { describeFailure, Lifecycle, RolloutFailure } from "./Lifecycle.js"
 import * as Text from "./PerlText.js"
+import type { Unexecutable } from "./ProcessSpawner.js"
 import { isInterval } from "./Readiness.js"
 import type { SupervisorConfig } from "./SupervisorConfig.js"
 import type { Tunables } from "./Tunables.js"
@@ -44,8 +45,8 @@ export interface WorkerRecord {
   readonly phase: Phase
   readonly spawnedAt: number
   readonly readyAt: number | undefined
-  /** Interval mode: the worker died before its alive check; reported when the check is due. */
-  readonly diedEarly: ExitStatus | undefined
+  /** Interval mode: the worker died (or never ran) before its alive check; reported when the check is due. */
+  readonly diedEarly: RolloutFailure | undefined
   /** Draining: whether the stop signal has been sent (it waits for `--kill-old-delay`). */
   readonly signalled: boolean
 }
@@ -68,9 +69,13 @@ export type Mode = Data.TaggedEnum<{
   Serving: { readonly failures: number }
   /**
    * Every worker was signalled; `give-up`: no worker could be started (exit code 1);
+   * `cannot-run`: the program cannot be executed at the first start (126 or 127);
    * `handover`: a new supervisor took over, the workers retire as in a restart (exit code 0).
    */
-  ShuttingDown: { readonly signal: "TERM" | "INT" | "give-up" | "handover" }
+  ShuttingDown: {
+    readonly signal: "TERM" | "INT" | "give-up" | "cannot-run" | "handover"
+    readonly exitCode: number
+  }
   /** Every worker is gone and the exit was asked for: no event changes anything any more. */
   Finished: {}
 }>
@@ -102,6 +107,14 @@ export interface State {
   readonly status: string
   /** The newest restart's outcome, recent exits, spawns per index: what status reports. */
   readonly history: History.History
+  /** Some worker has become ready: the first start is over. */
+  readonly everReady: boolean
+  /** The TCP ports and unix paths the supervisor holds (their SERVER_STARTER_PORT keys). */
+  readonly listening: ReadonlyArray<string>
+  /** Consecutive exits that look like a worker's own listen() meeting our socket (`ListenConflict`). */
+  readonly listenSuspects: number
+  /** The epoch whose listen-conflict hint was logged: one line per release at most. */
+  readonly listenHintEpoch: number
 }
 
 export interface Clock {
@@ -110,7 +123,7 @@ export interface Clock {
   readonly random: number
 }
 
-export const initial = (config: SupervisorConfig): State => ({
+export const initial = (config: SupervisorConfig, listening: ReadonlyArray<string> = []): State => ({
   config,
   workers: [],
   nextId: 1,
@@ -125,7 +138,11 @@ export const initial = (config: SupervisorConfig): State => ({
   autoRestartTimer: 0,
   // Perl writes nothing until the first worker is up: the empty file is never written first.
   status: "",
-  history: History.empty
+  history: History.empty,
+  everReady: false,
+  listening,
+  listenSuspects: 0,
+  listenHintEpoch: 0
 })
 
 // ---------------------------------------------------------------------------------------
@@ -363,7 +380,9 @@ const beginEpoch = (t: Transition, reason: RestartReason | "boot", holdUntil = 0
 
 const becomeReady = (t: Transition, w: WorkerRecord): void => {
   t.update(w.id, { phase: "serving", readyAt: t.clock.now })
-  t.set({ mode: withFailures(t.mode, 0) })
+  t.set({ mode: withFailures(t.mode, 0), everReady: true })
+  // Ready on its channel: it uses our sockets. (Alive after --interval says nothing of the kind.)
+  if (!isInterval(t.config.readiness)) t.set({ listenSuspects: 0 })
   if (w.pid !== undefined) {
     t.publish(Lifecycle.WorkerReady({ pid: w.pid, generation: w.generation, latencyMs: t.clock.now - w.spawnedAt }))
   }
@@ -379,6 +398,13 @@ export const defaultRestartAttempts = 5
 const startAttemptLimit = (s: State): number | undefined =>
   s.config.maxStartAttempts ??
   (isInterval(s.config.readiness) || outdatedWorkers(s).length === 0 ? undefined : defaultRestartAttempts)
+
+/**
+ * Without a readiness channel, the least time between two attempts to start a worker: Perl
+ * retries once per `--interval`, and with `--interval=0` a program that cannot start would
+ * be retried in a tight loop (thousands of log lines a second, signals waiting behind it).
+ */
+export const minStartRetryMs = 100
 
 /** A new worker did not make it. Perl retries at once; with readiness, after a backoff. */
 const failStart = (t: Transition, w: WorkerRecord, failure: RolloutFailure): void => {
@@ -400,6 +426,7 @@ const failStart = (t: Transition, w: WorkerRecord, failure: RolloutFailure): voi
   const limit = startAttemptLimit(t.state)
   if (limit !== undefined && attempt >= limit) return giveUp(t, attempt, failure)
   if (!isInterval(t.config.readiness)) t.holdSpawning(t.backoffDelay(attempt))
+  else t.holdSpawning(minStartRetryMs - (t.clock.now - w.spawnedAt))
   // A restart requested meanwhile need not wait for this rollout: the retry runs the program
   // from disk anyway, so it becomes the queued rollout, and this one is superseded.
   if (m._tag === "RollingOut" && m.queued !== undefined) {
@@ -417,13 +444,23 @@ const giveUp = (t: Transition, attempts: number, failure: RolloutFailure): void 
   const keep = outdatedWorkers(t.state)
   if (keep.length === 0) {
     t.log(Text.gaveUp(attempts), undefined, "error")
-    t.set({ mode: Mode.ShuttingDown({ signal: "give-up" }) })
-    // The supervisor exits: the workers that did become ready must not be left behind.
-    for (const w of t.state.workers) if (w.phase !== "draining") t.stop(w, { signal: "TERM", label: "TERM" })
-    return finishIfIdle(t)
+    return exitNow(t, "give-up", 1)
   }
-  t.log(Text.gaveUpRestart(attempts, keep), undefined, "error")
-  for (const w of keep) t.update(w.id, { epoch: s.epoch })
+  keepOldWorkers(t, Text.gaveUpRestart(attempts, keep))
+}
+
+/** The supervisor exits: the workers that did become ready must not be left behind. */
+const exitNow = (t: Transition, signal: "give-up" | "cannot-run", exitCode: number): void => {
+  t.set({ mode: Mode.ShuttingDown({ signal, exitCode }) })
+  for (const w of t.state.workers) if (w.phase !== "draining") t.stop(w, { signal: "TERM", label: "TERM" })
+  finishIfIdle(t)
+}
+
+/** The abandoned rollout's outdated workers serve on as the current epoch; `line` says so. */
+const keepOldWorkers = (t: Transition, line: string): void => {
+  const s = t.state
+  t.log(line, undefined, "error")
+  for (const w of outdatedWorkers(s)) t.update(w.id, { epoch: s.epoch })
   // Abandoned, not completed: nothing new serves, and the auto-restart clock keeps its time.
   // A restart queued meanwhile is dropped with it.
   t.set({ mode: Mode.Serving({ failures: 0 }) })
@@ -460,9 +497,10 @@ const finishIfIdle = (t: Transition): void => {
   t.writeStatus()
   const m = t.mode
   if (m._tag !== "ShuttingDown" || t.state.workers.length > 0) return
-  t.log(Text.exiting)
+  // A program that cannot run says so in its one line.
+  if (m.signal !== "cannot-run") t.log(Text.exiting)
   t.set({ mode: Mode.Finished() })
-  t.actions.push(A.Exit({ code: m.signal === "give-up" ? 1 : 0 }))
+  t.actions.push(A.Exit({ code: m.exitCode }))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -484,7 +522,7 @@ const queueRestart = (t: Transition, reason: RestartReason): void => {
 const shutDown = (t: Transition, signal: "TERM" | "INT", origin: ShutdownOrigin): void => {
   // Perl: INT always sends TERM; only TERM uses --signal-on-term.
   const sent = signal === "TERM" ? t.config.signalOnTerm : { signal: "TERM" as const, label: "TERM" }
-  t.set({ mode: Mode.ShuttingDown({ signal }) })
+  t.set({ mode: Mode.ShuttingDown({ signal, exitCode: 0 }) })
   t.publish(Lifecycle.ShutdownStarted({ signal }))
   // Workers that already died before their alive check are gone: nothing to wait for.
   for (const w of t.state.workers) if (w.diedEarly !== undefined) t.remove(w.id)
@@ -499,7 +537,7 @@ const shutDown = (t: Transition, signal: "TERM" | "INT", origin: ShutdownOrigin)
  * started again, and the supervisor exits once they are gone.
  */
 const handOver = (t: Transition): void => {
-  t.set({ mode: Mode.ShuttingDown({ signal: "handover" }) })
+  t.set({ mode: Mode.ShuttingDown({ signal: "handover", exitCode: 0 }) })
   t.publish(Lifecycle.ShutdownStarted({ signal: "handover" }))
   for (const w of t.state.workers) if (w.diedEarly !== undefined) t.remove(w.id)
   const leaving = t.state.workers.filter((w) => w.phase !== "draining")
@@ -541,26 +579,65 @@ const onSpawned = (t: Transition, id: number, pid: number): void => {
 /** A worker that never existed is gone: a shutdown has nothing more to wait for. */
 const onSpawnFailedWhileStopping = (t: Transition, id: number, message: string): void => {
   if (t.find(id) === undefined) return
-  t.log(message, undefined, "warn")
+  // The other workers of a program that cannot run fail alike: its one line said it.
+  if (!(t.mode._tag === "ShuttingDown" && t.mode.signal === "cannot-run")) t.log(message, undefined, "warn")
   t.remove(id)
   finishIfIdle(t)
 }
 
-const onSpawnFailed = (t: Transition, id: number, message: string, exitCode: number): void => {
+type SpawnFailedEvent = Extract<EventT, { readonly _tag: "SpawnFailed" }>
+
+const onSpawnFailed = (t: Transition, event: SpawnFailedEvent): void => {
+  const { id, message, exitCode, reason, unexecutable } = event
   const w = t.find(id)
   if (w === undefined) return
-  t.log(message, undefined, "warn")
   if (w.phase === "draining") {
+    t.log(message, undefined, "warn")
     t.remove(id)
     return finishIfIdle(t)
   }
+  const failure = RolloutFailure.SpawnFailed({ message, reason, exitCode, unexecutable })
+  if (unexecutable !== undefined && cannotRun(t, w, failure, unexecutable)) return
+  t.log(message, undefined, "warn")
   if (isInterval(t.config.readiness)) {
     // Perl's child exits (255 after a failed exec) and is noticed at the alive check.
-    t.update(id, { diedEarly: exited(exitCode) })
+    t.update(id, { diedEarly: failure })
     t.schedule(t.config.intervalMs, Event.ReadyDeadline({ id }))
     return
   }
-  failStart(t, w, RolloutFailure.SpawnFailed({ message }))
+  failStart(t, w, failure)
+}
+
+/**
+ * Ours (Perl retries forever): a program that cannot be executed at all is not retried where
+ * no retry can help and nobody is served meanwhile. At the first start, the supervisor exits
+ * with the shell's codes (127: not found, 126: not executable); in a restart, the restart fails
+ * at once and the old workers keep serving. Elsewhere (replacing a crashed worker), it is a
+ * failed start as in Perl: the file may come back. Answers whether it was handled here.
+ */
+const cannotRun = (
+  t: Transition,
+  w: WorkerRecord,
+  failure: Extract<RolloutFailure, { readonly _tag: "SpawnFailed" }>,
+  unexecutable: Unexecutable
+): boolean => {
+  const s = t.state
+  const m = s.mode
+  const firstStart = !s.everReady
+  const restart = m._tag === "RollingOut" && m.reason !== "boot" && outdatedWorkers(s).length > 0
+  if (!firstStart && !restart) return false
+  t.remove(w.id)
+  t.publish(Lifecycle.StartFailed({ generation: w.generation, attempt: failuresOf(m) + 1, failure }))
+  for (const other of startingWorkers(t.state)) t.stop(other, { signal: "TERM", label: "TERM" })
+  t.publish(Lifecycle.RolloutAbandoned({ epoch: s.epoch, attempts: failuresOf(m) + 1, failure }))
+  if (firstStart) {
+    t.log(Text.cannotRunAtFirstStart(failure.message), undefined, "error")
+    exitNow(t, "cannot-run", unexecutable === "not-found" ? 127 : 126)
+    return true
+  }
+  t.log(failure.message, undefined, "warn")
+  keepOldWorkers(t, Text.gaveUpRestartCannotRun(failure.reason, outdatedWorkers(t.state)))
+  return true
 }
 
 /** The worker that exited, once its exit is published; `undefined`: already forgotten. */
@@ -570,13 +647,54 @@ const reap = (t: Transition, id: number, status: ExitStatus): WorkerRecord | und
   return w
 }
 
-const onExited = (t: Transition, id: number, status: ExitStatus): void => {
+/**
+ * Ours: an unmodified app (`app.listen(3000)`, the PM2 habit) binds the port itself, meets
+ * EADDRINUSE because start_server holds it, and exits at once, for ever: with status 0 when
+ * the error goes to its callback (Express 5's `app.listen`), often silently or after printing
+ * "listening"; with status 1 when it is thrown, printing `Error: listen EADDRINUSE`. Nothing
+ * outside the worker sees its failed bind, so the signs are its exits: by itself (no signal),
+ * within `listenConflictWindowMs` of its spawn, never ready on a readiness channel, while
+ * start_server holds a TCP port or unix path, and then
+ * - status 0 or 1 with output (read when tagged or relayed) that said EADDRINUSE: the cause,
+ *   named at once;
+ * - status 0 twice in a row: a server that exits cleanly at once is the sign, named as the
+ *   likely cause (a program that is no server at all gets the line too; it says "likely").
+ * Status 1 without that output (a crash at start, a missing module) is never taken for it.
+ * One line, at most once per release; any other exit, or a worker that reports ready, starts
+ * the count again.
+ */
+export const listenConflictWindowMs = 5000
+
+const noteListenConflict = (
+  t: Transition,
+  w: WorkerRecord,
+  status: ExitStatus,
+  saidAddressInUse: boolean | undefined
+): void => {
+  const s = t.state
+  const quick =
+    s.listening.length > 0 &&
+    w.phase !== "draining" &&
+    status.signal === null &&
+    t.clock.now - w.spawnedAt < listenConflictWindowMs &&
+    (isInterval(s.config.readiness) || w.readyAt === undefined)
+  const certain = quick && (status.code === 0 || status.code === 1) && saidAddressInUse === true
+  const suspect = certain || (quick && status.code === 0)
+  const listenSuspects = suspect ? s.listenSuspects + 1 : 0
+  t.set({ listenSuspects })
+  if ((!certain && listenSuspects < 2) || s.listenHintEpoch === s.epoch || w.pid === undefined) return
+  t.set({ listenHintEpoch: s.epoch })
+  t.log(Text.listenConflict(w.pid, status, t.clock.now - w.spawnedAt, s.listening, certain), w, "warn")
+}
+
+const onExited = (t: Transition, id: number, status: ExitStatus, saidAddressInUse: boolean | undefined): void => {
   const w = reap(t, id, status)
   if (w === undefined) return
+  noteListenConflict(t, w, status, saidAddressInUse)
   switch (w.phase) {
     case "starting":
       if (isInterval(t.config.readiness)) {
-        t.update(id, { diedEarly: status })
+        t.update(id, { diedEarly: RolloutFailure.Exited({ status }) })
         return
       }
       return failStart(t, w, RolloutFailure.Exited({ status }))
@@ -609,7 +727,7 @@ const onReadyDeadline = (t: Transition, id: number, detail: string | undefined):
   if (!isInterval(t.config.readiness)) {
     return failStart(t, w, RolloutFailure.ReadyTimeout({ timeoutMs: t.config.readyTimeoutMs, detail }))
   }
-  if (w.diedEarly !== undefined) return failStart(t, w, RolloutFailure.Exited({ status: w.diedEarly }))
+  if (w.diedEarly !== undefined) return failStart(t, w, w.diedEarly)
   becomeReady(t, w)
 }
 
@@ -685,8 +803,8 @@ const live: Omit<Handlers, "RestartRequested" | "AutoRestartDue"> = {
   Boot: (t) => beginEpoch(t, "boot"),
   ShutdownRequested: (t, { signal, origin }) => shutDown(t, signal, origin ?? "signal"),
   Spawned: (t, { id, pid }) => onSpawned(t, id, pid),
-  SpawnFailed: (t, { id, message, exitCode }) => onSpawnFailed(t, id, message, exitCode),
-  Exited: (t, { id, status }) => onExited(t, id, status),
+  SpawnFailed: (t, event) => onSpawnFailed(t, event),
+  Exited: (t, { id, status, saidAddressInUse }) => onExited(t, id, status, saidAddressInUse),
   Ready: (t, { id }) => onReady(t, id),
   ReadyDeadline: (t, { id, detail }) => onReadyDeadline(t, id, detail),
   RetryDue: (t) => reconcile(t),

@@ -97,6 +97,12 @@ export const gaveUp = (attempts: number): string =>
 export const gaveUpRestart = (attempts: number, keep: ReadonlyArray<Listed>): string =>
   `giving up the restart after ${attempts} failed attempts; old workers keep serving:${pidList(keep)}`
 
+/** Ours: Perl's line (`failed to exec PROG:ERROR`), then why start_server exits at once. */
+export const cannotRunAtFirstStart = (message: string): string => `${message} (not retrying: no worker has started yet)`
+
+export const gaveUpRestartCannotRun = (reason: string, keep: ReadonlyArray<Listed>): string =>
+  `giving up the restart: ${reason}; old workers keep serving:${pidList(keep)}`
+
 // ---------------------------------------------------------------------------------------
 // Exits
 
@@ -109,6 +115,23 @@ export const crashLoop = (crashes: number, windowMs: number, loopCrashes: number
 /** A new worker stopped before it was ready (a readiness timeout) never was an old one. */
 export const retiredExited = (w: Listed & { readonly readyAt: number | undefined }, status: ExitStatus): string =>
   `${w.readyAt === undefined ? "new" : "old"} worker ${w.pid} died, status:${waitStatus(status)}`
+
+/** `3000` → `port 3000`; `127.0.0.1:3000` and paths as they are. */
+const listenTarget = (key: string): string => (/^\d+$/.test(key) ? `port ${key}` : key)
+
+/** Ours: the likely cause of a loop of quick exits (see Machine's `noteListenConflict`). */
+export const listenConflict = (
+  pid: number,
+  status: ExitStatus,
+  afterMs: number,
+  listening: ReadonlyArray<string>,
+  said: boolean
+): string =>
+  `worker ${pid} exited with status:${waitStatus(status)} ${(afterMs / 1000).toFixed(1)} s after it started, ` +
+  (said ? "saying EADDRINUSE: " : "as did the one before: likely ") +
+  `its own listen() on ${listening.map(listenTarget).join(", ")} failed with EADDRINUSE, as start_server holds it; ` +
+  "start it as `node --import @starter/worker/register app.js` to listen on the inherited socket " +
+  "(or have it read SERVER_STARTER_PORT)"
 
 export const killing = (pid: number, afterMs: number): string =>
   `worker ${pid} did not exit ${afterMs / 1000} secs after being signalled, sending KILL`

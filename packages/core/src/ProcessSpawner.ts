@@ -11,6 +11,12 @@ import type { SignalName } from "./Signal.js"
 
 export interface SpawnRequest {
   readonly argv: readonly [string, ...Array<string>]
+  /**
+   * The server program as the operator named it (`argv[0]` unless a shell is put in front of
+   * it): a shell reports a program it cannot exec as its own exit 127, so a platform that
+   * starts one checks the program first, to report the exec failure as exec would.
+   */
+  readonly program?: string | undefined
   /** The complete environment of the worker. */
   readonly env: Readonly<Record<string, string>>
   readonly cwd: string | undefined
@@ -37,15 +43,32 @@ export interface WorkerProcess {
   readonly ready: Effect.Effect<void>
   /** Why the worker is not ready yet, if the channel can tell (the last probe error, its sd_notify STATUS). */
   readonly readinessDetail: Effect.Effect<string | undefined>
+  /**
+   * Once it has exited: whether its output mentioned EADDRINUSE (a listen of its own that met
+   * our socket); `undefined` when start_server does not read its output.
+   */
+  readonly saidAddressInUse?: Effect.Effect<boolean | undefined> | undefined
 }
 
 /**
- * The program could not be started at all (exec or chdir failed). `exitCode` is what Perl's
- * forked child would have exited with: 255 after a failed exec, the errno after a failed chdir.
+ * Why the program can never run as it is, told by exec's errno: `not-found` (ENOENT, ENOTDIR,
+ * ELOOP, ENAMETOOLONG), `not-executable` (EACCES, ENOEXEC, EISDIR). Unlike a lack of memory or
+ * file descriptors, retrying cannot help until someone changes the file.
+ */
+export type Unexecutable = "not-found" | "not-executable"
+
+/**
+ * The program could not be started at all (exec or chdir failed). `message` is Perl's log line
+ * (`failed to exec nodee:No such file or directory`); `exitCode` is what Perl's forked child
+ * would have exited with: 255 after a failed exec, the errno after a failed chdir; `reason` is
+ * the failure in words for status and restart replies (`exec failed: nodee: No such file or
+ * directory`), `message` when absent.
  */
 export class SpawnError extends Data.TaggedError("SpawnError")<{
   readonly message: string
   readonly exitCode: number
+  readonly reason?: string | undefined
+  readonly unexecutable?: Unexecutable | undefined
 }> {}
 
 export class ProcessSpawner extends Context.Tag("@starter/core/ProcessSpawner")<

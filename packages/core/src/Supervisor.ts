@@ -89,7 +89,7 @@ export const make = (
     // Each event, then the end once the supervisor has exited: a reader drains up to it.
     const pubsub = yield* PubSub.unbounded<Take.Take<Lifecycle.Lifecycle>>()
     const fibers = yield* FiberSet.make()
-    const stateRef = yield* Ref.make(Machine.initial(config))
+    const stateRef = yield* Ref.make(Machine.initial(config, sockets.listening))
     const exitCode = yield* Deferred.make<number>()
     const processes = new Map<number, WorkerProcess>()
 
@@ -101,7 +101,8 @@ export const make = (
           spawner.spawn(WorkerLaunch.request(state, sockets, base, { generation, index }))
         )
         if (result._tag === "Left") {
-          return Event.SpawnFailed({ id, message: result.left.message, exitCode: result.left.exitCode })
+          const { message, exitCode, reason, unexecutable } = result.left
+          return Event.SpawnFailed({ id, message, exitCode, reason: reason ?? message, unexecutable })
         }
         const worker = result.right
         processes.set(id, worker)
@@ -110,7 +111,9 @@ export const make = (
           Effect.flatMap(worker.exit, (status) =>
             Effect.zipRight(
               Effect.sync(() => processes.delete(id)),
-              Queue.offer(inbox, Event.Exited({ id, status }))
+              Effect.flatMap(worker.saidAddressInUse ?? Effect.succeed(undefined), (saidAddressInUse) =>
+                Queue.offer(inbox, Event.Exited({ id, status, saidAddressInUse }))
+              )
             )
           )
         )

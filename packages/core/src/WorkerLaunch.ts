@@ -61,6 +61,7 @@ export const request = (
   const { config } = state
   return {
     argv: config.listenFds ? withListenPid(config.argv) : config.argv,
+    program: config.argv[0],
     env: environment(state, sockets, base, worker.generation, worker.index),
     cwd: config.cwd,
     fds: sockets.fds,

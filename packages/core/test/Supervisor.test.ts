@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Exit, Fiber, Scope, Stream } from "effect"
+import * as Machine from "../src/Machine.js"
 import { Readiness } from "../src/Readiness.js"
 import { advance, config, layer, makeWorld, pids, start, type World } from "./support/Simulation.js"
 
@@ -77,21 +78,24 @@ describe("Supervisor (Perl defaults: alive after --interval)", () => {
     )
   })
 
-  it.scoped("an exec failure is logged and retried at the interval, like Perl's exit(255) child", () => {
-    const world = makeWorld()
-    return inWorld(
-      world,
-      Effect.gen(function* () {
-        world.plan.push("exec-fails")
-        yield* start(config())
-        expect(world.processes).toEqual([])
-        expect(world.logs).toEqual(["failed to exec worker:No such file or directory"])
-        yield* advance(1000)
-        expect(world.logs).toContain("new worker seems to have failed to start, exit status:65280")
-        expect(world.processes.map((p) => p.generation)).toEqual([2])
-      })
-    )
-  })
+  it.scoped(
+    "an exec failure a retry may fix is logged and retried at the interval, like Perl's exit(255) child",
+    () => {
+      const world = makeWorld()
+      return inWorld(
+        world,
+        Effect.gen(function* () {
+          world.plan.push("no-fds")
+          yield* start(config())
+          expect(world.processes).toEqual([])
+          expect(world.logs).toEqual(["failed to exec worker:Too many open files"])
+          yield* advance(1000)
+          expect(world.logs).toContain("new worker seems to have failed to start, exit status:65280")
+          expect(world.processes.map((p) => p.generation)).toEqual([2])
+        })
+      )
+    }
+  )
 
   it.scoped("a crashed worker is respawned at once in a new generation", () => {
     const world = makeWorld()
@@ -443,7 +447,11 @@ describe("Supervisor (--workers N)", () => {
           world.plan.push("exit-at-once", "exit-at-once", "exit-at-once", "exit-at-once", "exit-at-once")
           const outcome = yield* Effect.fork(sup.restartAndWait("control"))
           yield* advance(60_000) // backoff between the attempts: 0.5-1, 1-2, 2-4, 4-8 s
-          expect(yield* Fiber.join(outcome)).toEqual({ _tag: "Failed", epoch: 2, reason: "exit code 3" })
+          expect(yield* Fiber.join(outcome)).toEqual({
+            _tag: "Failed",
+            epoch: 2,
+            reason: "exited with code 3 before it was ready"
+          })
           expect(world.logs).toContain("giving up the restart after 5 failed attempts; old workers keep serving:1000")
           expect(events.filter((e) => e === "StartFailed").length).toBe(5)
           expect(events).toContain("RolloutAbandoned")
@@ -576,7 +584,7 @@ describe("Supervisor (readiness channel)", () => {
             reason: "control",
             outcome: "in-progress",
             failedStarts: 1,
-            lastFailure: "exit code 3"
+            lastFailure: "exited with code 3 before it was ready"
           })
           expect(retrying.recentExits.at(-1)?.description).toBe("exit code 3")
           yield* advance(60_000) // the second attempt never becomes ready: given up
@@ -874,20 +882,50 @@ describe("Supervisor (tunables from an envdir, re-read as Perl does)", () => {
 })
 
 describe("Supervisor (shutdown while a start is failing)", () => {
-  it.scoped.each(["exits at once", "cannot be executed"])("TERM exits although the new worker %s", (fate) => {
-    const world = makeWorld()
-    return inWorld(
-      world,
-      Effect.gen(function* () {
-        world.plan.push(fate === "exits at once" ? "exit-at-once" : "exec-fails")
-        const sup = yield* start(config())
-        yield* advance(500) // inside the interval: the failure is not reported yet
-        yield* sup.shutdown("TERM")
-        yield* advance(0)
-        expect((yield* sup.state).mode._tag).toBe("Finished")
-        expect(yield* sup.exitCode).toBe(0)
-        expect(world.logs.at(-1)).toBe("exiting")
-      })
-    )
-  })
+  it.scoped.each(["exits at once", "cannot be spawned for want of fds"])(
+    "TERM exits although the new worker %s",
+    (fate) => {
+      const world = makeWorld()
+      return inWorld(
+        world,
+        Effect.gen(function* () {
+          world.plan.push(fate === "exits at once" ? "exit-at-once" : "no-fds")
+          const sup = yield* start(config())
+          yield* advance(500) // inside the interval: the failure is not reported yet
+          yield* sup.shutdown("TERM")
+          yield* advance(0)
+          expect((yield* sup.state).mode._tag).toBe("Finished")
+          expect(yield* sup.exitCode).toBe(0)
+          expect(world.logs.at(-1)).toBe("exiting")
+        })
+      )
+    }
+  )
+})
+
+describe("Supervisor (--interval=0 and a start that keeps failing)", () => {
+  it.scoped.each(["exits at once", "cannot be executed"])(
+    "retries at most every minStartRetryMs, not in a loop, and TERM ends it (the worker %s)",
+    (fate) => {
+      const world = makeWorld()
+      return inWorld(
+        world,
+        Effect.gen(function* () {
+          for (let i = 0; i < 50; i++) world.plan.push(fate === "exits at once" ? "exit-at-once" : "exec-fails")
+          const sup = yield* start(config({ intervalMs: 0 }))
+          yield* advance(0)
+          const failures = () => world.logs.filter((l) => l.includes("seems to have failed to start")).length
+          expect(failures()).toBe(1)
+          yield* advance(Machine.minStartRetryMs - 1)
+          expect(failures()).toBe(1)
+          yield* advance(1)
+          expect(failures()).toBe(2)
+          yield* sup.shutdown("TERM")
+          yield* advance(0)
+          expect((yield* sup.state).mode._tag).toBe("Finished")
+          expect(yield* sup.exitCode).toBe(0)
+        })
+      )
+    }
+  )
 })

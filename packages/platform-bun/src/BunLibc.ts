@@ -27,6 +27,7 @@ const symbols = {
   s_flock: { args: [i32, i32], returns: i64 },
   s_fcntl: { args: [i32, i32, i32], returns: i64 },
   s_pipe2: { args: [ptr, i32], returns: i64 },
+  s_socketpair: { args: [i32, i32, ptr], returns: i64 },
   s_dup2: { args: [i32, i32], returns: i64 },
   s_inet_pton: { args: [i32, ptr, ptr], returns: i64 },
   s_inet_ntop: { args: [i32, ptr, ptr, u32], returns: i64 },
@@ -84,6 +85,11 @@ export const syscalls: Libc.Syscalls = {
   pipe2: (flags) => {
     const fds = new Int32Array(2)
     check("pipe2", c().s_pipe2(fds, flags))
+    return [fds[0]!, fds[1]!]
+  },
+  socketpair: (domain, type) => {
+    const fds = new Int32Array(2)
+    check("socketpair", c().s_socketpair(domain, type, fds))
     return [fds[0]!, fds[1]!]
   },
   dup2: (fd, target) => void check("dup2", c().s_dup2(fd, target)),

@@ -3,8 +3,8 @@
  * every runtime shares (`WorkerProtocol.layout`). Where Bun differs from Node's spawn:
  * - a slot that carries nothing ("ignore", fds between 3 and the highest socket) is /dev/null
  *   in the worker, where Node leaves it closed;
- * - the IPC channel (`--ready=ipc`) goes after every other fd, where Bun places it (Node JSON
- *   serialization, so a Node worker's `process.send` reaches us); its own slot is /dev/null.
+ * - the IPC channel (`--ready=ipc`) is a socket pair of ours at the channel's fd, as under
+ *   Node (Bun's own IPC would keep any message however long, see WorkerProtocol.ipcMessages).
  */
 import type { ExitStatus, ProcessSpawner } from "@starter/core"
 import * as ByteEnv from "@starter/platform-shared/ByteEnv"
@@ -36,6 +36,8 @@ const spawnWorker = (
       const problem = WorkerSpawn.chdirProblem(request.cwd)
       if (problem !== undefined) return yield* problem
     }
+    const unexecutable = WorkerSpawn.programProblem(request)
+    if (unexecutable !== undefined) return yield* unexecutable
     const exit = yield* Deferred.make<ExitStatus.ExitStatus>()
     const state = yield* WorkerSpawn.makeReadinessState
     const endpoint =
@@ -59,34 +61,43 @@ const spawnWorker = (
             }
           })
         : undefined
+    const ipcPair =
+      channelFd !== undefined && ipc
+        ? yield* Effect.try({
+            try: libc.socketPair,
+            catch: (error) => {
+              release()
+              for (const { read, write } of output) {
+                libc.close(read)
+                libc.close(write)
+              }
+              return WorkerSpawn.execError(argv0 ?? "", error)
+            }
+          })
+        : undefined
     const slots = stdio.map(
       (slot, fd): Bun.StdioSlot =>
         notifyPipe !== undefined && fd === channelFd
           ? notifyPipe[1]
-          : slot === "ipc" || slot === undefined
-            ? "ignore"
-            : slot
+          : ipcPair !== undefined && fd === channelFd
+            ? ipcPair[1]
+            : slot === "ipc" || slot === undefined
+              ? "ignore"
+              : slot
     )
     const launch = ByteEnv.spawnable(request.argv, env)
     let notify: PipeLines.PipeReading | undefined
+    let ipcReading: PipeLines.PipeReading | undefined
     const spawn = (stdio: ReadonlyArray<Bun.StdioSlot>) =>
       Bun.api().spawn(launch.argv, {
         cwd: request.cwd,
         env: launch.env,
         stdio,
         detached: request.processGroup,
-        ...(ipc
-          ? {
-              serialization: "json" as const,
-              ipc: (message: unknown) => {
-                if (WorkerProtocol.isReadyMessage(message)) WorkerSpawn.markReady(state)
-              }
-            }
-          : {}),
         onExit: (child, code, signal) => {
           OrphanReaper.disown(child.pid)
           notify?.destroy()
-          if (ipc) child.disconnect()
+          ipcReading?.destroy()
           release()
           collectSoon()
           Deferred.unsafeDone(exit, Exit.succeed(WorkerSpawn.toExitStatus(code, signal)))
@@ -106,6 +117,7 @@ const spawnWorker = (
         release()
         for (const { read } of output) libc.close(read)
         if (notifyPipe !== undefined) libc.close(notifyPipe[0])
+        if (ipcPair !== undefined) libc.close(ipcPair[0])
         return WorkerSpawn.execError(argv0 ?? "", error)
       }
     }).pipe(
@@ -114,6 +126,7 @@ const spawnWorker = (
         Effect.sync(() => {
           for (const { write } of output) libc.close(write)
           if (notifyPipe !== undefined) libc.close(notifyPipe[1])
+          if (ipcPair !== undefined) libc.close(ipcPair[1])
         })
       )
     )
@@ -128,9 +141,16 @@ const spawnWorker = (
         lines.end
       )
     }
-    if (sink !== undefined) {
-      WorkerOutput.readPipes(BunPipe.readPipe, output, { pid: proc.pid, generation: request.generation }, sink)
+    if (ipcPair !== undefined) {
+      const messages = WorkerProtocol.ipcMessages((message) => {
+        if (WorkerProtocol.isReadyMessage(message)) WorkerSpawn.markReady(state)
+      })
+      ipcReading = BunPipe.readPipe(ipcPair[0], messages.push, () => {})
     }
+    const said =
+      sink === undefined
+        ? undefined
+        : WorkerOutput.readPipes(BunPipe.readPipe, output, { pid: proc.pid, generation: request.generation }, sink)
     const { pid } = proc
     return {
       pid,
@@ -141,6 +161,7 @@ const spawnWorker = (
         (signal) => proc.kill(signal)
       ),
       exit: Deferred.await(exit),
+      saidAddressInUse: WorkerSpawn.saidAddressInUse(said),
       ...WorkerSpawn.readinessOf(request, pid, state)
     } satisfies ProcessSpawner.WorkerProcess
   })

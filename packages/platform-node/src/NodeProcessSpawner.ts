@@ -38,21 +38,21 @@ const attach = (
   child: ChildProcess,
   channel: WorkerProtocol.Layout["channelFd"],
   readiness: Readiness.Readiness,
+  ipc: number | undefined,
   exit: Deferred.Deferred<ExitStatus.ExitStatus>,
   markReady: () => void,
   release: () => void
 ): void => {
   const notifyStream = readiness._tag === "NotifyFd" && channel !== undefined ? child.stdio[channel] : undefined
   if (notifyStream instanceof Readable) watchNotifyStream(notifyStream, markReady)
-  const onMessage = (message: unknown) => {
+  const messages = WorkerProtocol.ipcMessages((message) => {
     if (WorkerProtocol.isReadyMessage(message)) markReady()
-  }
-  if (readiness._tag === "Ipc") child.on("message", onMessage)
+  })
+  const ipcReading = ipc === undefined ? undefined : NodePipe.readPipe(ipc, messages.push, () => {})
   child.once("exit", (code, signal) => {
-    child.off("message", onMessage)
     // A grandchild may still hold the channel: close our end so nothing keeps the loop alive.
     if (notifyStream instanceof Readable) notifyStream.destroy()
-    if (child.connected) child.disconnect()
+    ipcReading?.destroy()
     release()
     Deferred.unsafeDone(exit, Exit.succeed(WorkerSpawn.toExitStatus(code, signal)))
   })
@@ -70,6 +70,8 @@ const spawnWorker = (
       const problem = WorkerSpawn.chdirProblem(request.cwd)
       if (problem !== undefined) return yield* problem
     }
+    const unexecutable = WorkerSpawn.programProblem(request)
+    if (unexecutable !== undefined) return yield* unexecutable
     const exit = yield* Deferred.make<ExitStatus.ExitStatus>()
     const state = yield* WorkerSpawn.makeReadinessState
     const endpoint =
@@ -84,9 +86,27 @@ const spawnWorker = (
       for (const { read } of output) libc.close(read)
     }
     const laidOut = WorkerProtocol.layout(request, lifeline, endpoint?.path, output)
-    const { stdio, channelFd } = laidOut
+    const { channelFd } = laidOut
+    // --ready=ipc: a socket pair of ours at the channel's fd (see WorkerProtocol.ipcMessages).
+    const ipc =
+      request.readiness._tag === "Ipc"
+        ? yield* Effect.try({
+            try: libc.socketPair,
+            catch: (error) => {
+              release()
+              closeWriteEnds()
+              closeReadEnds()
+              return WorkerSpawn.execError(argv0, error)
+            }
+          })
+        : undefined
+    const stdio = laidOut.stdio.map((slot, fd) => (ipc !== undefined && fd === channelFd ? ipc[1] : slot))
+    const closeChannel = (end: 0 | 1) => {
+      if (ipc !== undefined) libc.close(ipc[end])
+    }
     // Values that are not UTF-8 (from an envdir) go through /bin/sh, byte for byte.
     const launch = ByteEnv.spawnable(request.argv, laidOut.env)
+    let said: WorkerOutput.Said | undefined
     const child = yield* Effect.async<ChildProcess, ProcessSpawner.SpawnError>((resume) => {
       let child: ChildProcess
       try {
@@ -105,9 +125,12 @@ const spawnWorker = (
         release()
         closeWriteEnds()
         closeReadEnds()
+        closeChannel(0)
+        closeChannel(1)
         return resume(Effect.fail(WorkerSpawn.execError(argv0, error)))
       }
       closeWriteEnds()
+      closeChannel(1)
       // ...and ENOENT/EACCES/EAGAIN/EMFILE as an 'error' event with no 'exit' after it.
       // The listener stays for the life of the child: an unhandled 'error' would crash us.
       let failed = false
@@ -118,13 +141,19 @@ const spawnWorker = (
         for (const stream of child.stdio ?? []) stream?.destroy()
         release()
         closeReadEnds()
+        closeChannel(0)
         resume(Effect.fail(WorkerSpawn.execError(argv0, error)))
       })
       if (child.pid === undefined) return
       if (sink !== undefined) {
-        WorkerOutput.readPipes(NodePipe.readPipe, output, { pid: child.pid, generation: request.generation }, sink)
+        said = WorkerOutput.readPipes(
+          NodePipe.readPipe,
+          output,
+          { pid: child.pid, generation: request.generation },
+          sink
+        )
       }
-      attach(child, channelFd, request.readiness, exit, () => WorkerSpawn.markReady(state), release)
+      attach(child, channelFd, request.readiness, ipc?.[0], exit, () => WorkerSpawn.markReady(state), release)
       resume(Effect.succeed(child))
     })
     const pid = child.pid ?? 0
@@ -139,6 +168,7 @@ const spawnWorker = (
         (signal) => child.kill(signal)
       ),
       exit: Deferred.await(exit),
+      saidAddressInUse: WorkerSpawn.saidAddressInUse(said),
       ...WorkerSpawn.readinessOf(request, pid, state)
     } satisfies ProcessSpawner.WorkerProcess
   })

@@ -10,14 +10,15 @@ import { Effect, Exit, Fiber, Layer, Queue, Schedule, Scope, Stream } from "effe
 import * as NodeStarterServices from "../src/NodeStarterServices.js"
 
 /** A client: the lines it received, and whether the server has closed the connection. */
-const connect = (socketPath: string) =>
+const connect = (socketPath: string, { allowHalfOpen = false } = {}) =>
   Effect.async<{
     socket: net.Socket
     lines: () => ReadonlyArray<string>
     closed: () => boolean
     ended: Effect.Effect<void>
   }>((resume) => {
-    const socket = net.connect(socketPath)
+    // allowHalfOpen: a client that keeps its side open after the server's end (as a raw one does).
+    const socket = net.connect({ path: socketPath, allowHalfOpen })
     let text = ""
     let closed = false
     const ended = new Promise<void>((resolve) => socket.once("end", () => resolve()))
@@ -80,6 +81,58 @@ describe("NodeControlServer", () => {
         expect(answered.closed()).toBe(true)
         for (const client of [idle, waiting, answered]) client.socket.destroy()
       })
+  )
+})
+
+describe("NodeControlServer, hostile clients", () => {
+  it.scopedLive("a client that drips bytes with no newline is idle: closed at the idle timeout (slowloris)", () =>
+    Effect.gen(function* () {
+      const socketPath = socketPathIn()
+      const server = yield* Effect.provide(
+        ControlServer.ControlServer,
+        NodeControlServer.layerWith({ idleTimeoutMs: 300 }).pipe(Layer.provide(NodeStarterServices.libcLayer))
+      )
+      yield* server.listen(socketPath, (line) => Stream.make(`re:${line}`))
+      const client = yield* connect(socketPath)
+      const drip = setInterval(() => client.socket.write("x"), 50)
+      yield* Effect.addFinalizer(() => Effect.sync(() => clearInterval(drip)))
+      yield* Effect.timeoutFail(eventually(client.closed), {
+        duration: "3 seconds",
+        onTimeout: () => new Error("a drip-feeding client was never closed")
+      })
+      clearInterval(drip)
+      expect(client.lines()).toEqual([
+        JSON.stringify({ v: 1, id: null, ok: false, error: "idle for 0.3 s; closing the connection" })
+      ])
+      client.socket.destroy()
+    })
+  )
+
+  it.live("clients refused past the connection limit that never close their side do not hold the close", () =>
+    Effect.gen(function* () {
+      const socketPath = socketPathIn()
+      const scope = yield* Scope.make()
+      const server = yield* Effect.provide(
+        ControlServer.ControlServer,
+        NodeControlServer.layerWith({ idleTimeoutMs: 60_000 }).pipe(Layer.provide(NodeStarterServices.libcLayer))
+      )
+      yield* Scope.extend(
+        server.listen(socketPath, (line) => Stream.make(`re:${line}`)),
+        scope
+      )
+      const clients = yield* Effect.forEach(
+        Array.from({ length: NodeControlServer.maxConnections + 3 }),
+        () => connect(socketPath, { allowHalfOpen: true }),
+        { concurrency: 16 }
+      )
+      const refusedCount = () => clients.filter((c) => c.lines().some((l) => l.includes("too many"))).length
+      yield* eventually(() => refusedCount() === 3)
+      // The refused clients keep their sockets open, and so do the others: the close cuts them off.
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const closed = yield* Effect.timeoutOption(Fiber.await(closing), "5 seconds")
+      for (const client of clients) client.socket.destroy()
+      expect(closed._tag).toBe("Some")
+    })
   )
 })
 

@@ -123,13 +123,12 @@ describe("NodeListenSockets", () => {
   it.effect("unix sockets: mode 0777, a stale socket is replaced, the path is removed at the end", () =>
     Effect.gen(function* () {
       const file = path.join(tmp(), "app.sock")
-      // An existing socket file at the path (here one that still has a listener).
-      const stale = net.createServer().listen(file)
-      yield* Effect.promise(() => new Promise((resolve) => stale.once("listening", resolve)))
-      const before = fs.statSync(file).ino
+      // A socket file left behind: bound by a process that is gone, nothing listens there.
+      execFileSync("python3", ["-c", "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", file])
       const scope = yield* Scope.make()
       yield* Scope.extend(open([ListenSpec.unixSpec(file)]), scope)
-      expect(fs.statSync(file).ino).not.toBe(before)
+      // Replaced: the new file accepts (the stale one refused). Not by inode: tmpfs may give the
+      // new file the number the removed one had.
       expect(fs.statSync(file).isSocket()).toBe(true)
       expect(fs.statSync(file).mode & 0o777).toBe(0o777)
       const reachable = yield* Effect.promise(
@@ -143,7 +142,22 @@ describe("NodeListenSockets", () => {
       expect(reachable).toBe(true)
       yield* Scope.close(scope, Exit.void)
       expect(fs.existsSync(file)).toBe(false)
-      stale.close()
+    })
+  )
+
+  it.effect("a socket something still listens on is refused (exit 98) and left to its owner", () =>
+    Effect.gen(function* () {
+      const file = path.join(tmp(), "app.sock")
+      const live = net.createServer().listen(file)
+      yield* Effect.promise(() => new Promise((resolve) => live.once("listening", resolve)))
+      const before = fs.statSync(file).ino
+      const result = yield* Effect.either(Effect.scoped(open([ListenSpec.unixSpec(file)])))
+      expect(Either.isLeft(result) && { message: result.left.message, errno: result.left.errno }).toEqual({
+        message: `failed to listen to file ${file}:Address already in use`,
+        errno: 98
+      })
+      expect(fs.statSync(file).ino).toBe(before)
+      yield* Effect.promise(() => new Promise((resolve) => live.close(resolve)))
     })
   )
 

@@ -5,6 +5,7 @@ import * as nodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { ProcessSpawner, Readiness } from "@starter/core"
+import * as WorkerSpawn from "@starter/platform-shared/WorkerSpawn"
 import { Effect, Fiber, Option, Schedule } from "effect"
 import * as NodeProcessSpawner from "../src/NodeProcessSpawner.js"
 
@@ -169,6 +170,22 @@ describe("NodeProcessSpawner", () => {
         const error = yield* spawnFailure(request(["/nonexistent/prog", "arg1"]))
         expect(error).toBeInstanceOf(ProcessSpawner.SpawnError)
         expect(error.message).toBe("failed to exec /nonexistent/prog:No such file or directory")
+        expect(error.reason).toBe("exec failed: /nonexistent/prog: No such file or directory")
+        expect(error.unexecutable).toBe("not-found")
+      })
+    )
+  )
+
+  it.live("a file without execute permission cannot run; too few fds is no such verdict", () =>
+    live(
+      Effect.gen(function* () {
+        const dir = fs.mkdtempSync(nodePath.join(os.tmpdir(), "starter-"))
+        const file = nodePath.join(dir, "app.sh")
+        fs.writeFileSync(file, "#!/bin/sh\n", { mode: 0o644 })
+        const denied = yield* spawnFailure(request([file]))
+        expect(denied.message).toBe(`failed to exec ${file}:Permission denied`)
+        expect(denied.unexecutable).toBe("not-executable")
+        expect(WorkerSpawn.execError("app", { errno: -24 }).unexecutable).toBeUndefined()
       })
     )
   )
@@ -178,6 +195,7 @@ describe("NodeProcessSpawner", () => {
       Effect.gen(function* () {
         const error = yield* spawnFailure(request(["/etc/passwd/prog"]))
         expect(error.message).toBe("failed to exec /etc/passwd/prog:Not a directory")
+        expect(error.unexecutable).toBe("not-found")
       })
     )
   )

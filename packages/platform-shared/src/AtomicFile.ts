@@ -1,5 +1,6 @@
 /** Replace a file's content atomically: write `PATH.PID`, then rename over PATH. */
 import * as fs from "node:fs"
+import { fsPath } from "./ByteEnv.js"
 
 /**
  * Opens `tmp` for writing as a new file, never through a symlink planted there (its target
@@ -7,8 +8,8 @@ import * as fs from "node:fs"
  * O_EXCL refuses anything that appears meanwhile.
  */
 const createFresh = (tmp: string): number => {
-  fs.rmSync(tmp, { force: true })
-  return fs.openSync(tmp, "wx")
+  fs.rmSync(fsPath(tmp), { force: true })
+  return fs.openSync(fsPath(tmp), "wx")
 }
 
 /** A file's identity: device and inode, which a rename keeps. */
@@ -34,10 +35,10 @@ export const writeAtomically = (path: string, content: string): FileIdentity => 
   const tmp = `${path}.${process.pid}`
   try {
     const written = writeTemp(tmp, content)
-    fs.renameSync(tmp, path)
+    fs.renameSync(fsPath(tmp), fsPath(path))
     return written
   } catch (error) {
-    fs.rmSync(tmp, { force: true })
+    fs.rmSync(fsPath(tmp), { force: true })
     throw error
   }
 }
@@ -49,8 +50,8 @@ export const writeAtomically = (path: string, content: string): FileIdentity => 
  */
 export const removeIfOurs = (path: string, written: FileIdentity): void => {
   try {
-    const { dev, ino } = fs.lstatSync(path)
-    if (dev === written.dev && ino === written.ino) fs.unlinkSync(path)
+    const { dev, ino } = fs.lstatSync(fsPath(path))
+    if (dev === written.dev && ino === written.ino) fs.unlinkSync(fsPath(path))
   } catch {
     // already gone, or not ours to judge: leave it
   }

@@ -1,10 +1,11 @@
 /**
- * Environment values that are not UTF-8, carried byte for byte. Perl passes an envdir value's
- * bytes unchanged; a JS string cannot hold them, and Node encodes every env string as UTF-8
- * at spawn. So, as Python's "surrogateescape" does, a byte that is not part of valid UTF-8
- * becomes the lone surrogate U+DC80 + byte (which valid UTF-8 can never produce), and a worker
- * whose environment holds one is started through `/bin/sh`, which rebuilds the bytes with
- * `printf` and then execs the program in its own place (same pid).
+ * Environment values and arguments that are not UTF-8, carried byte for byte. Perl passes
+ * them unchanged; a JS string cannot hold them, Node decodes argv lossily and encodes every
+ * argument and env string as UTF-8 at spawn. So, as Python's "surrogateescape" does, a byte
+ * that is not part of valid UTF-8 becomes the lone surrogate U+DC80 + byte (which valid UTF-8
+ * can never produce); a worker whose arguments or environment hold one is started through
+ * `/bin/sh`, which rebuilds the bytes with `printf` and then execs the program in its own
+ * place (same pid); a file name holding one is given to the file system as its bytes.
  */
 
 const escapeBase = 0xdc00
@@ -69,6 +70,13 @@ export const encode = (value: string): Buffer => {
   return Buffer.concat(parts)
 }
 
+/** `env` without its unset names (`process.env`'s type allows them). */
+export const definedOnly = (env: Readonly<Record<string, string | undefined>>): Record<string, string> =>
+  Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined))
+
+/** A file name as the file system takes it: its bytes when it holds escapes. */
+export const fsPath = (path: string): string | Buffer => (hasEscapes(path) ? encode(path) : path)
+
 /** `printf`'s format for exactly these bytes: all octal escapes, so nothing in it is special. */
 const printfFormat = (bytes: Buffer): string => [...bytes].map((b) => `\\${b.toString(8).padStart(3, "0")}`).join("")
 
@@ -84,13 +92,37 @@ export const spawnable = (
   env: Readonly<Record<string, string>>
 ): { readonly argv: readonly [string, ...Array<string>]; readonly env: Record<string, string> } => {
   const escaped = Object.keys(env).filter((name) => isShellName(name) && hasEscapes(env[name]!))
-  if (escaped.length === 0) return { argv, env: { ...env } }
+  const argvEscaped = argv.some(hasEscapes)
+  if (escaped.length === 0 && !argvEscaped) return { argv, env: { ...env } }
   const rest = Object.fromEntries(Object.entries(env).filter(([name]) => !escaped.includes(name)))
   // $(…) would drop trailing newlines; a value never has one (only an envdir's first line).
   const assignments = escaped.map(
     (name) => `${name}="$(printf '${printfFormat(encode(env[name]!))}')"; export ${name}; `
   )
-  return { argv: ["/bin/sh", "-c", `${assignments.join("")}exec "$0" "$@"`, ...argv], env: rest }
+  if (!argvEscaped) return { argv: ["/bin/sh", "-c", `${assignments.join("")}exec "$0" "$@"`, ...argv], env: rest }
+  // Every argument from printf (an argument may end in newlines: an `x` keeps them, then goes).
+  const args = argv.map((arg) => `a="$(printf '${printfFormat(encode(arg))}x')"; set -- "$@" "\${a%x}"; `)
+  return { argv: ["/bin/sh", "-c", `${assignments.join("")}set --; ${args.join("")}exec "$@"`], env: rest }
+}
+
+/**
+ * `argv` (this process's arguments after the script, as the runtime decoded them: lossily)
+ * with each argument that was not UTF-8 given back its bytes from `cmdline` (the contents of
+ * /proc/self/cmdline, what execve received). Its last arguments are ours; one that does not
+ * decode to what the runtime holds (a changed process title) is left as it is.
+ */
+export const withArgumentBytes = (argv: ReadonlyArray<string>, cmdline: Buffer | undefined): Array<string> => {
+  if (cmdline === undefined) return [...argv]
+  const raw: Array<Buffer> = []
+  for (let start = 0; start < cmdline.length; ) {
+    let end = cmdline.indexOf(0, start)
+    if (end === -1) end = cmdline.length
+    raw.push(cmdline.subarray(start, end))
+    start = end + 1
+  }
+  const ours = raw.slice(Math.max(0, raw.length - argv.length))
+  if (ours.length !== argv.length) return [...argv]
+  return argv.map((arg, i) => (ours[i]!.toString("utf8") === arg ? decode(ours[i]!, 0, ours[i]!.length) : arg))
 }
 
 /**

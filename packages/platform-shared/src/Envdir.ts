@@ -30,12 +30,15 @@ let scratch: Buffer | undefined
 const readEntry = (file: string): string | undefined => {
   let fd: number
   try {
-    fd = fs.openSync(file, "r")
+    // Non-blocking: opening a FIFO with no writer would block the supervisor for good.
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY)
   } catch {
     // Unreadable entries (permissions, dangling links) are skipped, as in Perl.
     return undefined
   }
   try {
+    // Only regular files: a FIFO, a device or a socket is skipped (Perl waits on a FIFO).
+    if (!fs.fstatSync(fd).isFile()) return undefined
     scratch ??= Buffer.allocUnsafe(maxValueBytes)
     const buffer = scratch
     let length = 0

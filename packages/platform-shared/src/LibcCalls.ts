@@ -6,7 +6,7 @@
  * Effect: the binary binds its ports with it before Effect loads (EarlyListen); `Libc` is
  * the service. Constants are Linux's (x86_64 and aarch64 agree on all of these).
  */
-import { AF_UNIX, SOCK_DGRAM, sockaddrUn } from "./Sockaddr.js"
+import { AF_UNIX, SOCK_DGRAM, SOCK_STREAM, sockaddrUn } from "./Sockaddr.js"
 import { strerrorOf } from "./SystemError.js"
 
 export { AF_INET, AF_INET6, AF_UNIX, maxUnixPath, SOCK_DGRAM, SOCK_STREAM } from "./Sockaddr.js"
@@ -38,6 +38,8 @@ export interface Syscalls {
   readonly flock: (fd: number, operation: number) => void
   readonly fcntl: (fd: number, cmd: number, arg: number) => number
   readonly pipe2: (flags: number) => readonly [number, number]
+  /** socketpair(2) with protocol 0. */
+  readonly socketpair: (domain: number, type: number) => readonly [number, number]
   readonly dup2: (fd: number, target: number) => void
   /** inet_pton(AF_INET6): the 16 address bytes, or undefined for text that is no IPv6 literal. */
   readonly inetPton6: (text: string) => Uint8Array | undefined
@@ -171,6 +173,8 @@ export const make = (sys: Syscalls) => {
     monotonicMicros: sys.monotonicMicros,
     /** Makes writes to `fd` answer EAGAIN rather than block (O_NONBLOCK, on the open file: its copies too). */
     setNonBlocking: (fd: number): void => void sys.fcntl(fd, F_SETFL, sys.fcntl(fd, F_GETFL, 0) | O_NONBLOCK),
+    /** Whether writes to `fd` answer EAGAIN rather than block. */
+    isNonBlocking: (fd: number): boolean => (sys.fcntl(fd, F_GETFL, 0) & O_NONBLOCK) !== 0,
     /** A close-on-exec copy of `fd` at the lowest free descriptor from `min` on (F_DUPFD_CLOEXEC). */
     duplicateAbove: (fd: number, min: number): number => sys.fcntl(fd, F_DUPFD_CLOEXEC, min),
     /** Marks an inherited fd close-on-exec, so it reaches workers only where we place it. */
@@ -178,6 +182,8 @@ export const make = (sys: Syscalls) => {
     fcntl: sys.fcntl,
     /** A pipe whose ends are close-on-exec: `[read, write]`. */
     pipe: (): readonly [number, number] => sys.pipe2(SOCK_CLOEXEC /* O_CLOEXEC has the same value */),
+    /** A connected pair of unix stream sockets, close-on-exec (a Node IPC channel needs a socket, not a pipe). */
+    socketPair: (): readonly [number, number] => sys.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC),
     /** Points `target` (e.g. stdout) at `fd`'s open file, as Perl's `open STDOUT, '>&='` does. */
     dup2: sys.dup2,
     parseIPv6: sys.inetPton6,

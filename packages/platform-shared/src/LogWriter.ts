@@ -24,11 +24,18 @@ export interface Options {
   readonly dropNote: (count: number) => string
   /** Stops (`true`) or resumes reading the workers' pipes. */
   readonly hold: (held: boolean) => void
+  /**
+   * `false`: the workers are held for as long as the output needs, and nothing is dropped, as
+   * when they write to it themselves (relayed output, which must reach it byte for byte).
+   */
+  readonly drops?: boolean | undefined
 }
 
 export interface LogWriter {
   /** Queues `line` (without its newline) for fd 1 or 2, or drops it (see above). */
   readonly write: (fd: 1 | 2, line: string) => void
+  /** Queues `data` for fd 1 or 2 as it is (relayed output: part of a line, or many). */
+  readonly writeBytes: (fd: 1 | 2, data: Buffer) => void
   /** Whether the workers are held now (a pipe opened meanwhile starts held). */
   readonly held: () => boolean
   /** Resolves once everything queued so far is written, or after `timeoutMs` at most. */
@@ -69,6 +76,7 @@ export const make = (options: Options): LogWriter => {
     if (mode !== "open") return
     mode = "holding"
     options.hold(true)
+    if (options.drops === false) return
     holdTimer = setTimeout(() => {
       mode = "dropping"
       options.hold(false)
@@ -121,32 +129,35 @@ export const make = (options: Options): LogWriter => {
     pendingBytes += chunk.data.length
   }
 
+  const enqueue = (fd: 1 | 2, data: Buffer) => {
+    if (!exitHook) {
+      exitHook = true
+      // process.exit() would lose what still waits: write it out, in order, after the write
+      // in progress (if any, Node's exit waits for it).
+      process.once("exit", () => {
+        for (const chunk of queue.splice(0)) writeNow(chunk)
+      })
+    }
+    if (pendingBytes + data.length > maxPendingBytes) {
+      overflow()
+      // Held, the lines of the chunk being read still go in: the queue grows by that much at most.
+      if (mode === "dropping") {
+        dropped += 1
+        return
+      }
+    }
+    if (dropped > 0) {
+      push({ fd: 2, data: Buffer.from(`${options.dropNote(dropped)}\n`) })
+      dropped = 0
+    }
+    push({ fd, data })
+    next()
+  }
+
   return {
-    write: (fd, line) => {
-      if (!exitHook) {
-        exitHook = true
-        // process.exit() would lose what still waits: write it out, in order, after the write
-        // in progress (if any, Node's exit waits for it).
-        process.once("exit", () => {
-          for (const chunk of queue.splice(0)) writeNow(chunk)
-        })
-      }
-      const data = Buffer.from(`${line}\n`)
-      if (pendingBytes + data.length > maxPendingBytes) {
-        overflow()
-        // Held, the lines of the chunk being read still go in: the queue grows by that much at most.
-        if (mode === "dropping") {
-          dropped += 1
-          return
-        }
-      }
-      if (dropped > 0) {
-        push({ fd: 2, data: Buffer.from(`${options.dropNote(dropped)}\n`) })
-        dropped = 0
-      }
-      push({ fd, data })
-      next()
-    },
+    write: (fd, line) => enqueue(fd, Buffer.from(`${line}\n`)),
+    // A copy: the reader's buffer may be reused.
+    writeBytes: (fd, data) => enqueue(fd, Buffer.from(data)),
     held: () => mode === "holding",
     flush: (timeoutMs) =>
       idle()

@@ -18,19 +18,9 @@ import * as Handover from "./Handover.js"
 import * as Libc from "./Libc.js"
 import { AF_UNIX, maxUnixPath, SOCK_STREAM, sockaddrUn } from "./Sockaddr.js"
 import { errnoOf, strerror } from "./SystemError.js"
+import { answers } from "./UnixProbe.js"
 
 const fail = (message: string, errno?: number) => new ControlServer.ControlServerError({ message, errno })
-
-/** Whether something accepts connections on the unix socket at `path`. */
-const answers = (path: string): Effect.Effect<boolean> =>
-  Effect.async<boolean>((resume) => {
-    const probe = net.connect(path)
-    probe.once("connect", () => {
-      probe.destroy()
-      resume(Effect.succeed(true))
-    })
-    probe.once("error", () => resume(Effect.succeed(false)))
-  })
 
 /**
  * A socket left by a killed supervisor is replaced. One that a running start_server still
@@ -69,6 +59,11 @@ const maxLine = 64 * 1024
  */
 export const maxConnections = 256
 const maxInFlight = 8
+/**
+ * How long a client told to go (refused, idle, or at the exit) has to read why before its
+ * connection is cut off. With the drain below, the exit waits for clients 0.8 s at most.
+ */
+const refusedLingerMs = 300
 
 const controlScheduler = Scheduler.make((task) => void setImmediate(task))
 
@@ -77,7 +72,7 @@ const controlScheduler = Scheduler.make((task) => void setImmediate(task))
  * follower's last lines) before it ends their connections: a client that reads nothing must
  * not hold the supervisor's exit.
  */
-export const drainTimeoutMs = 1000
+export const drainTimeoutMs = 500
 
 /**
  * Writes one reply line; a stream of them (`subscribe`, `logs -f`) waits while the client has
@@ -194,11 +189,17 @@ const makeServer = (options: Options, handleLine: HandleLine) =>
     const closing = yield* Deferred.make<void>()
     // Every request in progress, on any connection: closing waits for them.
     const inProgress = new Set<ReturnType<typeof run>>()
+    // Refused connections, until their clients go: close() waits for every connection.
+    const refused = new Set<net.Socket>()
     let draining = false
     const server = net.createServer((connection) => {
       connection.on("error", () => {})
       if (connections.size >= maxConnections) {
         connection.end(errorLine(`too many control connections (${maxConnections}); try again later`))
+        // A client that never closes its side would hold the socket, and the exit, for good.
+        refused.add(connection)
+        connection.once("close", () => refused.delete(connection))
+        setTimeout(() => connection.destroy(), refusedLingerMs).unref()
         return
       }
       connections.add(connection)
@@ -226,6 +227,7 @@ const makeServer = (options: Options, handleLine: HandleLine) =>
                 Effect.sync(() => {
                   finished = true
                   inFlight -= 1
+                  armIdle()
                   if (fiber !== undefined) {
                     running.delete(fiber)
                     inProgress.delete(fiber)
@@ -246,12 +248,21 @@ const makeServer = (options: Options, handleLine: HandleLine) =>
       }
       connection.setEncoding("utf8")
       connection.on("drain", pump)
-      // A subscription is in progress however quiet it is: only a connection doing nothing goes.
-      connection.setTimeout(options.idleTimeoutMs, () => {
-        if (inFlight === 0 && pending.length === 0) {
+      // Idle counts from the last complete request line (or the end of the last request), not
+      // from the last byte: a client that drips a byte at a time is idle too. A subscription
+      // is in progress however quiet it is: only a connection doing nothing goes.
+      let idleTimer: ReturnType<typeof setTimeout> | undefined
+      const armIdle = () => {
+        clearTimeout(idleTimer)
+        if (connection.destroyed) return
+        idleTimer = setTimeout(() => {
+          if (inFlight > 0 || pending.length > 0) return armIdle()
           connection.end(errorLine(`idle for ${options.idleTimeoutMs / 1000} s; closing the connection`))
-        }
-      })
+          setTimeout(() => connection.destroy(), refusedLingerMs).unref()
+        }, options.idleTimeoutMs)
+        idleTimer.unref()
+      }
+      armIdle()
       connection.on("data", (chunk: string) => {
         buffer += chunk
         if (buffer.length > maxLine && !buffer.includes("\n")) {
@@ -260,11 +271,13 @@ const makeServer = (options: Options, handleLine: HandleLine) =>
         }
         const lines = buffer.split("\n")
         buffer = lines.pop() ?? ""
+        if (lines.length > 0) armIdle()
         for (const line of lines) if (line.trim() !== "") pending.push(line.trim())
         pump()
       })
       // A client that goes away ends its subscriptions and waits.
       connection.once("close", () => {
+        clearTimeout(idleTimer)
         connections.delete(connection)
         pending.length = 0
         for (const fiber of running) fiber.unsafeInterruptAsFork(fiber.id())
@@ -273,9 +286,10 @@ const makeServer = (options: Options, handleLine: HandleLine) =>
     // A subscriber never ends its connection by itself: end every one, so that close()
     // (which waits for them) returns; a peer that does not close its side is cut off.
     const endConnections = () => {
+      for (const connection of refused) connection.destroy()
       for (const connection of connections) {
         connection.end()
-        setTimeout(() => connection.destroy(), 500).unref()
+        setTimeout(() => connection.destroy(), refusedLingerMs).unref()
       }
     }
     // The replies in progress end first (bounded), so that a subscriber gets the last events

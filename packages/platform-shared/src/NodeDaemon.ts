@@ -2,9 +2,10 @@
  * `--daemonize` without fork(2). The foreground process binds the sockets (so bind errors
  * and their exit codes are reported where the operator is looking), then starts a copy of
  * itself in a new session (setsid), handing it the bound sockets and a report pipe. The
- * foreground exits once the daemon has taken its pid file and started, with the daemon's
- * error code if it could not. Perl's foreground parent exits before the daemon writes its
- * pid file; waiting closes that race for scripts that run `--stop` right after.
+ * foreground exits 0 once the daemon's first generation serves, else with the daemon's error
+ * code and reason (see Serve's `daemonFailure`). Perl's foreground parent exits before the
+ * daemon writes its pid file; waiting closes that race for scripts that run `--stop` (or talk
+ * to the server) right after.
  */
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -12,6 +13,7 @@ import type { ListenSockets } from "@starter/core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
+import * as ByteEnv from "./ByteEnv.js"
 import * as FdSlots from "./FdSlots.js"
 import * as Libc from "./Libc.js"
 import type * as LogFile from "./LogFile.js"
@@ -51,7 +53,7 @@ export const takeHandoff = (libc: Libc.Service): Either.Either<Handoff, string> 
   )
 }
 
-/** In the daemon: tell the foreground how start-up went (`undefined` = running). */
+/** In the daemon: tell the foreground how start-up went (`undefined` = serving). */
 export const report = (
   handoff: Handoff,
   failure: { readonly exitCode: number; readonly message: string } | undefined
@@ -90,11 +92,13 @@ export const spawnDaemon = (
         ...sockets.map((s) => s.fd),
         ...(log === undefined ? [] : [log.fd])
       ] as const)
-      const daemon = spawn(process.execPath, [...process.execArgv, script, ...argv], {
-        detached: true,
-        stdio: [...placed.stdio],
-        env: { ...process.env, [handoffVariable]: JSON.stringify(handoff) }
+      // Arguments that are not UTF-8 keep their bytes (through /bin/sh, see ByteEnv).
+      const launch = ByteEnv.spawnable([process.execPath, ...process.execArgv, script, ...argv], {
+        ...ByteEnv.definedOnly(process.env),
+        [handoffVariable]: JSON.stringify(handoff)
       })
+      const [file, ...args] = launch.argv
+      const daemon = spawn(file, args, { detached: true, stdio: [...placed.stdio], env: launch.env })
       placed.release()
       daemon.on("error", (error) => {
         writeStderr(`failed to start the daemon: ${error.message}\n`)

@@ -8,10 +8,12 @@ import * as fs from "node:fs"
 import { ListenSockets, type ListenSpec } from "@starter/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { encode, fsPath } from "./ByteEnv.js"
 import type { EarlySockets } from "./EarlyListen.js"
 import * as inetSocket from "./InetSocket.js"
 import * as Libc from "./Libc.js"
 import * as Sockaddr from "./Sockaddr.js"
+import { answers } from "./UnixProbe.js"
 
 /** SOMAXCONN as the kernel reports it: the default backlog. */
 export const kernelSomaxconn = inetSocket.kernelSomaxconn
@@ -60,21 +62,28 @@ const openInet = (libc: Libc.Service, spec: ListenSpec.InetSpec, backlog: number
 
 const isSocket = (path: string): boolean => {
   try {
-    return fs.lstatSync(path).isSocket()
+    return fs.lstatSync(fsPath(path)).isSocket()
   } catch {
     return false
   }
 }
 
-/** Perl removes a stale socket file; a path that is anything else is refused (Perl deletes it). */
+/**
+ * Perl removes a stale socket file; a path that is anything else is refused (Perl deletes it),
+ * and so is a socket something still listens on (Perl deletes that too: a second instance
+ * that then fails took the running one's socket file with it).
+ */
 const clearPath = (path: string) =>
   Effect.gen(function* () {
-    const stat = yield* Effect.sync(() => fs.lstatSync(path, { throwIfNoEntry: false }))
+    const stat = yield* Effect.sync(() => fs.lstatSync(fsPath(path), { throwIfNoEntry: false }))
     if (stat === undefined) return
     if (!stat.isSocket()) return yield* Effect.fail(fail(`refusing to replace ${path}: not a socket`))
+    if (yield* answers(path)) {
+      return yield* Effect.fail(fail(`failed to listen to file ${path}:Address already in use`, 98 /* EADDRINUSE */))
+    }
     yield* Effect.logWarning(`removing existing socket file:${path}`)
     yield* Effect.try({
-      try: () => fs.unlinkSync(path),
+      try: () => fs.unlinkSync(fsPath(path)),
       catch: (error) => fail(`failed to remove existing socket file:${path}:${String(error)}`)
     })
   })
@@ -82,7 +91,7 @@ const clearPath = (path: string) =>
 const openUnix = (libc: Libc.Service, spec: ListenSpec.UnixSpec, backlog: number, mode: number) =>
   Effect.gen(function* () {
     // Perl's sockaddr_un truncates a longer path and binds somewhere else; we refuse it.
-    if (Buffer.byteLength(spec.path) > Sockaddr.maxUnixPath) {
+    if (encode(spec.path).length > Sockaddr.maxUnixPath) {
       return yield* Effect.fail(fail(`failed to listen to file ${spec.path}:File name too long`, 36 /* ENAMETOOLONG */))
     }
     yield* clearPath(spec.path)
@@ -93,7 +102,7 @@ const openUnix = (libc: Libc.Service, spec: ListenSpec.UnixSpec, backlog: number
         try {
           libc.bind(fd, Sockaddr.sockaddrUn(spec.path))
           // Perl binds under umask(0): the socket file is srwxrwxrwx unless --path-mode says less.
-          fs.chmodSync(spec.path, mode)
+          fs.chmodSync(fsPath(spec.path), mode)
           libc.listen(fd, backlog)
           return fd
         } catch (error) {
@@ -120,7 +129,7 @@ const closeSocket = (libc: Libc.Service, spec: ListenSpec.ListenSpec, fd: number
   Effect.sync(() => {
     libc.close(fd)
     // Perl's guard: `-S $_ and unlink $_`, so a file someone put there meanwhile survives.
-    if (spec._tag === "Unix" && owned() && isSocket(spec.path)) fs.rmSync(spec.path, { force: true })
+    if (spec._tag === "Unix" && owned() && isSocket(spec.path)) fs.rmSync(fsPath(spec.path), { force: true })
   })
 
 /** A socket held until the scope closes; Perl's line for `=N` once it is held (it dup2s there; we place it there in each worker). */

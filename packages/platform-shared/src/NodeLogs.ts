@@ -1,11 +1,16 @@
 /**
  * The supervisor's log as a whole: its logger (text or JSON), its workers' lines when they
- * are tagged, the in-memory tail that `start_server logs` reads, and reopening `--log-file`.
+ * come through it, the in-memory tail that `start_server logs` reads, and reopening `--log-file`.
  *
- * Untagged (text, Perl's way), workers write straight to the fds they inherit and the
- * supervisor writes its own lines synchronously, as Perl does. Tagged (`--log-format=json` or
- * `--log-worker-tags`), each worker's stdout and stderr come through a pipe of the supervisor,
- * and every line, its own too, goes out through one bounded `LogWriter`.
+ * Three ways with the workers' output:
+ * - direct (text, Perl's way): workers write straight to the fds they inherit and the
+ *   supervisor writes its own lines synchronously, as Perl does;
+ * - tagged (`--log-format=json` or `--log-worker-tags`): each worker's stdout and stderr come
+ *   through a pipe of the supervisor, and every line, its own too, goes out tagged through one
+ *   bounded `LogWriter`;
+ * - relayed (text with a control socket, so that `start_server logs` has the workers' lines):
+ *   through pipes too, but written out byte for byte as the worker wrote them, never dropped
+ *   (a slow output holds the workers, as it would hold them writing to it themselves).
  */
 import { Logs } from "@starter/core"
 import * as Effect from "effect/Effect"
@@ -26,6 +31,8 @@ export interface Options {
   readonly format: NodeLogger.LogFormat
   /** `--log-worker-tags`: tag the workers' lines in text too (JSON always does). */
   readonly tagWorkers: boolean
+  /** A control socket is on: untagged workers' output is relayed, for `start_server logs`. */
+  readonly relayWorkers?: boolean | undefined
   /** `--log-file`: a path, or `| cmd`. */
   readonly logFile: string | undefined
   /** The runtime's, for reopening and redirecting to `--log-file`. */
@@ -128,16 +135,19 @@ const reopen = (logFile: string | undefined): Effect.Effect<Logs.Reopened, Logs.
 export const make = (options: Options): NodeLogs => {
   const tail = LogTail.make()
   const tagged = options.format === "json" || options.tagWorkers
+  const relayed = !tagged && options.relayWorkers === true
   // The pipes being read, to hold when the log output falls behind.
   const flows = new Set<WorkerOutput.Flow>()
-  const writer = tagged
-    ? LogWriter.make({
-        dropNote: dropNote(options.format),
-        hold: (held) => {
-          for (const flow of flows) held ? flow.pause() : flow.resume()
-        }
-      })
-    : undefined
+  const writer =
+    tagged || relayed
+      ? LogWriter.make({
+          dropNote: dropNote(options.format),
+          hold: (held) => {
+            for (const flow of flows) held ? flow.pause() : flow.resume()
+          },
+          drops: !relayed
+        })
+      : undefined
   const flush = Effect.promise(() => writer?.flush(flushTimeoutMs) ?? Promise.resolve())
   let openPipes = 0
   const pipesClosed = new Set<() => void>()
@@ -154,6 +164,14 @@ export const make = (options: Options): NodeLogs => {
     else writer.write(2, line)
   }
 
+  const ended = (flow: WorkerOutput.Flow) => {
+    flows.delete(flow)
+    openPipes -= 1
+    if (openPipes > 0) return
+    for (const done of pipesClosed) done()
+    pipesClosed.clear()
+  }
+
   const workerOutput: WorkerOutput.Sink | undefined =
     writer === undefined
       ? undefined
@@ -162,20 +180,24 @@ export const make = (options: Options): NodeLogs => {
             openPipes += 1
             flows.add(flow)
             if (writer.held()) flow.pause()
+            const fd = stream === "stdout" ? 1 : 2
+            const remember = (line: string, date: Date) =>
+              tail.add({ at: date.toISOString(), from: stream, pid: worker.pid, generation: worker.generation, line })
+            if (relayed) {
+              return {
+                bytes: (chunk) => writer.writeBytes(fd, chunk),
+                line: (text) => remember(text, new Date()),
+                end: () => ended(flow)
+              }
+            }
             return {
               line: (text) => {
                 const date = new Date()
                 const line = NodeLogger.workerLine(options.format, worker, stream, text, date)
-                tail.add({ at: date.toISOString(), from: stream, pid: worker.pid, generation: worker.generation, line })
-                writer.write(stream === "stdout" ? 1 : 2, line)
+                remember(line, date)
+                writer.write(fd, line)
               },
-              end: () => {
-                flows.delete(flow)
-                openPipes -= 1
-                if (openPipes > 0) return
-                for (const done of pipesClosed) done()
-                pipesClosed.clear()
-              }
+              end: () => ended(flow)
             }
           }
         }
@@ -198,10 +220,14 @@ export const make = (options: Options): NodeLogs => {
       Effect.zipRight(
         flush,
         Effect.sync(() => {
-          // Tagged, only this process writes to a `| cmd` logger's pipe (workers write to pipes
+          // Tagged or relayed, only this process writes to a `| cmd` logger's pipe (workers write to pipes
           // of ours): non-blocking, a stalled logger makes the writer wait and drop, never hang
-          // the exit in a write blocked in the thread pool. Untagged, workers share it: not so.
-          if (tagged && options.logFile !== undefined && LogFile.pipeCommand(options.logFile) !== undefined) {
+          // the exit in a write blocked in the thread pool. Direct, workers share it: not so.
+          if (
+            writer !== undefined &&
+            options.logFile !== undefined &&
+            LogFile.pipeCommand(options.logFile) !== undefined
+          ) {
             options.libc.setNonBlocking(log.fd)
           }
         }).pipe(Effect.zipRight(Effect.provideService(LogFile.redirectOutput(log), Libc.Libc, options.libc)))

@@ -7,6 +7,7 @@ import * as fs from "node:fs"
 import { PidFile } from "@starter/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { fsPath } from "./ByteEnv.js"
 import * as Handover from "./Handover.js"
 import * as Libc from "./Libc.js"
 import { isLocked } from "./PidFileLock.js"
@@ -20,7 +21,7 @@ const sameFile = (a: fs.Stats, b: fs.Stats | undefined) => b !== undefined && a.
 const lockedMessage = (path: string) => {
   let holder = ""
   try {
-    holder = fs.readFileSync(path, "utf8").trim()
+    holder = fs.readFileSync(fsPath(path), "utf8").trim()
   } catch {
     // gone meanwhile: the message names no pid
   }
@@ -35,13 +36,27 @@ export const checkUnlocked = (path: string): Effect.Effect<void, PidFile.PidFile
   Effect.flatMap(Libc.Libc, (libc) => (isLocked(libc, path) ? Effect.fail(fail(lockedMessage(path))) : Effect.void))
 
 /**
+ * A pid file someone else owns (planted in a shared directory) could be rewritten by them
+ * while we run, and `--stop` would signal whatever pid they put there: refused. One of ours
+ * that others may write (a umask of 002, or planted with our uid by root) loses those bits.
+ */
+const checkOwner = (fd: number, path: string) => {
+  const stat = fs.fstatSync(fd)
+  const uid = process.getuid?.()
+  if (uid !== undefined && stat.uid !== uid) {
+    throw fail(`pid file ${path} is owned by another user (uid ${stat.uid}); refusing to use it`)
+  }
+  if ((stat.mode & 0o022) !== 0) fs.fchmodSync(fd, stat.mode & 0o7755)
+}
+
+/**
  * Writes `pid` into the file at `path`, which must be the one `lockFd` holds. The locked
  * descriptor is read-only (a new supervisor inherits it, and a `--binary` that writes to its
  * inherited descriptors must not reach the file): the content goes through a descriptor of
  * its own, open only for this.
  */
 const writePid = (path: string, lockFd: number, pid: number) => {
-  const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW)
+  const fd = fs.openSync(fsPath(path), fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW)
   try {
     if (!sameFile(fs.fstatSync(lockFd), fs.fstatSync(fd))) {
       throw new Error("it was replaced by another file (not written)")
@@ -66,8 +81,8 @@ const writePid = (path: string, lockFd: number, pid: number) => {
 /** Removes the file only while this process owns it and it is still the one locked. */
 const release = (handover: Handover.Handover, path: string, fd: number, stat: fs.Stats) =>
   Effect.gen(function* () {
-    if (handover.owned() && sameFile(stat, fs.statSync(path, { throwIfNoEntry: false }))) {
-      yield* Effect.try(() => fs.unlinkSync(path)).pipe(
+    if (handover.owned() && sameFile(stat, fs.statSync(fsPath(path), { throwIfNoEntry: false }))) {
+      yield* Effect.try(() => fs.unlinkSync(fsPath(path))).pipe(
         Effect.catchAll((error) => Effect.logWarning(`failed to unlink file:${path}:${strerror(error.error)}`))
       )
     }
@@ -106,16 +121,26 @@ const acquire = (libc: Libc.Service, handover: Handover.Handover) => (path: stri
         // O_CLOEXEC is Node's default for opened files: workers never hold the lock. Read-only:
         // this descriptor is handed to a new supervisor (see writePid). Never through a
         // symlink: its target (anything the supervisor may write) would be clobbered.
-        const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o644)
+        const fd = fs.openSync(
+          fsPath(path),
+          fs.constants.O_RDONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW,
+          0o644
+        )
         if (!libc.tryLockExclusive(fd)) {
           fs.closeSync(fd)
           throw fail(lockedMessage(path))
         }
         try {
+          checkOwner(fd, path)
+        } catch (error) {
+          fs.closeSync(fd)
+          throw error
+        }
+        try {
           writePid(path, fd, pid)
         } catch (error) {
           // A full disk: leave no empty pid file behind. The lock is ours, so the file is too.
-          fs.rmSync(path, { force: true })
+          fs.rmSync(fsPath(path), { force: true })
           fs.closeSync(fd)
           throw error
         }

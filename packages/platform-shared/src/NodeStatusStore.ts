@@ -11,6 +11,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import { type FileIdentity, removeIfOurs, writeTemp } from "./AtomicFile.js"
+import { fsPath } from "./ByteEnv.js"
 import * as Handover from "./Handover.js"
 import { strerror } from "./SystemError.js"
 
@@ -24,13 +25,13 @@ const writeAtomically = (path: string, content: string): Effect.Effect<FileIdent
       written = writeTemp(tmp, content)
     } catch (error) {
       // A full disk fails the write, not the open: leave no half-written file behind.
-      fs.rmSync(tmp, { force: true })
+      fs.rmSync(fsPath(tmp), { force: true })
       return Effect.fail(fail(`failed to create temporary file:${tmp}:${strerror(error)}`))
     }
     try {
-      fs.renameSync(tmp, path)
+      fs.renameSync(fsPath(tmp), fsPath(path))
     } catch (error) {
-      fs.rmSync(tmp, { force: true })
+      fs.rmSync(fsPath(tmp), { force: true })
       return Effect.fail(fail(`failed to rename ${tmp} to ${path}:${strerror(error)}`))
     }
     return Effect.succeed(written)

@@ -59,8 +59,9 @@ const failure = (message: string) => (error: unknown) =>
 const launch =
   (libc: Libc.Service, readPipe: ReadPipe, options: SuccessorOptions) => (request: Successor.LaunchRequest) =>
     Effect.gen(function* () {
-      // PID 1's exit ends its PID namespace, the new supervisor and its workers with it.
-      if (process.pid === 1) {
+      // PID 1's exit ends its PID namespace, the new supervisor and its workers with it: only
+      // a process that stays as a stand-in init (the binary, see Pid1StandIn) may hand over.
+      if (process.pid === 1 && options.pid1StandIn !== true) {
         return yield* new Successor.SuccessorError({
           message: "start_server is PID 1 (a container's init): its exit would end the new supervisor too"
         })

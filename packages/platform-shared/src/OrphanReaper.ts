@@ -24,6 +24,9 @@ const spawned = new Set<number>()
  */
 export const own = (pid: number): void => void spawned.add(pid)
 
+/** Whether `pid` is a child the runtime spawned and will reap itself. */
+export const isOwned = (pid: number): boolean => spawned.has(pid)
+
 /** The runtime has reaped `pid` (its exit was reported). */
 export const disown = (pid: number): void => void spawned.delete(pid)
 

@@ -4,13 +4,14 @@
  * which must start fast.
  */
 import * as fs from "node:fs"
+import { fsPath } from "./ByteEnv.js"
 import type * as Libc from "./Libc.js"
 
 /** True while some process holds the lock; false for a free lock or a file that cannot be opened. */
 export const isLocked = (libc: Libc.Service, path: string): boolean => {
   let fd: number
   try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY)
+    fd = fs.openSync(fsPath(path), fs.constants.O_RDONLY)
   } catch {
     return false
   }

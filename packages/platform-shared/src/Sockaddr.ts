@@ -2,6 +2,8 @@
  * `struct sockaddr` in bytes: building the addresses we bind, and reading the ones
  * getsockname answers. Linux's layouts (family in host order, port in network order).
  */
+import { encode } from "./ByteEnv.js"
+
 export const AF_UNIX = 1
 export const AF_INET = 2
 export const AF_INET6 = 10
@@ -34,7 +36,8 @@ export const sockaddrIn6 = (ip: Uint8Array, port: number): Uint8Array => {
 export const sockaddrUn = (path: string): Uint8Array => {
   // An abstract name has a leading NUL and no terminating one: its length is exact.
   const abstract = path.startsWith("@")
-  const bytes = new TextEncoder().encode(abstract ? `\0${path.slice(1)}` : path)
+  // A name that is not UTF-8 keeps its bytes (see ByteEnv).
+  const bytes = encode(abstract ? `\0${path.slice(1)}` : path)
   const buf = new Uint8Array(2 + bytes.length + (abstract ? 0 : 1))
   new DataView(buf.buffer).setUint16(0, AF_UNIX, true)
   buf.set(bytes, 2)

@@ -77,6 +77,11 @@ export interface SuccessorOptions {
   /** False when systemd made the sockets: their files are its own. */
   readonly removePaths: boolean
   readonly notifySocket: string | undefined
+  /**
+   * As PID 1, this process stands in as init once it has handed over (`Pid1StandIn`, the
+   * binary), so an upgrade may go ahead; without it one is refused there.
+   */
+  readonly pid1StandIn?: boolean | undefined
 }
 
 export interface ServiceOptions {

@@ -1,6 +1,6 @@
 /**
- * A worker's stdout and stderr when they are tagged (`--log-format=json`,
- * `--log-worker-tags`): each on a pipe of its own, read line by line by the supervisor. A line
+ * A worker's stdout and stderr when they come through the supervisor (tagged, or relayed as
+ * they are for `start_server logs`): each on a pipe of its own, read line by line. A line
  * longer than `maxLineBytes` is passed on in pieces of that size, never held whole, and a last
  * line without its newline is passed on when the pipe closes (the worker exited). The framing is
  * here; each runtime brings its pipe reader (`readPipes`).
@@ -16,10 +16,11 @@ export interface Worker {
 
 export type StreamName = "stdout" | "stderr"
 
-/** What reads one pipe: each line, then its end. */
+/** What reads one pipe: each line, then its end; `bytes`, if set, gets every chunk as it was read. */
 export interface Reader {
   readonly line: (line: string) => void
   readonly end: () => void
+  readonly bytes?: ((chunk: Buffer) => void) | undefined
 }
 
 /** Stops and starts reading a pipe: a worker that writes more then waits for us. */
@@ -81,8 +82,17 @@ export const lines = (reader: Reader): LineFeed => {
   }
 }
 
+/** What a worker's output said that the supervisor acts on (see `ProcessSpawner.WorkerProcess`). */
+export interface Said {
+  /**
+   * Whether a line mentioned EADDRINUSE, once every pipe has ended (a worker's last lines can
+   * arrive after its exit), or after `timeoutMs` if something it left behind holds one open.
+   */
+  readonly addressInUse: (timeoutMs: number) => Promise<boolean>
+}
+
 /**
- * Reads a tagged worker's pipes (their read ends, which this takes over) into `sink`, on the
+ * Reads a worker's pipes (their read ends, which this takes over) into `sink`, on the
  * runtime's pipe reader, pausing a pipe while the sink is behind.
  */
 export const readPipes = (
@@ -90,14 +100,52 @@ export const readPipes = (
   pipes: ReadonlyArray<{ readonly stream: StreamName; readonly read: number }>,
   worker: Worker,
   sink: Sink
-): void => {
+): Said => {
+  let addressInUse = false
+  let open = pipes.length
+  const waiting = new Set<() => void>()
   for (const { stream, read } of pipes) {
     let reading: PipeReading | undefined
-    const feed = lines(sink.open(worker, stream, { pause: () => reading?.pause(), resume: () => reading?.resume() }))
+    const opened = sink.open(worker, stream, { pause: () => reading?.pause(), resume: () => reading?.resume() })
+    const reader: Reader = {
+      bytes: opened.bytes,
+      line: (line) => {
+        if (!addressInUse && line.includes("EADDRINUSE")) addressInUse = true
+        opened.line(line)
+      },
+      end: () => {
+        opened.end()
+        open -= 1
+        if (open > 0) return
+        for (const done of waiting) done()
+        waiting.clear()
+      }
+    }
+    const feed = lines(reader)
     reading = readPipe(
       read,
-      (chunk) => feed.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)),
+      (chunk) => {
+        const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+        reader.bytes?.(bytes)
+        feed.push(bytes)
+      },
       feed.end
     )
+  }
+  return {
+    addressInUse: (timeoutMs) =>
+      open === 0
+        ? Promise.resolve(addressInUse)
+        : new Promise<boolean>((resolve) => {
+            const done = () => {
+              clearTimeout(timer)
+              resolve(addressInUse)
+            }
+            const timer = setTimeout(() => {
+              waiting.delete(done)
+              resolve(addressInUse)
+            }, timeoutMs)
+            waiting.add(done)
+          })
   }
 }

@@ -1,32 +1,82 @@
 /**
- * What start_server and its workers agree on, in one place: the variables naming the worker's
- * fds, the readiness messages, and where each fd sits in a new worker. Every runtime's spawner
- * lays workers out with `layout`, and @starter/worker reads the same names. No runtime imports
- * here: @starter/worker loads this module alone.
+ * The supervisor's side of what start_server and its workers agree on: reading the notify
+ * fd, and where each fd sits in a new worker (every runtime's spawner lays workers out with
+ * `layout`). The names and messages themselves live in `@starter/worker/Protocol`, which a
+ * worker installs without the supervisor's packages; they are re-exported here.
  */
 import type { ProcessSpawner } from "@starter/core"
+import { lifelineFdVariable, notifyFdVariable, readyLine } from "@starter/worker/Protocol"
 import type { StreamName } from "./WorkerOutput.js"
 
-/** The variable that tells a `notify-fd` worker where to write `READY=1`. */
-export const notifyFdVariable = "STARTER_NOTIFY_FD"
+export {
+  isReadyMessage,
+  lifelineFdVariable,
+  notifyFdVariable,
+  readyLine,
+  readyMessage
+} from "@starter/worker/Protocol"
 
 /**
- * The variable naming the worker's end of the lifeline: a pipe whose other end only the
- * supervisor holds, so reading it reaches EOF when the supervisor dies (even by SIGKILL).
+ * The largest message a worker may send on the IPC channel (`--ready=ipc`): a longer one is
+ * read past and dropped, never held, so a worker cannot grow the supervisor's memory.
  */
-export const lifelineFdVariable = "STARTER_SUPERVISOR_FD"
+export const maxIpcMessage = 64 * 1024
 
-/** The line a worker writes on its notify fd (and sends on NOTIFY_SOCKET) once it serves. */
-export const readyLine = "READY=1"
+/** What a runtime feeds with the bytes read from the IPC channel. */
+export interface IpcMessages {
+  readonly push: (chunk: Uint8Array) => void
+}
 
-/** What a worker sends on the IPC channel once it serves (objects `{ ready: true }` and `{ type: "ready" }` count too). */
-export const readyMessage = "ready"
-
-export const isReadyMessage = (message: unknown): boolean => {
-  if (message === readyMessage) return true
-  if (typeof message !== "object" || message === null) return false
-  const { ready, type } = message as { ready?: unknown; type?: unknown }
-  return ready === true || type === "ready"
+/**
+ * Node's IPC framing with `serialization: "json"`: one JSON text per line (a newline inside a
+ * string is escaped). Calls `onMessage` with each message of at most `maxIpcMessage` bytes
+ * that parses; skips the rest.
+ */
+export const ipcMessages = (onMessage: (message: unknown) => void): IpcMessages => {
+  let parts: Array<Uint8Array> = []
+  let size = 0
+  // Inside a message past the limit: everything up to its newline is dropped.
+  let skipping = false
+  const decoder = new TextDecoder()
+  const finish = () => {
+    const line = new Uint8Array(size)
+    let offset = 0
+    for (const part of parts) {
+      line.set(part, offset)
+      offset += part.length
+    }
+    parts = []
+    size = 0
+    try {
+      onMessage(JSON.parse(decoder.decode(line)))
+    } catch {
+      // not JSON: not a message of ours
+    }
+  }
+  const take = (piece: Uint8Array) => {
+    if (skipping) return
+    if (size + piece.length > maxIpcMessage) {
+      parts = []
+      size = 0
+      skipping = true
+      return
+    }
+    parts.push(piece)
+    size += piece.length
+  }
+  return {
+    push: (chunk) => {
+      let start = 0
+      for (let i = chunk.indexOf(10, start); i !== -1; i = chunk.indexOf(10, start)) {
+        take(chunk.subarray(start, i))
+        if (skipping) skipping = false
+        else finish()
+        start = i + 1
+      }
+      // A copy: the runtime may reuse its read buffer.
+      if (start < chunk.length) take(chunk.slice(start))
+    }
+  }
 }
 
 /** A line longer than any notify message is noise: no more of it is kept. */
@@ -57,7 +107,7 @@ export const notifyLines = (onReady: () => void): NotifyLines => {
   }
 }
 
-/** One fd of the new worker: kept from the supervisor, closed, a new pipe, Node's IPC, or one of ours. */
+/** One fd of the new worker: kept from the supervisor, closed, a new pipe, the IPC channel (a socket pair the spawner makes), or one of ours. */
 export type Slot = "inherit" | "ignore" | "pipe" | "ipc" | number
 
 export interface Layout {
@@ -109,8 +159,11 @@ export const layout = (
       env[notifyFdVariable] = String(channelFd)
       return withLifeline(channelFd + 1, channelFd)
     case "Ipc":
-      // The runtime announces the channel to the worker itself (NODE_CHANNEL_FD).
+      // A socket pair of ours (the spawner's), not the runtime's IPC: the runtime's reader
+      // keeps any message however long. The worker's runtime finds it as Node's own channel.
       stdio[channelFd] = "ipc"
+      env.NODE_CHANNEL_FD = String(channelFd)
+      env.NODE_CHANNEL_SERIALIZATION_MODE = "json"
       return withLifeline(channelFd + 1, channelFd)
     case "SdNotify":
       if (notifySocket !== undefined) env.NOTIFY_SOCKET = notifySocket

@@ -4,16 +4,19 @@
  * and the `WorkerProcess` fields that do not depend on how the child was started.
  */
 import * as fs from "node:fs"
+import * as path from "node:path"
 import { ExitStatus, ProcessSpawner, Readiness, Signal } from "@starter/core"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as ByteEnv from "./ByteEnv.js"
 import type * as FdWatcher from "./FdWatcher.js"
 import type * as Libc from "./Libc.js"
 import * as NodeReadinessProbe from "./NodeReadinessProbe.js"
 import * as NotifySockets from "./NotifySockets.js"
 import { errnoOf, strerror } from "./SystemError.js"
+import type * as WorkerOutput from "./WorkerOutput.js"
 import type * as WorkerProtocol from "./WorkerProtocol.js"
 
 /**
@@ -24,13 +27,46 @@ export const chdirProblem = (cwd: string): ProcessSpawner.SpawnError | undefined
   const failed = (error: unknown) =>
     new ProcessSpawner.SpawnError({
       message: `failed to chdir:${cwd}:${strerror(error)}`,
-      exitCode: errnoOf(error) ?? 255
+      exitCode: errnoOf(error) ?? 255,
+      reason: `chdir failed: ${cwd}: ${strerror(error)}`
     })
   try {
     return fs.statSync(cwd).isDirectory() ? undefined : failed({ errno: 20 /* ENOTDIR */ })
   } catch (error) {
     return failed(error)
   }
+}
+
+/** execvp's search: a name with a slash is a path (from `cwd`); else each PATH entry in turn. */
+const lookUp = (program: string, env: Readonly<Record<string, string>>, cwd: string | undefined): unknown => {
+  const candidates = program.includes("/")
+    ? [path.resolve(cwd ?? ".", program)]
+    : (env.PATH ?? "/usr/bin:/bin").split(":").map((dir) => path.resolve(cwd ?? ".", dir || ".", program))
+  let denied: unknown
+  for (const file of candidates) {
+    try {
+      fs.accessSync(file, fs.constants.X_OK)
+      if (!fs.statSync(file).isDirectory()) return undefined
+      denied = { errno: 13 /* EACCES: exec of a directory */ }
+    } catch (error) {
+      // A file that is there but not executable is the answer, unless a later entry runs.
+      if (errnoOf(error) !== 2 && errnoOf(error) !== 20) denied ??= error
+    }
+  }
+  return denied ?? { errno: 2 /* ENOENT */ }
+}
+
+/**
+ * When a shell stands in front of the program (LISTEN_PID, environment bytes that are not
+ * UTF-8), the exec failure the shell would hide as its exit 127, reported as exec reports it.
+ * Checked before anything is opened for the worker.
+ */
+export const programProblem = (request: ProcessSpawner.SpawnRequest): ProcessSpawner.SpawnError | undefined => {
+  const { program } = request
+  const launch = ByteEnv.spawnable(request.argv, request.env).argv
+  if (program === undefined || launch[0] !== "/bin/sh" || program === "/bin/sh") return undefined
+  const problem = lookUp(program, request.env, request.cwd)
+  return problem === undefined ? undefined : execError(program, problem)
 }
 
 /** An exit as Node and Bun report it: a code, or the name of the signal (`SIGTERM`). */
@@ -93,8 +129,34 @@ export const isStopped = (pid: number): boolean => {
   }
 }
 
-export const execError = (argv0: string, error: unknown) =>
-  new ProcessSpawner.SpawnError({ message: `failed to exec ${argv0}:${strerror(error)}`, exitCode: 255 })
+/** exec's errnos that no retry can help (see `ProcessSpawner.Unexecutable`). */
+const unexecutableBy: ReadonlyMap<number, ProcessSpawner.Unexecutable> = new Map([
+  [2 /* ENOENT */, "not-found"],
+  [20 /* ENOTDIR */, "not-found"],
+  [40 /* ELOOP */, "not-found"],
+  [36 /* ENAMETOOLONG */, "not-found"],
+  [13 /* EACCES */, "not-executable"],
+  [8 /* ENOEXEC */, "not-executable"],
+  [21 /* EISDIR */, "not-executable"]
+])
+
+/** Perl's line, the reason in words, and whether the program can run at all. */
+export const execError = (argv0: string, error: unknown) => {
+  const errno = errnoOf(error)
+  return new ProcessSpawner.SpawnError({
+    message: `failed to exec ${argv0}:${strerror(error)}`,
+    exitCode: 255,
+    reason: `exec failed: ${argv0}: ${strerror(error)}`,
+    unexecutable: errno === undefined ? undefined : unexecutableBy.get(errno)
+  })
+}
+
+/** How long an exited worker's output may take to end before its exit is reported without it. */
+export const outputGraceMs = 200
+
+/** `WorkerProcess.saidAddressInUse`, from what its output said (`undefined`: not read). */
+export const saidAddressInUse = (said: WorkerOutput.Said | undefined): Effect.Effect<boolean | undefined> =>
+  said === undefined ? Effect.succeed(undefined) : Effect.promise(() => said.addressInUse(outputGraceMs))
 
 /** What the worker's readiness channel has said so far. */
 export interface ReadinessState {

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process"
 import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
 import * as ByteEnv from "../src/ByteEnv.js"
@@ -34,5 +35,28 @@ describe("ByteEnv", () => {
       "app.js"
     ])
     expect(escaped.env).toEqual({ PATH: "/bin" })
+  })
+
+  it("gives arguments back their bytes from /proc/self/cmdline, leaving those it cannot match", () => {
+    const cmdline = Buffer.concat([
+      Buffer.from("node\0--flag\0script.js\0"),
+      Buffer.from([0x63, 0x61, 0x66, 0xe9, 0]),
+      Buffer.from("ok\0\0")
+    ])
+    // As Node decoded them: the byte 0xe9 lost as U+FFFD.
+    const lossy = ["caf\ufffd", "ok", ""]
+    expect(ByteEnv.withArgumentBytes(lossy, cmdline)).toEqual(["caf\udce9", "ok", ""])
+    // A process title written over argv: nothing matches, nothing is changed.
+    expect(ByteEnv.withArgumentBytes(["other", "ok", ""], cmdline)).toEqual(["other", "ok", ""])
+    expect(ByteEnv.withArgumentBytes(lossy, undefined)).toEqual(lossy)
+  })
+
+  it("an argument that is not UTF-8 reaches the program byte for byte, trailing newlines and all", () => {
+    const args = ["caf\udce9", "plain 'quoted' $HOME", "ends\n\n", ""]
+    const launch = ByteEnv.spawnable(["/bin/sh", "-c", 'for a in "$@"; do printf "%s\\0" "$a"; done', "sh", ...args], {
+      PATH: "/bin:/usr/bin"
+    })
+    const out = execFileSync(launch.argv[0], launch.argv.slice(1), { env: launch.env })
+    expect(out).toEqual(Buffer.concat([...args.map((a) => ByteEnv.encode(a)).flatMap((b) => [b, Buffer.from([0])])]))
   })
 })

@@ -148,6 +148,11 @@ export interface GracefulShutdownOptions extends DrainOptions {
 export interface GracefulShutdown {
   /** Starts the shutdown now (once); resolves when every server is drained and `onDrained` has run. */
   readonly shutdown: () => Promise<void>
+  /**
+   * Drains `server` too, one created after this call (before it accepts). Added once the
+   * shutdown has begun, it is drained at once, and the exit does not wait for it.
+   */
+  readonly add: (server: net.Server) => void
 }
 
 /**
@@ -158,7 +163,7 @@ export const gracefulShutdown = (
   servers: net.Server | ReadonlyArray<net.Server>,
   options: GracefulShutdownOptions = {}
 ): GracefulShutdown => {
-  const drainables = (Array.isArray(servers) ? servers : [servers as net.Server]).map(track)
+  const drainables: Array<Drainable> = (Array.isArray(servers) ? servers : [servers as net.Server]).map(track)
   const signals = typeof options.signal === "string" ? [options.signal] : (options.signal ?? ["SIGTERM"])
   let shuttingDown: Promise<void> | undefined
   const shutdown = (): Promise<void> => {
@@ -180,8 +185,13 @@ export const gracefulShutdown = (
       )
     return shuttingDown
   }
+  const add = (server: net.Server) => {
+    const drainable = track(server)
+    if (shuttingDown === undefined) drainables.push(drainable)
+    else void drainable.drain(options)
+  }
   const onSignal = () => void shutdown()
   for (const signal of signals) process.on(signal, onSignal)
   const stopWatching = options.whenSupervisorExits === false ? undefined : onSupervisorExit(onSignal)
-  return { shutdown }
+  return { shutdown, add }
 }

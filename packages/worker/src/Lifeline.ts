@@ -7,7 +7,7 @@
  */
 import * as fs from "node:fs"
 import * as net from "node:net"
-import { lifelineFdVariable } from "@starter/platform-shared/WorkerProtocol"
+import { lifelineFdVariable } from "./Protocol.js"
 
 const listeners = new Set<() => void>()
 let watching: net.Socket | undefined

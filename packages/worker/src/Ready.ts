@@ -11,7 +11,7 @@
  */
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
-import { notifyFdVariable, readyLine, readyMessage } from "@starter/platform-shared/WorkerProtocol"
+import { notifyFdVariable, readyLine, readyMessage } from "./Protocol.js"
 
 export type ReadyChannel = "notify-fd" | "ipc" | "sd-notify"
 

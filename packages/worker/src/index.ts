@@ -12,7 +12,8 @@
  * ```
  *
  * The Effect integration is `@starter/worker/StarterHttpServer` (it needs `effect`,
- * `@effect/platform` and `@effect/platform-node`).
+ * `@effect/platform` and `@effect/platform-node`). An app that calls `listen(PORT)` and
+ * knows nothing of start_server runs with `node --import @starter/worker/register app.js`.
  */
 export {
   type DrainOptions,

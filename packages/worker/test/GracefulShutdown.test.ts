@@ -269,3 +269,33 @@ describe("gracefulShutdown(servers, { onDrained })", () => {
     expect(codes).toEqual([])
   })
 })
+
+describe("gracefulShutdown(...).add(server)", () => {
+  it("drains a server created after the call too, before onDrained", async () => {
+    const first = app()
+    const { shutdown, add } = gracefulShutdown(first, {
+      signal: "SIGUSR2",
+      whenSupervisorExits: false,
+      exit: false
+    })
+    await listening(first)
+    let answered = false
+    const later = http.createServer((_req, res) => {
+      res.once("finish", () => {
+        answered = true
+      })
+      setTimeout(() => res.end("late\n"), 200)
+    })
+    add(later)
+    const port = await listening(later)
+    const client = connect(port)
+    client.socket.write(request())
+    await sleep(50)
+    await shutdown()
+    // The shutdown waited for the request in flight on the added server, and closed it.
+    expect(answered).toBe(true)
+    expect(later.listening).toBe(false)
+    expect(await client.ended).toBe("closed")
+    expect(client.received()).toMatch(/late\n$/)
+  })
+})

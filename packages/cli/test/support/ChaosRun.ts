@@ -14,6 +14,7 @@ import {
   fixtures,
   freePort,
   isRunning,
+  nodeExecutable,
   readIfExists,
   sleep,
   startServerJs,
@@ -82,7 +83,7 @@ const portIsFree = (port: number) =>
   })
 
 const command = (runtime: Runtime): readonly [string, ReadonlyArray<string>] =>
-  runtime === "bun" ? [bunExecutable, [startServerJs]] : [process.execPath, [startServerJs]]
+  runtime === "bun" ? [bunExecutable, [startServerJs]] : [nodeExecutable, [startServerJs]]
 
 export const bunAvailable = fs.existsSync(bunExecutable)
 
@@ -135,7 +136,7 @@ export const run = async (seed: number, runtime: Runtime, steps: number): Promis
   const log = fs.openSync(files.log, "a")
   // The worker: fails at once while `fail` exists (an exec failure as the supervisor sees it),
   // else the plain worker, its command line naming this run's directory.
-  const worker = `test -e ${files.fail} && exit 3; exec ${process.execPath} ${path.join(fixtures, "plain-worker.mjs")} ${dir}`
+  const worker = `test -e ${files.fail} && exit 3; exec ${nodeExecutable} ${path.join(fixtures, "unwatching-worker.mjs")} ${dir}`
   const supervisor = spawn(
     exe,
     [

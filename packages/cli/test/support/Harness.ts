@@ -20,6 +20,13 @@ export const startServerBin = path.join(repoRoot, "node_modules/.bin/start_serve
  */
 export const runtime: "node" | "bun" = process.env.STARTER_RUNTIME === "bun" ? "bun" : "node"
 
+/**
+ * The Node that runs the binary and the workers: the machine's, or in a `cli-nodeNN` test
+ * project one of the matrix's lines (tools/node-lines), whose directory that project also puts
+ * first on PATH, so that the `.bin` shim's `node` and a worker's `node` are that line too.
+ */
+export const nodeExecutable: string = process.env.STARTER_NODE ?? process.execPath
+
 /** Bun itself (the root devDependency), not its .bin shim: the shim's pid would not be the supervisor's. */
 export const bunExecutable = path.join(repoRoot, "node_modules/bun/bin/bun.exe")
 

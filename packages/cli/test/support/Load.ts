@@ -37,7 +37,13 @@ const request = (port: number, path: string, agent: http.Agent | false) =>
 
 export const startLoad = (
   port: number,
-  options: { readonly clients?: number; readonly maxRequestsPerClient?: number; readonly path?: string } = {}
+  options: {
+    readonly clients?: number
+    readonly maxRequestsPerClient?: number
+    readonly path?: string
+    /** One request by client `i` (another protocol than HTTP/1 GET), answering the body. */
+    readonly send?: (i: number) => Promise<string>
+  } = {}
 ): Load => {
   const { clients = 8, maxRequestsPerClient = 5000, path = "/" } = options
   let stopping = false
@@ -49,7 +55,7 @@ export const startLoad = (
   const running = Array.from({ length: clients }, async (_, i) => {
     for (let n = 0; !stopping && n < maxRequestsPerClient; n++) {
       try {
-        const body = await request(port, path, i % 2 === 0 ? false : keepAlive)
+        const body = await (options.send?.(i) ?? request(port, path, i % 2 === 0 ? false : keepAlive))
         answeredBy.add(body.split("\n")[0] ?? "")
         ok += 1
       } catch (error) {

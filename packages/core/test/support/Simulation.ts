@@ -17,7 +17,7 @@ import { WorkerEnvironment } from "../../src/WorkerEnvironment.js"
 export type OnSignal = "exit" | "ignore"
 
 /** The fate of one spawn: "never-ready" stays silent on its readiness channel. */
-export type Fate = "exit-at-once" | "exec-fails" | "never-ready" | "ignores-stop" | "healthy"
+export type Fate = "exit-at-once" | "exec-fails" | "exec-denied" | "no-fds" | "never-ready" | "ignores-stop" | "healthy"
 
 /** What the world saw the supervisor do, for invariants checked at the moment it happens. */
 export type Observation =
@@ -34,6 +34,8 @@ export interface FakeProcess {
   readonly exit: (status: ExitStatus) => Effect.Effect<void>
   readonly becomeReady: Effect.Effect<void>
   readonly isRunning: Effect.Effect<boolean>
+  /** What its output said of EADDRINUSE (`undefined`: output not read, the default). */
+  saidAddressInUse: boolean | undefined
 }
 
 export interface World {
@@ -79,10 +81,28 @@ const fakeSpawner = (world: World) =>
     spawn: (request) =>
       Effect.gen(function* () {
         const fate = world.plan.shift() ?? "healthy"
+        // The program is missing (no retry can help), or no fd is left (the next one may work).
         if (fate === "exec-fails") {
           return yield* new SpawnError({
             message: `failed to exec ${request.argv[0]}:No such file or directory`,
-            exitCode: 255
+            exitCode: 255,
+            reason: `exec failed: ${request.argv[0]}: No such file or directory`,
+            unexecutable: "not-found"
+          })
+        }
+        if (fate === "exec-denied") {
+          return yield* new SpawnError({
+            message: `failed to exec ${request.argv[0]}:Permission denied`,
+            exitCode: 255,
+            reason: `exec failed: ${request.argv[0]}: Permission denied`,
+            unexecutable: "not-executable"
+          })
+        }
+        if (fate === "no-fds") {
+          return yield* new SpawnError({
+            message: `failed to exec ${request.argv[0]}:Too many open files`,
+            exitCode: 255,
+            reason: `exec failed: ${request.argv[0]}: Too many open files`
           })
         }
         const exited = yield* Deferred.make<ExitStatus>()
@@ -96,7 +116,8 @@ const fakeSpawner = (world: World) =>
           received,
           exit: (status) => Effect.asVoid(Deferred.succeed(exited, status)),
           becomeReady: Effect.asVoid(Deferred.succeed(ready, undefined)),
-          isRunning: Effect.map(Deferred.isDone(exited), (done) => !done)
+          isRunning: Effect.map(Deferred.isDone(exited), (done) => !done),
+          saidAddressInUse: undefined
         }
         world.processes.push(proc)
         yield* world.observe({ _tag: "Spawned", process: proc })
@@ -126,7 +147,8 @@ const fakeSpawner = (world: World) =>
             })
           ),
           ready: Deferred.await(ready),
-          readinessDetail: Effect.sync(() => world.readinessDetail)
+          readinessDetail: Effect.sync(() => world.readinessDetail),
+          saidAddressInUse: Effect.sync(() => proc.saidAddressInUse)
         }
       })
   })
@@ -167,11 +189,15 @@ export const config = (overrides: Partial<SupervisorConfig.SupervisorConfig> = {
 
 const noSockets = FdLayout.layout([])
 
-/** Starts a supervisor in the simulated world; provide `layer(world)` around the test. */
+/**
+ * Starts a supervisor in the simulated world; provide `layer(world)` around the test.
+ * `listening`: the keys of the TCP ports and paths it holds (none are really bound).
+ */
 export const start = (
-  cfg: SupervisorConfig.SupervisorConfig
+  cfg: SupervisorConfig.SupervisorConfig,
+  listening: ReadonlyArray<string> = []
 ): Effect.Effect<Supervisor.Supervisor, never, Scope.Scope | ProcessSpawner | StatusStore | WorkerEnvironment> =>
-  Effect.tap(Supervisor.make(cfg, noSockets), () => TestClock.adjust(0))
+  Effect.tap(Supervisor.make(cfg, { ...noSockets, listening }), () => TestClock.adjust(0))
 
 export const advance = (ms: number) => TestClock.adjust(ms)
 

@@ -18,6 +18,7 @@ extern int close(int);
 extern int flock(int, int);
 extern int fcntl(int, int, ...);
 extern int pipe2(int *, int);
+extern int socketpair(int, int, int, int *);
 extern int dup2(int, int);
 extern int inet_pton(int, const char *, void *);
 extern const char *inet_ntop(int, const void *, char *, unsigned int);
@@ -44,6 +45,7 @@ long s_close(int fd) RESULT(close(fd))
 long s_flock(int fd, int operation) RESULT(flock(fd, operation))
 long s_fcntl(int fd, int cmd, int arg) RESULT(fcntl(fd, cmd, arg))
 long s_pipe2(int *fds, int flags) RESULT(pipe2(fds, flags))
+long s_socketpair(int domain, int type, int *fds) RESULT(socketpair(domain, type, 0, fds))
 long s_dup2(int fd, int target) RESULT(dup2(fd, target))
 long s_inet_pton(int af, const char *text, void *out) RESULT(inet_pton(af, text, out))
 long s_inet_ntop(int af, const void *address, char *out, unsigned int size) RESULT(inet_ntop(af, address, out, size) == NULL ? -1 : 0)

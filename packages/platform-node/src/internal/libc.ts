@@ -38,6 +38,7 @@ const load = () => {
     dup2: libc.func("int dup2(int oldfd, int newfd)"),
     fcntl: libc.func("int fcntl(int fd, int cmd, int arg)"),
     pipe: libc.func("int pipe2(_Out_ int *fds, int flags)"),
+    socketpair: libc.func("int socketpair(int domain, int type, int protocol, _Out_ int *fds)"),
     inetPton: libc.func("int inet_pton(int af, const char *src, _Out_ uint8_t *dst)"),
     inetNtop: libc.func("const char *inet_ntop(int af, const uint8_t *src, _Out_ uint8_t *dst, uint32_t size)"),
     sendto: libc.func(
@@ -89,6 +90,11 @@ export const syscalls: Syscalls = {
   pipe2: (flags) => {
     const fds = [0, 0]
     check("pipe2", ffi().c.pipe(fds, flags))
+    return [fds[0]!, fds[1]!]
+  },
+  socketpair: (domain, type) => {
+    const fds = [0, 0]
+    check("socketpair", ffi().c.socketpair(domain, type, 0, fds))
     return [fds[0]!, fds[1]!]
   },
   dup2: (fd, target) => void check("dup2", ffi().c.dup2(fd, target)),
