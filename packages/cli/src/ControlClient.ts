@@ -11,8 +11,33 @@ export interface Reply {
   readonly ok?: boolean
   readonly result?: unknown
   readonly error?: string
+  /** A supervisor that has handed over refused: the pid of the one in charge now. */
+  readonly handedOverTo?: number
   readonly event?: unknown
 }
+
+/**
+ * A supervisor that has handed over (`start_server upgrade`) refuses what it no longer does;
+ * the client asks again on a new connection, which the new supervisor accepts (the old one
+ * stops accepting once the handover is confirmed): this many times, this far apart.
+ */
+const askAgainTimes = 50
+const askAgainMs = 20
+
+const handedOver = (reply: Reply): boolean => reply.ok === false && typeof reply.handedOverTo === "number"
+
+/** `once` again while `again` says so, up to `askAgainTimes`; the last answer stands. */
+const askingAgain = <A>(
+  once: Effect.Effect<A, WrapperError>,
+  again: (a: A) => boolean
+): Effect.Effect<A, WrapperError> =>
+  Effect.flatMap(once, (a) => {
+    const loop = (answer: A, left: number): Effect.Effect<A, WrapperError> =>
+      left === 0 || !again(answer)
+        ? Effect.succeed(answer)
+        : Effect.flatMap(Effect.zipRight(Effect.sleep(askAgainMs), once), (next) => loop(next, left - 1))
+    return loop(a, askAgainTimes)
+  })
 
 /** Exit status of every client command when no supervisor listens on the socket. */
 export const notRunningExitCode = 3
@@ -73,12 +98,15 @@ const converse = <A>(
   })
 
 export const request = (path: string, body: Record<string, unknown>): Effect.Effect<Reply, WrapperError> =>
-  converse(
-    path,
-    body,
-    (reply) => Effect.succeed(reply),
-    // No reply before the connection ends: the supervisor went away (a reply resumes first).
-    () => Effect.fail(new WrapperError({ message: `${path} closed the connection without answering`, exitCode: 1 }))
+  askingAgain(
+    converse(
+      path,
+      body,
+      (reply) => Effect.succeed(reply),
+      // No reply before the connection ends: the supervisor went away (a reply resumes first).
+      () => Effect.fail(new WrapperError({ message: `${path} closed the connection without answering`, exitCode: 1 }))
+    ),
+    handedOver
   )
 
 /** Every line after the request, to `onLine`, until the supervisor closes the connection. */
@@ -87,15 +115,24 @@ export const follow = (
   body: Record<string, unknown>,
   onLine: (reply: Reply) => void
 ): Effect.Effect<void, WrapperError> =>
-  converse<void>(
-    path,
-    body,
-    (reply) => {
-      if (reply.ok === false) return Effect.fail(new WrapperError({ message: reply.error ?? "refused", exitCode: 1 }))
-      onLine(reply)
-      return undefined
-    },
-    () => Effect.void
+  Effect.flatMap(
+    askingAgain(
+      converse<Reply | undefined>(
+        path,
+        body,
+        (reply) => {
+          if (reply.ok === false) return Effect.succeed(reply)
+          onLine(reply)
+          return undefined
+        },
+        () => Effect.succeed(undefined)
+      ),
+      (refusal) => refusal !== undefined && handedOver(refusal)
+    ),
+    (refusal) =>
+      refusal === undefined
+        ? Effect.void
+        : Effect.fail(new WrapperError({ message: refusal.error ?? "refused", exitCode: 1 }))
   )
 
 /** A supervisor answers a plain request at once; one that does not within this is stuck. */

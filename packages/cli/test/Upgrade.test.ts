@@ -5,8 +5,9 @@
  */
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as path from "node:path"
-import { beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it, onTestFinished } from "vitest"
 import {
   commandFor,
   fixtures,
@@ -21,6 +22,7 @@ import {
   runtime,
   startServer,
   startServerBin,
+  startServerJs,
   statusLines,
   tempDir,
   trackPids,
@@ -309,6 +311,20 @@ describe("start_server upgrade that fails: the old supervisor serves on, its fil
     )
   }, 60_000)
 
+  it("it exits at once without a word (/bin/true): noticed at its exit, not at --timeout", async () => {
+    await failing(
+      ["--binary=/bin/true", "--timeout=600"],
+      /^upgrade failed: the new supervisor exited with status 0 before it was ready; the old supervisor keeps serving$/
+    )
+  }, 60_000)
+
+  it("it writes garbage to every inherited descriptor, then exits: the pid file is intact", async () => {
+    await failing(
+      [`--binary=${path.join(fixtures, "garbage-supervisor.mjs")}`],
+      /^upgrade failed: (unexpected report from the new supervisor: "GARBAGE-4"|the new supervisor exited with status 1 before it was ready); the old supervisor keeps serving$/
+    )
+  }, 60_000)
+
   it("it hangs before it is ready (--timeout), and is stopped", async () => {
     await failing(
       [`--binary=${path.join(fixtures, "hanging-supervisor.mjs")}`, "--timeout=2"],
@@ -331,4 +347,211 @@ describe("start_server upgrade that fails: the old supervisor serves on, its fil
       "brokenMarker"
     )
   }, 60_000)
+})
+
+/** The pids whose parent is `pid`. */
+const childrenOf = (pid: number) =>
+  fs
+    .readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((child) => {
+      const stat = readIfExists(`/proc/${child}/stat`) ?? ""
+      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid
+    })
+
+/** Whether something listens on the port: a listener of our own binds it, or cannot. */
+const portIsFree = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const server = net.createServer()
+    server.once("error", () => resolve(false))
+    server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)))
+  })
+
+describe("an upgrade whose new supervisor is killed: every process it started is gone", () => {
+  it("its worker (a plain one, watching nothing) is stopped; stop then frees the port", async () => {
+    const dir = tempDir()
+    const port = await freePort()
+    const files = { status: path.join(dir, "status"), control: path.join(dir, "c.sock") }
+    // The worker's argument names the directory: every process of this test can be found by it.
+    onTestFinished(() => {
+      for (const pid of processesRunning(dir)) process.kill(Number(pid), "SIGKILL")
+    })
+    const server = track(
+      startServer([
+        `--port=127.0.0.1:${port}`,
+        `--status-file=${files.status}`,
+        `--control-socket=${files.control}`,
+        // The new supervisor's generation waits this long before it counts as ready.
+        "--interval=4",
+        "--",
+        nodeExecutable,
+        path.join(fixtures, "unwatching-worker.mjs"),
+        dir
+      ])
+    )
+    await waitFor("generation 1", () => (generationsIn(files.status).has(1) ? true : undefined))
+    const upgrading = upgrade(files.control)
+    const started = await server.waitForLine(/^started the new supervisor \(pid:(\d+)\)/)
+    const successor = Number(/\(pid:(\d+)\)/.exec(started)?.[1])
+    successors.add(successor)
+    const [orphan] = await waitFor("the new supervisor's worker", () => {
+      const children = childrenOf(successor)
+      return children.length > 0 ? children : undefined
+    })
+    process.kill(successor, "SIGKILL")
+    const result = await upgrading
+    expect(result.code).toBe(10)
+    expect(result.stderr).toMatch(/^upgrade failed: the new supervisor was killed by SIGKILL before it was ready;/)
+    expect(isRunning(orphan ?? 0)).toBe(false)
+    expect(server.lines()).toContain(`stopping what the failed new supervisor left running: pid ${orphan}`)
+    // The old generation serves on, alone.
+    expect(await get(port)).toMatch(/^gen=1 /)
+    expect(generationsIn(files.status)).toEqual(new Set([1]))
+    const stop = await runToExit(["stop", `--control-socket=${files.control}`])
+    expect(stop.code).toBe(0)
+    await server.exited
+    expect(processesRunning(dir)).toEqual([])
+    expect(await portIsFree(port)).toBe(true)
+  }, 60_000)
+})
+
+/**
+ * A `--binary` that plants a regular file at each of `names` (`$$`: its own pid, which the
+ * start_server it then execs keeps), beside the control socket.
+ */
+const planting = (dir: string, control: string, names: ReadonlyArray<string>) => {
+  const [runner, runnerArgs] = commandFor(startServerBin, [])
+  const start = runtime === "bun" ? [runner, ...runnerArgs] : [nodeExecutable, startServerJs]
+  const script = path.join(dir, "planting.sh")
+  fs.writeFileSync(
+    script,
+    `#!/bin/sh\n${names.map((name) => `echo planted > "${control}.${name}"\n`).join("")}exec ${start.map((a) => `"${a}"`).join(" ")} "$@"\n`,
+    { mode: 0o755 }
+  )
+  return script
+}
+
+describe("upgrade: a file where the new supervisor would bind its control socket", () => {
+  it("is left alone: another name is taken, and the new supervisor answers on the control socket", async () => {
+    const { dir, files, server } = await startService()
+    const result = await upgrade(files.control, `--binary=${planting(dir, files.control, ["$$"])}`)
+    const pid = Number(readIfExists(files.pid))
+    successors.add(pid)
+    expect(result).toMatchObject({ code: 0, stderr: "" })
+    expect(pid).not.toBe(server.pid)
+    expect((await statusJson(files.control)).supervisor?.pid).toBe(pid)
+    expect(readIfExists(`${files.control}.${pid}`)).toBe("planted\n")
+  }, 60_000)
+
+  it("with no free name, fails the upgrade, saying why; the old supervisor keeps its control socket", async (context) => {
+    context.skip(runtime === "node", "Node accepts on the inherited socket: it binds nothing beside the path")
+    const { dir, files, server } = await startService()
+    const names = ["$$", ...Array.from({ length: 9 }, (_, i) => `$$.${i + 1}`)]
+    const result = await upgrade(files.control, `--binary=${planting(dir, files.control, names)}`)
+    expect(result.code).toBe(10)
+    expect(result.stderr).toMatch(
+      /^upgrade failed: the new supervisor failed: cannot take the control socket over: no free name beside .*; the old supervisor keeps serving$/
+    )
+    expect(readIfExists(files.pid)).toBe(`${server.pid}\n`)
+    expect((await statusJson(files.control)).supervisor?.pid).toBe(server.pid)
+    expect(processesRunning(files.pid).filter((pid) => Number(pid) !== server.pid)).toEqual([])
+  }, 60_000)
+})
+
+/** A control connection kept open: each `ask` sends one request line and answers the reply line. */
+const openControl = async (control: string) => {
+  const socket = net.connect(control)
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve)
+    socket.once("error", reject)
+  })
+  onTestFinished(() => void socket.destroy())
+  let buffer = ""
+  const waiting: Array<(line: string) => void> = []
+  socket.setEncoding("utf8")
+  socket.on("data", (chunk: string) => {
+    buffer += chunk
+    for (let i = buffer.indexOf("\n"); i !== -1; i = buffer.indexOf("\n")) {
+      waiting.shift()?.(buffer.slice(0, i))
+      buffer = buffer.slice(i + 1)
+    }
+  })
+  return {
+    ask: (body: Record<string, unknown>) =>
+      new Promise<Record<string, unknown>>((resolve) => {
+        waiting.push((line) => resolve(JSON.parse(line) as Record<string, unknown>))
+        socket.write(`${JSON.stringify({ v: 1, id: 1, ...body })}\n`)
+      })
+  }
+}
+
+describe("control commands around an upgrade: carried out, or refused saying so", () => {
+  it("a connection opened before the handover is refused after it, naming the new supervisor; clients ask that one", async () => {
+    const { files, server, port } = await startService(["--kill-old-delay=5"])
+    const old = await openControl(files.control)
+    expect(await old.ask({ cmd: "status" })).toMatchObject({ ok: true })
+    const upgrading = upgrade(files.control, `--binary=${nextBinary}`)
+    const pid = await waitFor("the new supervisor in charge", () => {
+      const now = Number(readIfExists(files.pid))
+      return now > 0 && now !== server.pid ? now : undefined
+    })
+    successors.add(pid)
+    await server.waitForLine(/^sleeping 5 secs before killing old workers$/)
+    const refusal = {
+      ok: false,
+      error: `start_server (pid:${server.pid}) has handed over to start_server (pid:${pid}), which serves now`,
+      handedOverTo: pid
+    }
+    // The retiring supervisor claims nothing: not a stale status, a scale or a stop it would not carry out.
+    expect(await old.ask({ cmd: "status" })).toMatchObject(refusal)
+    expect(await old.ask({ cmd: "scale", workers: 5 })).toMatchObject(refusal)
+    expect(await old.ask({ cmd: "stop", wait: true })).toMatchObject(refusal)
+    expect(await get(port)).toMatch(/^hello from generation [12]/)
+    // A client asks the new supervisor, and what it says is what happens.
+    const scale = await runToExit(["scale", "3", `--control-socket=${files.control}`])
+    expect(scale.code).toBe(0)
+    await waitFor(
+      "3 workers of the new supervisor",
+      () => (statusLines(files.status).length === 3 && !generationsIn(files.status).has(1) ? true : undefined),
+      20_000
+    )
+    expect((await statusJson(files.control)).supervisor?.pid).toBe(pid)
+    expect((await upgrading).code).toBe(0)
+  }, 90_000)
+
+  it("scale while an upgrade is in progress is refused, saying why; the new supervisor runs as many as before", async () => {
+    const { files, server } = await startService()
+    fs.writeFileSync(files.holdMarker, "")
+    onTestFinished(() => fs.rmSync(files.holdMarker, { force: true }))
+    const upgrading = upgrade(files.control, `--binary=${nextBinary}`)
+    await server.waitForLine(/^started the new supervisor \(pid:(\d+)\)/)
+    const scale = await runToExit(["scale", "4", `--control-socket=${files.control}`])
+    expect(scale.code).toBe(1)
+    expect(scale.stderr).toBe("an upgrade is in progress; scale once it has completed")
+    fs.rmSync(files.holdMarker)
+    const result = await upgrading
+    successors.add(Number(readIfExists(files.pid)))
+    expect(result.code).toBe(0)
+    expect(statusLines(files.status).length).toBe(2)
+  }, 90_000)
+
+  it("stop while the new supervisor starts: it is stopped too, and nothing serves once stop has answered", async () => {
+    const { files, server, port } = await startService()
+    fs.writeFileSync(files.holdMarker, "")
+    onTestFinished(() => fs.rmSync(files.holdMarker, { force: true }))
+    const upgrading = upgrade(files.control, `--binary=${nextBinary}`)
+    const started = await server.waitForLine(/^started the new supervisor \(pid:(\d+)\)/)
+    const pid = Number(/\(pid:(\d+)\)/.exec(started)?.[1])
+    successors.add(pid)
+    await waitFor("the new supervisor's worker", () => (childrenOf(pid).length > 0 ? true : undefined))
+    const stop = await runToExit(["stop", `--control-socket=${files.control}`])
+    expect(stop).toMatchObject({ code: 0, stdout: "stopped\n" })
+    // Stopped before the old supervisor answered, with every worker.
+    expect(isRunning(pid)).toBe(false)
+    await server.exited
+    expect(processesRunning(files.pid)).toEqual([])
+    expect(await portIsFree(port)).toBe(true)
+    expect((await upgrading).code).not.toBe(0)
+  }, 90_000)
 })

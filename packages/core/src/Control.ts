@@ -72,6 +72,25 @@ export const handle = (
   closing: Effect.Effect<void>
 ): Stream.Stream<ControlProtocol.Reply> => {
   const id = request.id
+  // A scale is decided at once with its doing (see `carryOut`).
+  if (request.cmd === "scale") return carryOut(supervisor, request, logs, closing)
+  // Carried out here, or refused saying why (and whom to ask): see Upgrade.admission.
+  return Stream.unwrap(
+    Effect.map(supervisor.admit(request.cmd), (admission) =>
+      admission._tag === "Proceed"
+        ? carryOut(supervisor, request, logs, closing)
+        : Stream.make(ControlProtocol.refused(id, admission.reason, admission.successor))
+    )
+  )
+}
+
+const carryOut = (
+  supervisor: Running,
+  request: ControlProtocol.Request,
+  logs: Option.Option<Context.Tag.Service<Logs>>,
+  closing: Effect.Effect<void>
+): Stream.Stream<ControlProtocol.Reply> => {
+  const id = request.id
   const once = (effect: Effect.Effect<unknown>) =>
     Stream.fromEffect(Effect.map(effect, (result) => ControlProtocol.ok(id, result)))
   switch (request.cmd) {
@@ -91,8 +110,13 @@ export const handle = (
           )
         : once(Effect.as(supervisor.shutdown("TERM", "control"), { stopping: true } satisfies ControlReplies.Stop))
     case "scale":
-      return once(
-        Effect.as(supervisor.scale(request.workers), { workers: request.workers } satisfies ControlReplies.Workers)
+      // Admitted and done at once: an upgrade beginning meanwhile gives its new supervisor this number.
+      return Stream.fromEffect(
+        Effect.map(supervisor.scaleIfAdmitted(request.workers), (admission) =>
+          admission._tag === "Proceed"
+            ? ControlProtocol.ok(id, { workers: request.workers } satisfies ControlReplies.Workers)
+            : ControlProtocol.refused(id, admission.reason, admission.successor)
+        )
       )
     case "signal":
       return once(

@@ -47,14 +47,22 @@ const requests = {
   })
 }
 
-export const commands = Object.keys(requests) as ReadonlyArray<keyof typeof requests>
+export type Command = keyof typeof requests
+export const commands = Object.keys(requests) as ReadonlyArray<Command>
 
 export const Request = Schema.Union(...Object.values(requests))
 export type Request = typeof Request.Type
 
 export type Reply =
   | { readonly v: 1; readonly id: unknown; readonly ok: true; readonly result: unknown }
-  | { readonly v: 1; readonly id: unknown; readonly ok: false; readonly error: string }
+  | {
+      readonly v: 1
+      readonly id: unknown
+      readonly ok: false
+      readonly error: string
+      /** Refused by a supervisor that has handed over: the pid of the one to ask (same socket). */
+      readonly handedOverTo?: number
+    }
   | { readonly v: 1; readonly id: unknown; readonly event: unknown }
 
 export const ok = (id: unknown, result: unknown): Reply => ({ v: version, id: id ?? null, ok: true, result })
@@ -64,6 +72,9 @@ export const error = (id: unknown, message: string): Reply => ({
   ok: false,
   error: message
 })
+/** A refusal; `handedOverTo`: the supervisor in charge now, which the client asks again. */
+export const refused = (id: unknown, message: string, handedOverTo: number | undefined): Reply =>
+  handedOverTo === undefined ? error(id, message) : ({ ...error(id, message), handedOverTo } as Reply)
 export const event = (id: unknown, payload: unknown): Reply => ({ v: version, id: id ?? null, event: payload })
 
 const isCommand = (cmd: unknown): cmd is keyof typeof requests =>

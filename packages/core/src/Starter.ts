@@ -53,6 +53,10 @@ export interface Running extends Supervisor.Supervisor {
    * over to it once its first generation serves; see Upgrade. Needs the `Successor` service.
    */
   readonly upgrade: (request: Upgrade.UpgradeRequest) => Effect.Effect<Upgrade.UpgradeOutcome>
+  /** Whether this supervisor carries out a control command now, or refuses it (see Upgrade). */
+  readonly admit: Upgrade.Upgrades["admit"]
+  /** `scale`, carried out or refused (see Upgrade): what the control socket's `scale` does. */
+  readonly scaleIfAdmitted: Upgrade.Upgrades["scale"]
 }
 
 /** The outcome of an upgrade that no client waits for (SIGUSR2), in the log. */
@@ -159,6 +163,11 @@ export const start = <E = never>(
       // An upgrade in progress holds restarts (see Upgrade).
       restart: upgrades.restart,
       restartAndWait: upgrades.restartAndWait,
+      shutdown: upgrades.shutdown,
+      // A stop during an upgrade has stopped the new supervisor too once this completes.
+      exitCode: Effect.zipLeft(machine.exitCode, upgrades.quiet),
+      admit: upgrades.admit,
+      scaleIfAdmitted: upgrades.scale,
       // Its own fiber: a client that goes away (or a signal handler) never interrupts a handover half-way.
       upgrade: (request) => Effect.flatMap(Effect.forkIn(upgrades.upgrade(request), scope), Fiber.join)
     }

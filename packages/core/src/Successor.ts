@@ -89,8 +89,9 @@ export interface SuccessorProcess {
   /** Tells it to take over the pid file, the status files and the control socket. */
   readonly commit: Effect.Effect<void>
   /**
-   * Stops it (TERM, then KILL after a grace period) and waits until it has exited; under
-   * systemd, tells systemd this supervisor is ready again.
+   * Stops it (TERM, then KILL after a grace period) and waits until it has exited, then stops
+   * whatever it left running (its workers, when it was killed): every process of a failed
+   * attempt is gone after this. Under systemd, tells systemd this supervisor is ready again.
    */
   readonly abort: Effect.Effect<void>
   /** Sends it HUP: a restart asked of the old supervisor once the new one is in charge. */

@@ -12,9 +12,12 @@
  */
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import type { Command } from "./ControlProtocol.js"
 import type { RestartReason } from "./Event.js"
 import type { BoundSocket } from "./ListenSockets.js"
 import * as Machine from "./Machine.js"
@@ -89,6 +92,20 @@ const awaitReport = <T extends Report["_tag"]>(
   })
 
 /**
+ * Whether a control command is carried out by this supervisor, or refused: a reply never
+ * claims what did not happen. `successor`: the supervisor in charge now, which the client asks
+ * again (on the same control socket, which is that one's by then).
+ */
+export type Admission = Data.TaggedEnum<{
+  Proceed: {}
+  Refused: { readonly reason: string; readonly successor: number | undefined }
+}>
+export const Admission = Data.taggedEnum<Admission>()
+
+/** What a supervisor that has handed over still answers itself: its log (shared) and nothing else. */
+const answeredAfterHandover: ReadonlySet<Command> = new Set<Command>(["logs", "reopen-logs"])
+
+/**
  * Where this supervisor stands with upgrades. A restart asked for (HUP) while a new supervisor
  * is on its way is held: it would start a generation whose number the new one uses too. Once
  * the upgrade ends it runs here (failed), or goes to the new supervisor (completed), as does
@@ -96,7 +113,18 @@ const awaitReport = <T extends Report["_tag"]>(
  */
 type Phase = Data.TaggedEnum<{
   Idle: {}
-  Upgrading: { readonly held: RestartReason | undefined }
+  /**
+   * `stopping`: this supervisor was told to stop meanwhile (`stop` completes then): the
+   * upgrade ends at once, and never commits. `done` completes once the upgrade has ended.
+   */
+  Upgrading: {
+    readonly held: RestartReason | undefined
+    readonly stopping: boolean
+    readonly stop: Deferred.Deferred<void>
+    readonly done: Deferred.Deferred<void>
+  }
+  /** Told to commit: who is in charge is decided when `done` completes. */
+  Committing: { readonly held: RestartReason | undefined; readonly done: Deferred.Deferred<void> }
   HandedOver: { readonly pid: number; readonly hangUp: Effect.Effect<void> }
 }>
 const Phase = Data.taggedEnum<Phase>()
@@ -108,6 +136,51 @@ export interface Upgrades {
   readonly restart: (reason: RestartReason) => Effect.Effect<void>
   /** `Supervisor.restartAndWait`; refused during an upgrade and after one (no outcome to wait for here). */
   readonly restartAndWait: (reason: RestartReason) => Effect.Effect<RestartOutcome>
+  /** `Supervisor.shutdown`; an upgrade that has not committed yet ends (the new supervisor is stopped). */
+  readonly shutdown: Supervisor["shutdown"]
+  /** Completes once no upgrade is in progress (a stopped one has stopped its new supervisor). */
+  readonly quiet: Effect.Effect<void>
+  /** Whether this supervisor carries out a control command now (see `admission`). */
+  readonly admit: (command: Command) => Effect.Effect<Admission>
+  /**
+   * `Supervisor.scale` if admitted (see `admission`), decided at once with the number an
+   * upgrade that begins later gives its new supervisor.
+   */
+  readonly scale: (workers: number) => Effect.Effect<Admission>
+}
+
+/**
+ * Who carries out a control command, by phase: after a handover, the new supervisor (the
+ * client asks it); during an upgrade, this one, except `scale` (the new supervisor was given
+ * the number of workers at its start) and a `stop` while the handover is being confirmed.
+ */
+const admission = (now: Phase, command: Command, pid: number): Admission => {
+  switch (now._tag) {
+    case "Idle":
+      return Admission.Proceed()
+    case "HandedOver":
+      return answeredAfterHandover.has(command)
+        ? Admission.Proceed()
+        : Admission.Refused({
+            reason: `start_server (pid:${pid}) has handed over to start_server (pid:${now.pid}), which serves now`,
+            successor: now.pid
+          })
+    case "Upgrading":
+    case "Committing":
+      if (command === "scale") {
+        return Admission.Refused({
+          reason: "an upgrade is in progress; scale once it has completed",
+          successor: undefined
+        })
+      }
+      if (command === "stop" && now._tag === "Committing") {
+        return Admission.Refused({
+          reason: "a new supervisor is taking over at this moment; stop again",
+          successor: undefined
+        })
+      }
+      return Admission.Proceed()
+  }
 }
 
 /**
@@ -122,8 +195,15 @@ export const make = (
   Effect.gen(function* () {
     const successor = yield* Effect.serviceOption(Successor)
     const phase = yield* Ref.make<Phase>(Phase.Idle())
+    /** The last number of workers a scale was admitted with (set in `phase`'s update: atomically). */
+    let requestedWorkers: number | undefined
 
-    const attempt = (service: Successor["Type"], request: UpgradeRequest) =>
+    const attempt = (
+      service: Successor["Type"],
+      request: UpgradeRequest,
+      stop: Deferred.Deferred<void>,
+      workers: number | undefined
+    ) =>
       Effect.gen(function* () {
         const state = yield* supervisor.state
         const timeoutMs = request.timeoutMs ?? defaultReadyTimeoutMs
@@ -133,26 +213,53 @@ export const make = (
           service.launch({
             binary: request.binary,
             sockets,
-            state: { generation: state.generation, workers: state.config.workers }
+            state: { generation: state.generation, workers: workers ?? state.config.workers }
           }),
           (e) => e.message
         )
         const failWith = (reason: string) => Effect.zipRight(process.abort, Effect.fail(reason))
+        // This supervisor stopping meanwhile (its scope closes) ends the attempt: the new one is
+        // stopped too, and waited for, before this one exits (a stop means the service stops).
+        let relinquished = false
+        let inCharge = false
+        yield* Effect.addFinalizer((exit) =>
+          Exit.isInterrupted(exit) && !inCharge
+            ? Effect.all([
+                Effect.logWarning("upgrade abandoned: start_server is stopping"),
+                relinquished ? service.reclaim : Effect.void,
+                process.abort
+              ])
+            : Effect.void
+        )
         // 2. ready
-        const ready = yield* Effect.catchAll(awaitReport(process, "Ready", timeoutMs, "ready"), failWith)
-        // 3. commit, unless this supervisor has moved on meanwhile: a TERM, or a rollout of its own
-        // (an auto-restart) whose generation number the new one has taken too.
+        const ready = yield* Effect.catchAll(
+          Effect.raceFirst(
+            awaitReport(process, "Ready", timeoutMs, "ready"),
+            Effect.zipRight(Deferred.await(stop), Effect.fail("start_server is stopping"))
+          ),
+          failWith
+        )
+        // 3. commit, unless this supervisor has moved on meanwhile: a TERM or a stop (admitted
+        // stops are seen here atomically), or a rollout of its own (an auto-restart) whose
+        // generation number the new one has taken too.
+        const stopping = yield* Ref.modify(phase, (now): readonly [boolean, Phase] =>
+          now._tag === "Upgrading" && !now.stopping
+            ? [false, Phase.Committing({ held: now.held, done: now.done })]
+            : [true, now]
+        )
         const now = yield* supervisor.state
-        if (Machine.isStopping(now)) yield* failWith("start_server is stopping")
+        if (stopping || Machine.isStopping(now)) yield* failWith("start_server is stopping")
         if (now.epoch !== state.epoch) {
           yield* failWith(`a rollout began meanwhile (epoch ${now.epoch}); upgrade once it has completed`)
         }
         // From here this process writes none of the shared files, until it gets them back.
         yield* service.relinquish
+        relinquished = true
         yield* process.commit
         yield* Effect.catchAll(awaitReport(process, "Committed", commitTimeoutMs, "in charge"), (reason) =>
           Effect.zipRight(service.reclaim, failWith(reason))
         )
+        inCharge = true
         // 4. retire
         yield* service.closeControl
         yield* Effect.logInfo(
@@ -188,7 +295,10 @@ export const make = (
           outcome._tag === "Completed" && hangUp !== undefined
             ? Phase.HandedOver({ pid: outcome.pid, hangUp })
             : Phase.Idle()
-        const held = yield* Ref.modify(phase, (now) => [now._tag === "Upgrading" ? now.held : undefined, next])
+        const before = yield* Ref.getAndSet(phase, next)
+        // Commands that waited for the handover's end are decided now, by `next`.
+        if (before._tag === "Upgrading" || before._tag === "Committing") yield* Deferred.succeed(before.done, undefined)
+        const held = before._tag === "Upgrading" || before._tag === "Committing" ? before.held : undefined
         if (held !== undefined) yield* passOn(next, held)
         return outcome
       })
@@ -204,6 +314,7 @@ export const make = (
         case "Idle":
           return supervisor.restart(reason)
         case "Upgrading":
+        case "Committing":
           return Effect.logInfo(`restart (${reason}) held until the upgrade in progress ends`)
       }
     }
@@ -214,17 +325,32 @@ export const make = (
           return UpgradeOutcome.Failed({ reason: "this supervisor cannot start a new one (no Successor service)" })
         }
         const state = yield* supervisor.state
-        const refused = yield* Ref.modify(phase, (now) => {
+        const stop = yield* Deferred.make<void>()
+        const done = yield* Deferred.make<void>()
+        const [refused, workers] = yield* Ref.modify(phase, (now) => {
           const why = refusal(state, now._tag !== "Idle")
-          return [why, why === undefined ? Phase.Upgrading({ held: undefined }) : now] as const
+          return [
+            // The number of workers a scale admitted before this asked for (the machine may not have it yet).
+            [why, requestedWorkers] as const,
+            why === undefined ? Phase.Upgrading({ held: undefined, stopping: false, stop, done }) : now
+          ] as const
         })
         if (refused !== undefined) return refused
-        return yield* Effect.flatMap(attempt(successor.value, request), settle)
+        return yield* Effect.flatMap(attempt(successor.value, request, stop, workers), settle)
       })
 
     const restart = (reason: RestartReason) =>
       Effect.flatMap(
-        Ref.modify(phase, (now) => [now, now._tag === "Upgrading" ? Phase.Upgrading({ held: reason }) : now] as const),
+        Ref.modify(phase, (now): readonly [Phase, Phase] => {
+          switch (now._tag) {
+            case "Upgrading":
+              return [now, Phase.Upgrading({ ...now, held: reason })]
+            case "Committing":
+              return [now, Phase.Committing({ ...now, held: reason })]
+            default:
+              return [now, now]
+          }
+        }),
         (now) => passOn(now, reason)
       )
 
@@ -235,11 +361,56 @@ export const make = (
           _tag: "Failed",
           epoch: state.epoch,
           reason:
-            now._tag === "Upgrading"
-              ? "an upgrade is in progress; restart once it has completed"
-              : `this supervisor has handed over to start_server (pid:${now.pid}); restart that one`
+            now._tag === "HandedOver"
+              ? `this supervisor has handed over to start_server (pid:${now.pid}); restart that one`
+              : "an upgrade is in progress; restart once it has completed"
         }))
       })
 
-    return { upgrade, restart, restartAndWait }
+    const markStopping = (now: Phase): Phase =>
+      now._tag === "Upgrading" ? Phase.Upgrading({ ...now, stopping: true }) : now
+    /** The upgrade in progress (if any) ends now, once `markStopping` has made `before` stopping. */
+    const endUpgrade = (before: Phase) =>
+      before._tag === "Upgrading" ? Deferred.succeed(before.stop, undefined) : Effect.void
+
+    const shutdown: Supervisor["shutdown"] = (signal, origin) =>
+      Effect.gen(function* () {
+        yield* Effect.flatMap(Ref.getAndUpdate(phase, markStopping), endUpgrade)
+        yield* supervisor.shutdown(signal, origin)
+      })
+
+    const quiet = Effect.flatMap(Ref.get(phase), (now) =>
+      now._tag === "Upgrading" || now._tag === "Committing" ? Deferred.await(now.done) : Effect.void
+    )
+
+    const admit = (command: Command) =>
+      Effect.gen(function* () {
+        // A handover being confirmed decides who answers: wait for its end (10 s at most).
+        const now = yield* Ref.get(phase)
+        if (now._tag === "Committing") yield* Deferred.await(now.done)
+        const [decided, stopped] = yield* Ref.modify(phase, (now) => {
+          const decided = admission(now, command, pid)
+          // An admitted stop ends the upgrade in progress: it must not commit after this.
+          const stops = command === "stop" && decided._tag === "Proceed"
+          return [[decided, stops ? now : undefined] as const, stops ? markStopping(now) : now] as const
+        })
+        if (stopped !== undefined) yield* endUpgrade(stopped)
+        return decided
+      })
+
+    const scale = (workers: number) =>
+      Effect.gen(function* () {
+        const now = yield* Ref.get(phase)
+        if (now._tag === "Committing") yield* Deferred.await(now.done)
+        const decided = yield* Ref.modify(phase, (now) => {
+          const decided = admission(now, "scale", pid)
+          // Decided and recorded at once: an upgrade that begins after this starts this many.
+          if (decided._tag === "Proceed") requestedWorkers = workers
+          return [decided, now] as const
+        })
+        if (decided._tag === "Proceed") yield* supervisor.scale(workers)
+        return decided
+      })
+
+    return { upgrade, restart, restartAndWait, shutdown, quiet, admit, scale }
   })

@@ -59,6 +59,12 @@ describe("Successor reports", () => {
   })
 })
 
+/** Until the old supervisor has told the new one to commit. */
+const untilCommit = (did: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    while (!did.includes("commit")) yield* Effect.yieldNow()
+  })
+
 /** A fake new supervisor whose reports the test sends; it records what the old one did. */
 const fakeSuccessor = (reports: Queue.Queue<Successor.Report>, did: Array<string>) =>
   Layer.succeed(
@@ -79,7 +85,12 @@ const fakeSuccessor = (reports: Queue.Queue<Successor.Report>, did: Array<string
   )
 
 const upgrading = (
-  script: (reports: Queue.Queue<Successor.Report>, upgrades: Upgrade.Upgrades, world: World) => Effect.Effect<void>,
+  script: (
+    reports: Queue.Queue<Successor.Report>,
+    upgrades: Upgrade.Upgrades,
+    world: World,
+    did: ReadonlyArray<string>
+  ) => Effect.Effect<void>,
   request: Upgrade.UpgradeRequest = {}
 ) =>
   Effect.gen(function* () {
@@ -95,7 +106,7 @@ const upgrading = (
         const fiber = yield* Effect.fork(upgrades.upgrade(request))
         // Until it waits for the new supervisor's first report: the upgrade is under way.
         yield* Effect.yieldNow()
-        yield* script(reports, upgrades, world)
+        yield* script(reports, upgrades, world, did)
         const outcome = yield* Fiber.join(fiber)
         return { outcome, did, world, sup, upgrades }
       }).pipe(Effect.provide(fakeSuccessor(reports, did)))
@@ -220,6 +231,163 @@ describe("Upgrade, step by step", () => {
       )
       expect(outcome).toEqual(
         Upgrade.UpgradeOutcome.Busy({ reason: "a rollout is in progress (epoch 1); upgrade once it has completed" })
+      )
+    })
+  )
+})
+
+describe("Control commands around an upgrade: carried out here, or refused saying whom to ask", () => {
+  it.scoped("after the handover every command but the log's is refused, naming the new supervisor", () =>
+    Effect.gen(function* () {
+      const { upgrades } = yield* upgrading((reports) =>
+        Effect.gen(function* () {
+          yield* Queue.offer(reports, Successor.Report.Ready({ pid: 99, version: "2", generation: 2 }))
+          yield* Queue.offer(reports, Successor.Report.Committed())
+        })
+      )
+      const refused = Upgrade.Admission.Refused({
+        reason: "start_server (pid:1) has handed over to start_server (pid:99), which serves now",
+        successor: 99
+      })
+      for (const command of ["status", "stop", "scale", "restart", "signal", "subscribe", "upgrade"] as const) {
+        expect(yield* upgrades.admit(command)).toEqual(refused)
+      }
+      expect(yield* upgrades.admit("logs")).toEqual(Upgrade.Admission.Proceed())
+    })
+  )
+
+  it.scoped(
+    "a stop admitted before the commit ends the upgrade: the new supervisor is stopped, never told to commit",
+    () =>
+      Effect.gen(function* () {
+        const { outcome, did } = yield* upgrading((reports, upgrades) =>
+          Effect.gen(function* () {
+            expect(yield* upgrades.admit("stop")).toEqual(Upgrade.Admission.Proceed())
+            // The machine has not acted on it yet: the upgrade must see it all the same.
+            yield* Queue.offer(reports, Successor.Report.Ready({ pid: 99, version: "2", generation: 2 }))
+          })
+        )
+        expect(outcome).toEqual(Upgrade.UpgradeOutcome.Failed({ reason: "start_server is stopping" }))
+        expect(did).toEqual(["abort"])
+      })
+  )
+
+  it.scoped("a TERM during an upgrade ends it at once: the new supervisor is stopped before this one's exit", () =>
+    Effect.gen(function* () {
+      const { outcome, did, upgrades, sup } = yield* upgrading((_reports, upgrades) =>
+        Effect.gen(function* () {
+          yield* upgrades.shutdown("TERM")
+          // No report, no timeout: the stop alone ends it.
+        })
+      )
+      expect(outcome).toEqual(Upgrade.UpgradeOutcome.Failed({ reason: "start_server is stopping" }))
+      expect(did).toEqual(["abort"])
+      yield* upgrades.quiet
+      yield* advance(0)
+      expect(yield* sup.exitCode).toBe(0)
+    })
+  )
+
+  it.scoped("scale is refused while an upgrade is in progress (the new supervisor got the number at its start)", () =>
+    Effect.gen(function* () {
+      yield* upgrading((reports, upgrades) =>
+        Effect.gen(function* () {
+          expect(yield* upgrades.admit("scale")).toEqual(
+            Upgrade.Admission.Refused({
+              reason: "an upgrade is in progress; scale once it has completed",
+              successor: undefined
+            })
+          )
+          expect(yield* upgrades.admit("status")).toEqual(Upgrade.Admission.Proceed())
+          yield* Queue.offer(reports, Successor.Report.Exited({ description: "exited with status 3" }))
+        })
+      )
+    })
+  )
+
+  it.scoped("a scale admitted just before an upgrade begins is what the new supervisor starts with", () =>
+    Effect.gen(function* () {
+      const world = makeWorld()
+      const reports = yield* Queue.unbounded<Successor.Report>()
+      const launched: Array<number> = []
+      const successor = Layer.succeed(
+        Successor.Successor,
+        Successor.Successor.of({
+          launch: (request) =>
+            Effect.sync(() => {
+              launched.push(request.state.workers)
+              return {
+                pid: 99,
+                next: Queue.take(reports),
+                commit: Effect.void,
+                abort: Effect.void,
+                hangUp: Effect.void
+              }
+            }),
+          relinquish: Effect.void,
+          reclaim: Effect.void,
+          closeControl: Effect.void
+        })
+      )
+      yield* inWorld(
+        world,
+        Effect.gen(function* () {
+          const sup = yield* start(config())
+          yield* advance(1000)
+          const upgrades = yield* Upgrade.make(sup, [], 1)
+          // The new supervisor's report is there already: the upgrade runs to its end without a
+          // turn for the machine, which has not applied the scale when the upgrade begins.
+          yield* Queue.offer(reports, Successor.Report.Exited({ description: "exited with status 3" }))
+          expect(yield* upgrades.scale(3)).toEqual(Upgrade.Admission.Proceed())
+          expect((yield* upgrades.upgrade({}))._tag).toBe("Failed")
+          expect(launched).toEqual([3])
+          // And one asked while an upgrade is in progress is refused.
+          const fiber = yield* Effect.fork(upgrades.upgrade({}))
+          yield* Effect.yieldNow()
+          expect(yield* upgrades.scale(4)).toEqual(
+            Upgrade.Admission.Refused({
+              reason: "an upgrade is in progress; scale once it has completed",
+              successor: undefined
+            })
+          )
+          yield* Queue.offer(reports, Successor.Report.Exited({ description: "exited with status 3" }))
+          yield* Fiber.join(fiber)
+        }).pipe(Effect.provide(successor))
+      )
+      expect(launched).toEqual([3, 3])
+    })
+  )
+
+  it.scoped("a command during the commit waits for its outcome: refused once the new supervisor confirmed", () =>
+    Effect.gen(function* () {
+      const { upgrades } = yield* upgrading((reports, upgrades, _world, did) =>
+        Effect.gen(function* () {
+          yield* Queue.offer(reports, Successor.Report.Ready({ pid: 99, version: "2", generation: 2 }))
+          // Told to commit: a status asked now waits.
+          yield* untilCommit(did)
+          const asked = yield* Effect.fork(upgrades.admit("status"))
+          yield* Effect.yieldNow()
+          expect(asked.unsafePoll()).toBe(null)
+          yield* Queue.offer(reports, Successor.Report.Committed())
+          expect((yield* Fiber.join(asked))._tag).toBe("Refused")
+        })
+      )
+      expect((yield* upgrades.admit("status"))._tag).toBe("Refused")
+    })
+  )
+
+  it.scoped("… and carried out here once the commit failed", () =>
+    Effect.gen(function* () {
+      yield* upgrading((reports, upgrades, _world, did) =>
+        Effect.gen(function* () {
+          yield* Queue.offer(reports, Successor.Report.Ready({ pid: 99, version: "2", generation: 2 }))
+          yield* untilCommit(did)
+          const asked = yield* Effect.fork(upgrades.admit("stop"))
+          yield* Effect.yieldNow()
+          expect(asked.unsafePoll()).toBe(null)
+          yield* Queue.offer(reports, Successor.Report.Failed({ reason: "no" }))
+          expect(yield* Fiber.join(asked)).toEqual(Upgrade.Admission.Proceed())
+        })
       )
     })
   )

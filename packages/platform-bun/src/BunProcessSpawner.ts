@@ -99,6 +99,7 @@ const spawnWorker = (
           notify?.destroy()
           ipcReading?.destroy()
           release()
+          collectSoon()
           Deferred.unsafeDone(exit, Exit.succeed(WorkerSpawn.toExitStatus(code, signal)))
         }
       })
@@ -164,6 +165,29 @@ const spawnWorker = (
       ...WorkerSpawn.readinessOf(request, pid, state)
     } satisfies ProcessSpawner.WorkerProcess
   })
+
+/**
+ * Bun's collector lets the supervisor's heap grow by some 30 MiB over a few hundred restarts
+ * before it runs by itself (figures: scripts/restart-memory.mjs). After workers exit, a full
+ * collection then, at most one every `collectEveryMs` (each takes some 10 ms): the heap stays
+ * near where it started, and a storm of exits costs little.
+ */
+const collectEveryMs = 2_000
+let lastCollection = 0
+let collection: ReturnType<typeof setTimeout> | undefined
+const collectSoon = () => {
+  if (collection !== undefined) return
+  collection = setTimeout(
+    () => {
+      collection = undefined
+      lastCollection = Date.now()
+      Bun.api().gc(true)
+    },
+    Math.max(0, lastCollection + collectEveryMs - Date.now())
+  )
+  // Never what keeps the process alive.
+  collection.unref()
+}
 
 export interface Options {
   /** Where the workers' stdout and stderr lines go, tagged; without it, they inherit ours. */

@@ -21,6 +21,11 @@ export interface Handover {
    */
   readonly setOwned: (owned: boolean) => Effect.Effect<void>
   readonly listeners: Set<(owned: boolean) => void>
+  /**
+   * What a new supervisor completes once it owns the shared files, before it confirms the
+   * handover (taking the control socket, which is asynchronous); each fails with the reason.
+   */
+  readonly takeOverSteps: Set<Effect.Effect<void, string>>
   /** The pid file's descriptor, holding its lock (set by NodePidFile). */
   pidFile: number | undefined
   /**
@@ -42,6 +47,7 @@ export const make = (owned: boolean): Handover => {
         for (const listener of [...listeners]) listener(next)
       }),
     listeners,
+    takeOverSteps: new Set(),
     pidFile: undefined,
     control: undefined
   }
@@ -59,6 +65,20 @@ export const subscribe = (
     Effect.sync(() => void handover.listeners.add(listener)),
     () => Effect.sync(() => void handover.listeners.delete(listener))
   )
+
+/** Adds a step to `takeOverSteps` until the scope closes. */
+export const addTakeOverStep = (
+  handover: Handover,
+  step: Effect.Effect<void, string>
+): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => void handover.takeOverSteps.add(step)),
+    () => Effect.sync(() => void handover.takeOverSteps.delete(step))
+  )
+
+/** Runs every take-over step (once this process owns the files); fails with the first reason. */
+export const completeTakeOver = (handover: Handover): Effect.Effect<void, string> =>
+  Effect.forEach([...handover.takeOverSteps], (step) => step, { discard: true })
 
 /**
  * Runs `effect` (synchronous: files are written before `setOwned` completes) each time this

@@ -12,7 +12,6 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
-import * as Runtime from "effect/Runtime"
 import * as Scheduler from "effect/Scheduler"
 import * as Stream from "effect/Stream"
 import * as Handover from "./Handover.js"
@@ -157,6 +156,25 @@ const removeIfOurs = (path: string, identity: { readonly dev: number; readonly i
     // gone already
   }
 }
+
+/**
+ * A free name for a new supervisor's control socket, to be renamed over `path`: beside it (the
+ * same directory, for rename), shorter where the path is near the limit. A file there, of
+ * whatever kind, is someone else's: never removed, another name is taken.
+ */
+const besidePath = (path: string): Effect.Effect<string, ControlServer.ControlServerError> =>
+  Effect.gen(function* () {
+    const bases = [`${path}.${process.pid}`, nodePath.join(nodePath.dirname(path), `.${process.pid}`)]
+    const base = bases.find((c) => Buffer.byteLength(c) <= maxUnixPath) ?? bases[0]!
+    const candidates = [base, ...Array.from({ length: 9 }, (_, i) => `${base}.${i + 1}`)].filter(
+      (c) => Buffer.byteLength(c) <= maxUnixPath
+    )
+    const free = candidates.find((c) => fs.lstatSync(c, { throwIfNoEntry: false }) === undefined)
+    if (free === undefined) return yield* fail(`no free name beside ${path} (${base} and the like exist)`)
+    if (free !== base)
+      yield* Effect.logWarning(`${base} exists (not ours): the control socket is bound at ${free}, then moved`)
+    return free
+  })
 
 type HandleLine = (line: string, closing: Effect.Effect<void>) => Stream.Stream<string>
 
@@ -380,10 +398,7 @@ const listen =
           : Effect.gen(function* () {
               // An inherited descriptor this runtime cannot accept on is of no use here.
               closeAdopted()
-              // Beside the path (the same directory, for rename); shorter where the path is near the limit.
-              const candidates = [`${path}.${process.pid}`, nodePath.join(nodePath.dirname(path), `.${process.pid}`)]
-              const beside = candidates.find((c) => Buffer.byteLength(c) <= maxUnixPath) ?? candidates[0]!
-              yield* clearPath(beside)
+              const beside = yield* besidePath(path)
               yield* bindAndListen(beside)
               phase = "accepting"
               yield* Effect.try({
@@ -392,10 +407,13 @@ const listen =
               })
               identity = yield* identityOf(path)
             })
-      const runtime = yield* Effect.runtime<never>()
-      yield* Handover.subscribe(handover, (owned) => {
-        if (owned && phase === "unused") Runtime.runFork(runtime)(Effect.ignoreLogged(takeOver))
-      })
+      // Part of the handover: the new supervisor confirms it only once it accepts here.
+      yield* Handover.addTakeOverStep(
+        handover,
+        Effect.suspend(() => (phase === "unused" ? takeOver : Effect.void)).pipe(
+          Effect.mapError((error) => `cannot take the control socket over: ${error.message}`)
+        )
+      )
     })
 
 export const layerWith = (options: Options): Layer.Layer<ControlServer.ControlServer, never, Libc.Libc> =>

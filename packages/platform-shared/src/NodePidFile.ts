@@ -49,10 +49,33 @@ const checkOwner = (fd: number, path: string) => {
   if ((stat.mode & 0o022) !== 0) fs.fchmodSync(fd, stat.mode & 0o7755)
 }
 
-const writePid = (fd: number, pid: number) => {
-  fs.ftruncateSync(fd, 0)
-  fs.writeSync(fd, `${pid}\n`, 0)
-  fs.fsyncSync(fd)
+/**
+ * Writes `pid` into the file at `path`, which must be the one `lockFd` holds. The locked
+ * descriptor is read-only (a new supervisor inherits it, and a `--binary` that writes to its
+ * inherited descriptors must not reach the file): the content goes through a descriptor of
+ * its own, open only for this.
+ */
+const writePid = (path: string, lockFd: number, pid: number) => {
+  const fd = fs.openSync(fsPath(path), fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW)
+  try {
+    if (!sameFile(fs.fstatSync(lockFd), fs.fstatSync(fd))) {
+      throw new Error("it was replaced by another file (not written)")
+    }
+    // A handover rewrites it while readers may look: never empty then. The new pid goes over
+    // the old one, then the rest is cut; one shorter than the old would leave the old one's
+    // tail showing meanwhile (`kill $(cat …)` would read two numbers), so it replaces it.
+    const text = Buffer.from(`${pid}\n`)
+    if (text.length >= fs.fstatSync(fd).size) {
+      fs.writeSync(fd, text, 0, text.length, 0)
+      fs.ftruncateSync(fd, text.length)
+    } else {
+      fs.ftruncateSync(fd, 0)
+      fs.writeSync(fd, text, 0, text.length, 0)
+    }
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
 }
 
 /** Removes the file only while this process owns it and it is still the one locked. */
@@ -73,7 +96,7 @@ const release = (handover: Handover.Handover, path: string, fd: number, stat: fs
 const keepPid = (handover: Handover.Handover, path: string, fd: number, pid: number) =>
   Handover.whenOwned(
     handover,
-    Effect.try(() => writePid(fd, pid)).pipe(
+    Effect.try(() => writePid(path, fd, pid)).pipe(
       Effect.catchAll((error) => Effect.logError(`failed to write file:${path}:${strerror(error.error)}`))
     )
   )
@@ -95,11 +118,12 @@ const acquire = (libc: Libc.Service, handover: Handover.Handover) => (path: stri
   Effect.acquireRelease(
     Effect.try({
       try: () => {
-        // O_CLOEXEC is Node's default for opened files: workers never hold the lock.
-        // Never through a symlink: its target (anything the supervisor may write) would be clobbered.
+        // O_CLOEXEC is Node's default for opened files: workers never hold the lock. Read-only:
+        // this descriptor is handed to a new supervisor (see writePid). Never through a
+        // symlink: its target (anything the supervisor may write) would be clobbered.
         const fd = fs.openSync(
           fsPath(path),
-          fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW,
+          fs.constants.O_RDONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW,
           0o644
         )
         if (!libc.tryLockExclusive(fd)) {
@@ -113,7 +137,7 @@ const acquire = (libc: Libc.Service, handover: Handover.Handover) => (path: stri
           throw error
         }
         try {
-          writePid(fd, pid)
+          writePid(path, fd, pid)
         } catch (error) {
           // A full disk: leave no empty pid file behind. The lock is ours, so the file is too.
           fs.rmSync(fsPath(path), { force: true })

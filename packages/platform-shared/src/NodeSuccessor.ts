@@ -23,6 +23,8 @@ import * as Takeover from "./Takeover.js"
 
 /** How long an aborted successor has between TERM and KILL. */
 const abortGraceMs = 10_000
+/** How long after its exit a successor is reported gone even though its report pipe is still open. */
+const exitReportMs = 500
 /** How long a successor told `abort` after `commit` has to give its files back and stop, before TERM. */
 const abortLineGraceMs = 5_000
 
@@ -119,13 +121,23 @@ const launch =
       })
       const reports = yield* Queue.unbounded<Successor.Report>()
       const [file, args] = command(binary, request.binary === undefined, options.argv)
-      const child = yield* Effect.try({
-        try: () =>
-          spawn(file, [...args], {
+      const { child, exit, startTime } = yield* Effect.try({
+        try: () => {
+          const child = spawn(file, [...args], {
             // Its own output is ours (a terminal, --log-file), as are its workers'.
             stdio: [...placed.stdio],
             env: { ...process.env, [Takeover.variable]: JSON.stringify(layout) }
-          }),
+          })
+          OrphanReaper.ownChild(child)
+          // Listened to before anything else runs: a binary that exits at once may be reported next turn.
+          const exit = new Promise<string>((resolve) => {
+            child.once("error", (error) => resolve(`could not be started (${error.message})`))
+            child.once("exit", (code, signal) => resolve(describeExit(code, signal)))
+          })
+          // When it started: what it leaves behind, if it is killed, started later (see `abort`).
+          const startTime = child.pid === undefined ? undefined : OrphanReaper.procStat(child.pid)?.startTime
+          return { child, exit, startTime }
+        },
         catch: (error) => new Successor.SuccessorError({ message: `cannot start ${binary}: ${strerror(error)}` })
       }).pipe(
         Effect.ensuring(
@@ -142,15 +154,18 @@ const launch =
           })
         )
       )
-      OrphanReaper.ownChild(child)
-      const exited = yield* Effect.async<string>((resume) => {
-        child.once("error", (error) => resume(Effect.succeed(`could not be started (${error.message})`)))
-        child.once("exit", (code, signal) => resume(Effect.succeed(describeExit(code, signal))))
-      }).pipe(Effect.fork)
-      // Its end of the pipe closes when it exits (its workers never hold it): then the exit is a report too.
-      const gone = Effect.map(exited.await, (exit) =>
-        Successor.Report.Exited({ description: exit._tag === "Success" ? exit.value : "exited" })
+      const exited = Effect.promise(() => exit)
+      // It is gone when its end of the pipe closes (what it wrote before is read first), or at
+      // the latest `exitReportMs` after its exit, should something it started hold the pipe.
+      let goneReported = false
+      const gone = Effect.flatMap(exited, (description) =>
+        Effect.suspend(() => {
+          if (goneReported) return Effect.void
+          goneReported = true
+          return Queue.offer(reports, Successor.Report.Exited({ description }))
+        })
       )
+      yield* Effect.forkScoped(Effect.zipRight(Effect.zipRight(exited, Effect.sleep(exitReportMs)), gone))
       /** A command line to it; false once it is gone. */
       const send = (line: string): boolean => {
         try {
@@ -166,7 +181,7 @@ const launch =
         readPipe,
         reportsRead,
         (line) => Queue.unsafeOffer(reports, Successor.parseReport(line)),
-        () => runFork(Effect.flatMap(gone, (report) => Queue.offer(reports, report)))
+        () => runFork(gone)
       )
       yield* Effect.addFinalizer(() =>
         Effect.sync(() => {
@@ -193,9 +208,12 @@ const launch =
           // Told to commit, it may have taken the files: it gives them back before it stops
           // (a TERM alone would have it remove them at its exit).
           if (committed && send(Successor.abortLine)) {
-            yield* Effect.timeoutOption(exited.await, abortLineGraceMs)
+            yield* Effect.timeoutOption(exited, abortLineGraceMs)
           }
-          yield* stop(child, exited.await)
+          yield* stop(child, exited)
+          // Killed by someone else, it left its workers running, now this process's (the
+          // subreaper's) children: every process of the attempt ends with it.
+          if (startTime !== undefined) yield* OrphanReaper.endLeftovers(startTime, abortGraceMs)
         })
       } satisfies Successor.SuccessorProcess
     })

@@ -9,6 +9,7 @@
  * never learn how its workers ended. So the reaper peeks at exited children without reaping
  * them (WNOWAIT) and reaps only those that no spawn in this process started (`own`).
  */
+import * as fs from "node:fs"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Libc from "./Libc.js"
@@ -39,6 +40,94 @@ export const ownChild = (child: {
   own(pid)
   child.once("exit", () => disown(pid))
 }
+
+/** What /proc says of a process: its parent, its process group, when it started (clock ticks since boot). */
+interface ProcStat {
+  readonly state: string
+  readonly ppid: number
+  readonly pgrp: number
+  readonly startTime: number
+}
+
+/** `/proc/<pid>/stat`, or undefined once the process is gone. */
+export const procStat = (pid: number): ProcStat | undefined => {
+  let text: string
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, "latin1")
+  } catch {
+    return undefined
+  }
+  // The command name, in parentheses, may hold spaces and parentheses: the fields follow the last one.
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ")
+  return {
+    state: fields[0] ?? "",
+    ppid: Number(fields[1]),
+    pgrp: Number(fields[2]),
+    startTime: Number(fields[19])
+  }
+}
+
+/**
+ * This process's children that no spawn here started (orphans adopted as subreaper), started
+ * at `since` or later: what a child started then, and gone since, left behind.
+ */
+const adoptedSince = (since: number): ReadonlyArray<number> => {
+  let names: ReadonlyArray<string>
+  try {
+    names = fs.readdirSync("/proc")
+  } catch {
+    return []
+  }
+  return names
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => {
+      if (spawned.has(pid)) return false
+      const stat = procStat(pid)
+      return stat !== undefined && stat.ppid === process.pid && stat.state !== "Z" && stat.startTime >= since
+    })
+}
+
+const signal = (pid: number, name: NodeJS.Signals) => {
+  // Still ours (an orphan not yet reaped keeps its pid): never a recycled pid's new owner.
+  if (procStat(pid)?.ppid !== process.pid) return
+  try {
+    // A worker that leads its own process group (--signal-process-group) is stopped whole.
+    if (procStat(pid)?.pgrp === pid) process.kill(-pid, name)
+    else process.kill(pid, name)
+  } catch {
+    // gone meanwhile
+  }
+}
+
+const pollMs = 50
+
+/**
+ * Stops the processes that a child (started at `since`, see `procStat`), gone now, left behind
+ * and this process adopted: TERM, then KILL after `graceMs`. Answers their pids. Needs the
+ * subreaper (`layer`): without it they went to init, out of reach.
+ */
+export const endLeftovers = (since: number, graceMs: number): Effect.Effect<ReadonlyArray<number>> =>
+  Effect.gen(function* () {
+    const left = adoptedSince(since)
+    if (left.length === 0) return left
+    yield* Effect.logWarning(
+      `stopping what the failed new supervisor left running: ${left.map((pid) => `pid ${pid}`).join(", ")}`
+    )
+    for (const pid of left) signal(pid, "SIGTERM")
+    const alive = () =>
+      left.filter((pid) => {
+        const stat = procStat(pid)
+        return stat !== undefined && stat.ppid === process.pid && stat.state !== "Z"
+      })
+    for (let waited = 0; waited < graceMs && alive().length > 0; waited += pollMs) yield* Effect.sleep(pollMs)
+    const stubborn = alive()
+    if (stubborn.length > 0) {
+      yield* Effect.logWarning(`killing ${stubborn.map((pid) => `pid ${pid}`).join(", ")}: not stopped after TERM`)
+      for (const pid of stubborn) signal(pid, "SIGKILL")
+    }
+    return left
+  })
 
 /**
  * Reaps every exited child that is not the runtime's own; answers true when one of the

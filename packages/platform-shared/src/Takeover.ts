@@ -17,7 +17,7 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import type * as Handover from "./Handover.js"
+import * as Handover from "./Handover.js"
 import type * as Libc from "./Libc.js"
 import { type ReadPipe, readLines } from "./PipeLines.js"
 import type * as StarterServices from "./StarterServices.js"
@@ -175,6 +175,15 @@ export const run = (
       return yield* supervisor.shutdown("TERM", "control")
     }
     yield* handover.setOwned(true)
+    const taken = yield* Effect.either(Handover.completeTakeOver(handover))
+    if (Either.isLeft(taken)) {
+      // Nothing of the old supervisor's has changed yet (the control socket's path is its own
+      // until the rename, the last step): it gets the files back and serves on.
+      yield* handover.setOwned(false)
+      yield* report(takeover, Successor.Report.Failed({ reason: `the new supervisor failed: ${taken.left}` }))
+      yield* Effect.logError(`not taking over from start_server (pid:${old}): ${taken.left}`)
+      return yield* supervisor.shutdown("TERM", "control")
+    }
     yield* Effect.logInfo(`start_server (pid:${process.pid}) took over from start_server (pid:${old})`)
     yield* report(takeover, Successor.Report.Committed())
     // The old supervisor exits in time (its end of the pipe closes); should this confirmation

@@ -28,13 +28,14 @@ export const runtime: "node" | "bun" = process.env.STARTER_RUNTIME === "bun" ? "
 export const nodeExecutable: string = process.env.STARTER_NODE ?? process.execPath
 
 /** Bun itself (the root devDependency), not its .bin shim: the shim's pid would not be the supervisor's. */
-const bunExecutable = path.join(repoRoot, "node_modules/bun/bin/bun.exe")
+export const bunExecutable = path.join(repoRoot, "node_modules/bun/bin/bun.exe")
+
+/** The binary's script itself (what the .bin shim runs). */
+export const startServerJs = path.join(repoRoot, "packages/cli/bin/start_server.js")
 
 /** How to run `bin`: our binary under Bun is `bun bin/start_server.js` (the .bin shim execs node). */
 export const commandFor = (bin: string, args: ReadonlyArray<string>): readonly [string, ReadonlyArray<string>] =>
-  runtime === "bun" && bin === startServerBin
-    ? [bunExecutable, [path.join(repoRoot, "packages/cli/bin/start_server.js"), ...args]]
-    : [bin, args]
+  runtime === "bun" && bin === startServerBin ? [bunExecutable, [startServerJs, ...args]] : [bin, args]
 
 /** Skips the running test under Bun, naming the gap in Bun (or in our Bun platform) that it meets. */
 export const skipOnBun = (context: Pick<TestContext, "skip">, gap: string): void =>

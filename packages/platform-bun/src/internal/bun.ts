@@ -32,6 +32,8 @@ export interface SpawnOptions {
 export interface Api {
   readonly spawn: (argv: ReadonlyArray<string>, options: SpawnOptions) => Subprocess
   readonly file: (fd: number) => { readonly stream: () => ReadableStream<Uint8Array> }
+  /** Runs the garbage collector; `force`: a full, synchronous collection. */
+  readonly gc: (force: boolean) => void
 }
 
 export const api = (): Api => (globalThis as unknown as { readonly Bun: Api }).Bun
