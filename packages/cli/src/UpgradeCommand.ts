@@ -88,10 +88,9 @@ export const upgradeCommand = (
       case "busy":
         return yield* new WrapperError({ message: `upgrade refused: ${result.reason}`, exitCode: exitCodes.busy })
       case "stopping":
-        return yield* new WrapperError({
-          message: "upgrade refused: start_server is stopping",
-          exitCode: exitCodes.stopping
-        })
+        // Stopping before it began, or stopped while it was under way (the new supervisor is
+        // stopped too): either way nothing serves on.
+        return yield* interrupted
     }
     // The old supervisor retires its workers as a restart does, then exits; as PID 1 (asked
     // from its own PID namespace, as `kubectl exec` does) it stays as a stand-in init, whose

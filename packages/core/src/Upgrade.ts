@@ -47,6 +47,9 @@ export type UpgradeOutcome = Data.TaggedEnum<{
 }>
 export const UpgradeOutcome = Data.taggedEnum<UpgradeOutcome>()
 
+/** Why an attempt ends when this supervisor stops meanwhile: its outcome is `Stopping`, not `Failed`. */
+const stoppingReason = "start_server is stopping"
+
 export const defaultReadyTimeoutMs = 60_000
 export const commitTimeoutMs = 10_000
 
@@ -235,7 +238,7 @@ export const make = (
         const ready = yield* Effect.catchAll(
           Effect.raceFirst(
             awaitReport(process, "Ready", timeoutMs, "ready"),
-            Effect.zipRight(Deferred.await(stop), Effect.fail("start_server is stopping"))
+            Effect.zipRight(Deferred.await(stop), Effect.fail(stoppingReason))
           ),
           failWith
         )
@@ -248,7 +251,7 @@ export const make = (
             : [true, now]
         )
         const now = yield* supervisor.state
-        if (stopping || Machine.isStopping(now)) yield* failWith("start_server is stopping")
+        if (stopping || Machine.isStopping(now)) yield* failWith(stoppingReason)
         if (now.epoch !== state.epoch) {
           yield* failWith(`a rollout began meanwhile (epoch ${now.epoch}); upgrade once it has completed`)
         }
@@ -280,10 +283,15 @@ export const make = (
         // A defect (a platform's bug) fails the upgrade too: the phase must come back to Idle.
         Effect.catchAllCause((cause) => {
           const reason = Cause.isFailType(cause) ? cause.error : `a defect: ${String(Cause.squash(cause))}`
-          return Effect.as(Effect.logError(`upgrade failed: ${reason}; this supervisor keeps serving`), {
-            outcome: UpgradeOutcome.Failed({ reason }),
-            hangUp: undefined
-          })
+          // Ended by this supervisor's own stop: nothing keeps serving, and the reply says so.
+          const outcome: UpgradeOutcome =
+            reason === stoppingReason ? UpgradeOutcome.Stopping() : UpgradeOutcome.Failed({ reason })
+          return Effect.as(
+            reason === stoppingReason
+              ? Effect.void
+              : Effect.logError(`upgrade failed: ${reason}; this supervisor keeps serving`),
+            { outcome, hangUp: undefined }
+          )
         })
       )
 

@@ -267,7 +267,7 @@ describe("Control commands around an upgrade: carried out here, or refused sayin
             yield* Queue.offer(reports, Successor.Report.Ready({ pid: 99, version: "2", generation: 2 }))
           })
         )
-        expect(outcome).toEqual(Upgrade.UpgradeOutcome.Failed({ reason: "start_server is stopping" }))
+        expect(outcome).toEqual(Upgrade.UpgradeOutcome.Stopping())
         expect(did).toEqual(["abort"])
       })
   )
@@ -280,7 +280,7 @@ describe("Control commands around an upgrade: carried out here, or refused sayin
           // No report, no timeout: the stop alone ends it.
         })
       )
-      expect(outcome).toEqual(Upgrade.UpgradeOutcome.Failed({ reason: "start_server is stopping" }))
+      expect(outcome).toEqual(Upgrade.UpgradeOutcome.Stopping())
       expect(did).toEqual(["abort"])
       yield* upgrades.quiet
       yield* advance(0)
