@@ -203,8 +203,11 @@ describe("an unmodified app under `node --import @starter/worker/register`", () 
       })
       const retired = () => server.lines().filter((line) => line.startsWith("new worker is now running")).length
       let result: Awaited<ReturnType<typeof load.stop>>
+      // The generation serving when the HUPs begin: 1, unless its start failed on a loaded machine.
+      let first: string | undefined
       try {
         await waitFor("some answers", () => (load.ok() >= 4 ? true : undefined))
+        first = statusLines(status)[0]?.split(":")[0]
         // Each HUP once the previous generation is ready; the old ones drain meanwhile.
         for (let g = 2; g <= restarts + 1; g++) {
           server.kill("SIGHUP")
@@ -229,7 +232,7 @@ describe("an unmodified app under `node --import @starter/worker/register`", () 
       expect(answers.every((match) => match?.[0] === app.name)).toBe(true)
       // The load crossed the restarts: the first generation and the last one answered.
       const last = statusLines(status)[0]?.split(":")[0]
-      expect(answers.map((match) => match?.[1])).toEqual(expect.arrayContaining(["1", last]))
+      expect(answers.map((match) => match?.[1])).toEqual(expect.arrayContaining([first, last]))
       server.kill("SIGTERM")
       expect((await server.exited).code).toBe(0)
       // Every old worker left because the stop signal drained it, none was killed.

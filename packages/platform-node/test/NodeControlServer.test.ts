@@ -249,6 +249,8 @@ describe("NodeControlServer, handed over (start_server upgrade)", () => {
         expect(fs.readdirSync(path.dirname(socketPath))).toEqual(["c.sock"])
         yield* oldHandover.setOwned(false)
         yield* newHandover.setOwned(true)
+        // Taking the path is a take-over step: the new supervisor completes it before it confirms.
+        yield* Handover.completeTakeOver(newHandover)
         yield* eventually(() => fs.readdirSync(path.dirname(socketPath)).length === 1)
         expect(yield* ask(socketPath)).toBe("new")
         // The old one's end (Bun's close() would unlink the path) leaves the new one's file.
