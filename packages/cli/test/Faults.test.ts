@@ -258,7 +258,10 @@ describe("faults", () => {
       const answered = replies
       await waitFor("more replies", () => (replies > answered + 500 ? true : undefined), 20_000)
       clearInterval(sampler)
-      expect(peak - before).toBeLessThan(50)
+      // Bounded: 100,000 replies held at once would be about 100 MiB. V8's young generation
+      // grows by up to 32 MiB under such a burst since no V8 flag is set at run time (issue 24:
+      // --semi-space-growth-factor=1 had kept it at 1 MiB), hence 64 rather than 50.
+      expect(peak - before).toBeLessThan(64)
     }, 60_000)
 
     it("1,000 idle connections: those beyond the bound are refused with a reason; HUP and status still work", async () => {

@@ -220,6 +220,13 @@ export const run = async (seed: number, runtime: Runtime, steps: number): Promis
     // answered, what the supervisor in charge says now (`final-status`), then stop or TERM.
     fs.rmSync(files.fail, { force: true })
     await Promise.all(pending)
+    // A crash loop's backoff may still hold the next start: asked until something serves (each
+    // answer is checked as any status is; exit 1 says truthfully that nothing serves yet).
+    for (let tries = 0; tries < 50; tries++) {
+      await client("status", ["status", "--json"])
+      if (clients.at(-1)?.code !== 1) break
+      await sleep(200)
+    }
     await client("final-status", ["status", "--json"])
     if (random() < 0.5) {
       done.push("stop")
