@@ -16,9 +16,9 @@ import {
   freePort,
   get,
   nodeExecutable,
-  readIfExists,
   repoRoot,
   startServer,
+  statusLines,
   tempDir,
   trackSupervisors,
   waitFor
@@ -30,8 +30,9 @@ const worker = path.join(repoRoot, "examples/http-worker.mjs")
 
 /** The generation and pid in the status file, once it lists exactly one generation. */
 const serving = (status: string) => {
-  const match = /^(\d+):(\d+)\n$/.exec(readIfExists(status) ?? "")
-  return match === null ? undefined : { generation: Number(match[1]), pid: Number(match[2]) }
+  const lines = statusLines(status)
+  const [generation, pid] = lines.length === 1 ? (lines[0]?.split(":").map(Number) ?? []) : []
+  return generation === undefined || pid === undefined ? undefined : { generation, pid }
 }
 
 /** Serves, restarts on HUP, exits 0 on TERM; `node` runs the supervisor and its worker. */
