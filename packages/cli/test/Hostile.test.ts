@@ -9,6 +9,7 @@ import * as path from "node:path"
 import { describe, expect, it, onTestFinished } from "vitest"
 import {
   commandFor,
+  exitWithin,
   fixtures,
   freePort,
   getUnix,
@@ -16,7 +17,6 @@ import {
   nodeExecutable,
   readIfExists,
   runToExit,
-  sleep,
   startServer,
   startServerBin,
   statusLines,
@@ -90,7 +90,7 @@ describe("a pid file someone else owns", () => {
       const server = track(
         startServer([`--pid-file=${pidFile}`, `--port=127.0.0.1:${await freePort()}`, "--", nodeExecutable, worker])
       )
-      const exit = await Promise.race([server.exited, sleep(10_000).then(() => undefined)])
+      const exit = await exitWithin(server, 10_000)
       expect({ code: exit?.code, last: server.lines().at(-1) }).toEqual({
         code: 255,
         last: `pid file ${pidFile} is owned by another user (uid 65534); refusing to use it`
@@ -127,7 +127,7 @@ describe("--envdir", () => {
     await server.waitForLine(/^starting new worker \d+$/, 5000)
     // The loop re-reads the envdir at a signal (Perl's wake): TERM must still be acted on.
     server.kill("SIGTERM")
-    const exit = await Promise.race([server.exited, sleep(5000).then(() => undefined)])
+    const exit = await exitWithin(server, 5000)
     expect(exit).toEqual({ code: 0, signal: null })
   }, 30_000)
 })
@@ -146,7 +146,7 @@ describe("files that must be distinct", () => {
         worker
       ])
     )
-    const exit = await Promise.race([server.exited, sleep(10_000).then(() => undefined)])
+    const exit = await exitWithin(server, 10_000)
     expect({ code: exit?.code, last: server.lines().at(-1) }).toEqual({
       code: 255,
       last: `--pid-file and --status-file name the same file (${path.join(dir, ".", "app")}); give each its own`
@@ -206,7 +206,7 @@ describe("bytes that are not UTF-8", () => {
     expect(fs.readFileSync(bytes.pid, "utf8")).toBe(`${server.pid}\n`)
     expect(fs.lstatSync(bytes.socket).isSocket()).toBe(true)
     server.kill("SIGTERM")
-    expect(await Promise.race([server.exited, sleep(5000).then(() => undefined)])).toEqual({ code: 0, signal: null })
+    expect(await exitWithin(server, 5000)).toEqual({ code: 0, signal: null })
     // Each removed at exit by its own name: nothing left but the test's files.
     expect(fs.readdirSync(dir).sort()).toEqual(["out", "worker.sh"])
   }, 30_000)

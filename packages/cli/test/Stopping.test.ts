@@ -9,10 +9,10 @@ import * as path from "node:path"
 import { describe, expect, it, onTestFinished } from "vitest"
 import { bundleProgram } from "./support/Bundle.js"
 import {
+  exitWithin,
   fixtures,
   freePort,
   nodeExecutable,
-  type Running,
   runToExit,
   sleep,
   startServer,
@@ -25,7 +25,6 @@ const worker = path.join(fixtures, "http-worker.mjs")
 const track = trackSupervisors()
 
 /** The exit, or `undefined` when it has not come within `ms`. */
-const exitWithin = (server: Running, ms: number) => Promise.race([server.exited, sleep(ms).then(() => undefined)])
 
 /** A raw unix client that never closes its side by itself (as a script's socket does not). */
 const hold = (socketPath: string) =>

@@ -144,6 +144,10 @@ export const startServer = (
   }
 }
 
+/** The exit, or undefined if it has not come within `ms`. */
+export const exitWithin = (server: Running, ms: number) =>
+  Promise.race([server.exited, sleep(ms).then(() => undefined)])
+
 /** Runs the binary to completion. */
 export const runToExit = async (
   args: ReadonlyArray<string>,
